@@ -1,0 +1,69 @@
+//! The GIJ REST API: wire types, the [`GijApi`] trait that plan and apply use, and the HTTP
+//! client that implements it against a real GIJ site (or `gijctl dev-server`).
+//!
+//! plan and apply are written against the trait, never against reqwest, so tests can drive them
+//! with an in-memory fake and a future backend (GIJ Cloud, should it get an API) slots in here.
+
+pub mod client;
+pub mod error;
+pub mod wire;
+
+use std::future::Future;
+
+pub use error::ApiError;
+
+/// Everything `plan` needs from a site, read in as few requests as the API allows.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSite {
+    /// Jira projects (to map project keys to the numeric ids GIJ stores).
+    pub projects: Vec<wire::Project>,
+    /// Every integration.
+    pub integrations: Vec<wire::Integration>,
+    /// Every repository that belongs to an integration (`trackedFolderId` set).
+    pub repositories: Vec<wire::Repository>,
+}
+
+/// The operations gijctl performs on a GIJ site.
+///
+/// Implementations own retries, rate limiting and the "no duplicate create" guarantee:
+/// [`GijApi::create_integration`] must never create two integrations for one call, even when an
+/// answer is lost and the request has to be retried.
+pub trait GijApi: Send + Sync {
+    /// Reads the whole site: projects, integrations and repositories.
+    fn read_site(&self) -> impl Future<Output = Result<LiveSite, ApiError>> + Send;
+
+    /// Reads one integration; `Ok(None)` when it does not exist.
+    fn get_integration(
+        &self,
+        id: u64,
+    ) -> impl Future<Output = Result<Option<wire::Integration>, ApiError>> + Send;
+
+    /// Lists the repositories of one integration.
+    fn list_repositories(
+        &self,
+        integration_id: u64,
+    ) -> impl Future<Output = Result<Vec<wire::Repository>, ApiError>> + Send;
+
+    /// Creates an integration and returns it as the site stored it.
+    fn create_integration(
+        &self,
+        req: &wire::IntegrationRequest,
+    ) -> impl Future<Output = Result<wire::Integration, ApiError>> + Send;
+
+    /// Updates an integration's settings (partial: only the fields set in `req`).
+    fn update_integration(
+        &self,
+        id: u64,
+        req: &wire::IntegrationRequest,
+    ) -> impl Future<Output = Result<wire::Integration, ApiError>> + Send;
+
+    /// Deletes an integration (its cloned repositories are kept: `deleteFiles=false`).
+    fn delete_integration(&self, id: u64) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Enables or disables an integration or a repository (they share one id space).
+    fn set_disabled(
+        &self,
+        id: u64,
+        disabled: bool,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}

@@ -1,0 +1,159 @@
+//! The command line: clap definitions, dispatch, error printing and exit codes.
+//!
+//! Each subcommand lives in its own file with an `Args` struct and a `run` function. stdout
+//! carries data only (plans, schemas, formatted files); everything else goes to stderr.
+
+mod apply;
+mod dev_server;
+mod fmt;
+mod import;
+mod plan;
+mod schema;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, documented in README.md. Stable: scripts depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success; for plan: no changes.
+    Ok = 0,
+    /// Any error (bad input, API failure); nothing was changed unless stated.
+    Error = 1,
+    /// With `--detailed-exitcode`: changes are present (plan) or were made (apply).
+    Changes = 2,
+    /// apply refused before any change: a safety limit would be exceeded.
+    SafetyRefused = 3,
+    /// apply finished with some actions failed or not attempted.
+    Partial = 4,
+    /// apply of a saved plan refused stale actions.
+    Stale = 5,
+    /// apply stopped because an integration's indexing exceeded its timeout.
+    IndexingTimeout = 6,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// When to use colour: auto (TTY and no NO_COLOR), always, never
+    #[arg(long, global = true, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Print less: only results and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more: -v for debug logs, -vv for trace
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Configuration as code for GitKraken's Git Integration for Jira
+#[derive(Debug, Parser)]
+#[command(name = "gijctl", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check gij.toml offline and report every problem
+    Validate(validate::Args),
+    /// Print the JSON Schema of gij.toml
+    Schema(schema::Args),
+    /// Rewrite gij.toml in canonical form, keeping comments
+    Fmt(fmt::Args),
+    /// Show what apply would change on the site
+    Plan(plan::Args),
+    /// Make the site match gij.toml, in batches gated by indexing
+    Apply(apply::Args),
+    /// Write a gij.toml that describes the live site
+    Import(import::Args),
+    /// Run a local GIJ API for tests, demos and benchmarks
+    DevServer(dev_server::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap uses 2 for usage errors, which collides with "changes present".
+            let code = if e.use_stderr() {
+                Exit::Error
+            } else {
+                Exit::Ok
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    init_logging(&cli.global);
+    let result = match cli.command {
+        Command::Validate(a) => validate::run(&cli.global, a),
+        Command::Schema(a) => schema::run(&cli.global, a),
+        Command::Fmt(a) => fmt::run(&cli.global, a),
+        Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Apply(a) => apply::run(&cli.global, a),
+        Command::Import(a) => import::run(&cli.global, a),
+        Command::DevServer(a) => dev_server::run(&cli.global, a),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            report_error(&e);
+            Exit::Error.into()
+        }
+    }
+}
+
+/// Prints an error and its causes to stderr, `error: ...` then `  caused by: ...` lines.
+pub fn report_error(e: &anyhow::Error) {
+    let mut msg = format!("error: {e}");
+    for cause in e.chain().skip(1) {
+        msg.push_str(&format!("\n  caused by: {cause}"));
+    }
+    anstream::eprintln!("{msg}");
+}
+
+fn init_logging(g: &Global) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "gijctl=debug,info",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_env("GIJCTL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+    match g.color {
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+        ColorWhen::Auto => anstream::ColorChoice::Auto.write_global(),
+    }
+}

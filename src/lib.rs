@@ -1,0 +1,21 @@
+//! gijctl: configuration as code for GitKraken's Git Integration for Jira.
+//!
+//! Architecture map (see ARCHITECTURE.md for the invariants):
+//! - [`model`]: resolved domain types shared by every layer (desired and live integrations).
+//! - [`secret`]: secret references (`env:`/`file:`) and unprintable resolved secrets.
+//! - [`config`]: gij.toml parsing, validation with spans, JSON Schema, canonical formatting.
+//! - [`api`]: GIJ's wire format, the [`api::GijApi`] trait and the HTTP client.
+//! - [`devserver`]: `gijctl dev-server`, a local GIJ site with asynchronous indexing.
+//! - [`plan`]: matching, normalisation, diff and ordering; pure.
+//! - [`render`]: text, JSON and Markdown renderings of a plan.
+//! - [`apply`]: executes a plan in batches gated by indexing.
+//! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
+pub mod api;
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod devserver;
+pub mod model;
+pub mod plan;
+pub mod render;
+pub mod secret;
