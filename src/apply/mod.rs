@@ -1,1 +1,3 @@
-//! See lib.rs for what this module is.
+//! apply: runs a plan against a site through [`crate::api::GijApi`], settings first, then
+//! indexing steps gated by a sliding window of indexing slots, deletions last.
+pub mod events;

@@ -1,0 +1,268 @@
+//! Apply progress: a versioned NDJSON event stream plus what a person watches.
+//!
+//! Every observable step of an apply is one [`Event`]. The [`Reporter`] fans each event out to
+//! up to three sinks: an NDJSON file (`--events FILE`, for automation), progress bars on a TTY
+//! (indicatif), or one plain line per event when stderr is not a terminal (CI logs). Keeping a
+//! single event type means the three views can never disagree about what happened.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// Version of the event stream format; bumped on incompatible changes.
+pub const EVENTS_FORMAT_VERSION: u32 = 1;
+
+/// One thing that happened during an apply.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Apply began.
+    ApplyStart {
+        /// Number of actions to run.
+        actions: usize,
+        /// Indexing slots.
+        max_parallel_indexing: u32,
+        /// Integrations already indexing on the site (they hold slots).
+        already_indexing: Vec<u64>,
+    },
+    /// An action started.
+    ActionStart {
+        /// Plan step number.
+        step: u32,
+        /// Integration key.
+        key: String,
+        /// Short description.
+        what: String,
+    },
+    /// An action's integration is indexing.
+    Indexing {
+        /// Plan step number.
+        step: u32,
+        /// Integration key.
+        key: String,
+        /// Live id.
+        id: u64,
+        /// Progress, 0–100.
+        percent: f64,
+        /// GIJ's aggregate state.
+        state: String,
+    },
+    /// An action finished.
+    ActionDone {
+        /// Plan step number.
+        step: u32,
+        /// Integration key.
+        key: String,
+        /// `succeeded`, `failed`, `timed_out` or `skipped`.
+        outcome: String,
+        /// Error message or skip reason.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// Live id, once known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// Seconds the action took.
+        secs: f64,
+    },
+    /// apply is waiting (rate limit, a slot, an integration already indexing).
+    Wait {
+        /// Why.
+        reason: String,
+    },
+    /// Apply ended.
+    ApplyComplete {
+        /// Actions that succeeded.
+        succeeded: usize,
+        /// Actions that failed.
+        failed: usize,
+        /// Actions not attempted.
+        not_attempted: usize,
+        /// Process exit code.
+        exit_code: u8,
+        /// API requests made.
+        requests: u64,
+        /// Wall time in seconds.
+        secs: f64,
+    },
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    v: u32,
+    ts_ms: u128,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+/// Where a person sees progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Progress bars on a terminal.
+    Bars,
+    /// One line per event on stderr.
+    Lines,
+    /// Nothing (quiet, or JSON on stdout).
+    Silent,
+}
+
+/// Fans events out to the NDJSON file and the human display.
+pub struct Reporter {
+    display: Display,
+    ndjson: Option<Mutex<Box<dyn Write + Send>>>,
+    bars: Option<MultiProgress>,
+    overall: Option<ProgressBar>,
+    per_step: Mutex<BTreeMap<u32, ProgressBar>>,
+    started: Instant,
+}
+
+impl Reporter {
+    /// Creates a reporter. `ndjson` receives one JSON object per line.
+    pub fn new(display: Display, ndjson: Option<Box<dyn Write + Send>>) -> Reporter {
+        let bars = (display == Display::Bars).then(MultiProgress::new);
+        Reporter {
+            display,
+            ndjson: ndjson.map(Mutex::new),
+            bars,
+            overall: None,
+            per_step: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
+        }
+    }
+
+    /// Time since the reporter was created.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Records one event.
+    pub fn emit(&mut self, event: Event) {
+        self.write_ndjson(&event);
+        match self.display {
+            Display::Silent => {}
+            Display::Lines => anstream::eprintln!("{}", line(&event)),
+            Display::Bars => self.draw(&event),
+        }
+    }
+
+    /// Records an event from a shared reference (worker tasks); bars update, lines print.
+    pub fn emit_shared(&self, event: Event) {
+        self.write_ndjson(&event);
+        match self.display {
+            Display::Silent => {}
+            Display::Lines => anstream::eprintln!("{}", line(&event)),
+            Display::Bars => self.draw_shared(&event),
+        }
+    }
+
+    fn write_ndjson(&self, event: &Event) {
+        if let Some(w) = &self.ndjson {
+            let env = Envelope {
+                v: EVENTS_FORMAT_VERSION,
+                ts_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or_default(),
+                event,
+            };
+            if let (Ok(mut w), Ok(json)) = (w.lock(), serde_json::to_string(&env)) {
+                let _ = writeln!(w, "{json}");
+                let _ = w.flush();
+            }
+        }
+    }
+
+    fn draw(&mut self, event: &Event) {
+        if let (Event::ApplyStart { actions, .. }, Some(mp)) = (event, &self.bars) {
+            let pb = mp.add(ProgressBar::new(*actions as u64));
+            pb.set_style(
+                ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            pb.set_prefix("apply");
+            self.overall = Some(pb);
+            return;
+        }
+        self.draw_shared(event);
+    }
+
+    fn draw_shared(&self, event: &Event) {
+        let Some(mp) = &self.bars else { return };
+        match event {
+            Event::ActionStart { step, key, what } => {
+                let pb = mp.add(ProgressBar::new(100));
+                pb.set_style(
+                    ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>3}% {msg} (eta {eta})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                pb.set_prefix(format!("#{step}"));
+                pb.set_message(format!("{key}: {what}"));
+                if let Ok(mut m) = self.per_step.lock() {
+                    m.insert(*step, pb);
+                }
+            }
+            Event::Indexing { step, key, percent, state, .. } => {
+                if let Ok(m) = self.per_step.lock()
+                    && let Some(pb) = m.get(step)
+                {
+                    pb.set_position(percent.clamp(0.0, 100.0) as u64);
+                    pb.set_message(format!("{key}: {}", state.to_ascii_lowercase()));
+                }
+            }
+            Event::ActionDone { step, key, outcome, message, .. } => {
+                if let Ok(mut m) = self.per_step.lock()
+                    && let Some(pb) = m.remove(step)
+                {
+                    let msg = match message {
+                        Some(msg) => format!("{key}: {outcome}: {msg}"),
+                        None => format!("{key}: {outcome}"),
+                    };
+                    pb.finish_with_message(msg);
+                }
+                if let Some(o) = &self.overall {
+                    o.inc(1);
+                }
+            }
+            Event::Wait { reason } => {
+                let _ = mp.println(format!("waiting: {reason}"));
+            }
+            Event::ApplyComplete { .. } => {
+                if let Some(o) = &self.overall {
+                    o.finish();
+                }
+                let _ = mp.println(line(event));
+            }
+            Event::ApplyStart { .. } => {}
+        }
+    }
+}
+
+/// The one-line rendering of an event, for CI logs.
+pub fn line(event: &Event) -> String {
+    match event {
+        Event::ApplyStart { actions, max_parallel_indexing, already_indexing } => {
+            let mut s = format!("apply: {actions} actions, at most {max_parallel_indexing} integrations indexing at once");
+            if !already_indexing.is_empty() {
+                s.push_str(&format!(", {} already indexing on the site", already_indexing.len()));
+            }
+            s
+        }
+        Event::ActionStart { step, key, what } => format!("#{step} {key}: {what}"),
+        Event::Indexing { step, key, id, percent, state } => {
+            format!("#{step} {key} (id {id}): {} {percent:.0}%", state.to_ascii_lowercase())
+        }
+        Event::ActionDone { step, key, outcome, message, secs, .. } => match message {
+            Some(m) => format!("#{step} {key}: {outcome} after {secs:.1}s: {m}"),
+            None => format!("#{step} {key}: {outcome} after {secs:.1}s"),
+        },
+        Event::Wait { reason } => format!("waiting: {reason}"),
+        Event::ApplyComplete { succeeded, failed, not_attempted, requests, secs, .. } => format!(
+            "apply complete: {succeeded} succeeded, {failed} failed, {not_attempted} not attempted; {requests} API requests in {secs:.1}s"
+        ),
+    }
+}
