@@ -196,9 +196,11 @@ impl Reporter {
             Event::ActionStart { step, key, what } => {
                 let pb = mp.add(ProgressBar::new(100));
                 pb.set_style(
-                    ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos:>3}% {msg} (eta {eta})")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{prefix:>10} [{bar:30}] {pos:>3}% {msg} (eta {eta})",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
                 pb.set_prefix(format!("#{step}"));
                 pb.set_message(format!("{key}: {what}"));
@@ -206,7 +208,13 @@ impl Reporter {
                     m.insert(*step, pb);
                 }
             }
-            Event::Indexing { step, key, percent, state, .. } => {
+            Event::Indexing {
+                step,
+                key,
+                percent,
+                state,
+                ..
+            } => {
                 if let Ok(m) = self.per_step.lock()
                     && let Some(pb) = m.get(step)
                 {
@@ -214,7 +222,13 @@ impl Reporter {
                     pb.set_message(format!("{key}: {}", state.to_ascii_lowercase()));
                 }
             }
-            Event::ActionDone { step, key, outcome, message, .. } => {
+            Event::ActionDone {
+                step,
+                key,
+                outcome,
+                message,
+                ..
+            } => {
                 if let Ok(mut m) = self.per_step.lock()
                     && let Some(pb) = m.remove(step)
                 {
@@ -245,23 +259,55 @@ impl Reporter {
 /// The one-line rendering of an event, for CI logs.
 pub fn line(event: &Event) -> String {
     match event {
-        Event::ApplyStart { actions, max_parallel_indexing, already_indexing } => {
-            let mut s = format!("apply: {actions} actions, at most {max_parallel_indexing} integrations indexing at once");
+        Event::ApplyStart {
+            actions,
+            max_parallel_indexing,
+            already_indexing,
+        } => {
+            let mut s = format!(
+                "apply: {actions} actions, at most {max_parallel_indexing} integrations indexing at once"
+            );
             if !already_indexing.is_empty() {
-                s.push_str(&format!(", {} already indexing on the site", already_indexing.len()));
+                s.push_str(&format!(
+                    ", {} already indexing on the site",
+                    already_indexing.len()
+                ));
             }
             s
         }
         Event::ActionStart { step, key, what } => format!("#{step} {key}: {what}"),
-        Event::Indexing { step, key, id, percent, state } => {
-            format!("#{step} {key} (id {id}): {} {percent:.0}%", state.to_ascii_lowercase())
+        Event::Indexing {
+            step,
+            key,
+            id,
+            percent,
+            state,
+        } => {
+            format!(
+                "#{step} {key} (id {id}): {} {percent:.0}%",
+                state.to_ascii_lowercase()
+            )
         }
-        Event::ActionDone { step, key, outcome, message, secs, .. } => match message {
+        Event::ActionDone {
+            step,
+            key,
+            outcome,
+            message,
+            secs,
+            ..
+        } => match message {
             Some(m) => format!("#{step} {key}: {outcome} after {secs:.1}s: {m}"),
             None => format!("#{step} {key}: {outcome} after {secs:.1}s"),
         },
         Event::Wait { reason } => format!("waiting: {reason}"),
-        Event::ApplyComplete { succeeded, failed, not_attempted, requests, secs, .. } => format!(
+        Event::ApplyComplete {
+            succeeded,
+            failed,
+            not_attempted,
+            requests,
+            secs,
+            ..
+        } => format!(
             "apply complete: {succeeded} succeeded, {failed} failed, {not_attempted} not attempted; {requests} API requests in {secs:.1}s"
         ),
     }

@@ -1,0 +1,658 @@
+//! The apply executor: settings first, then indexing steps through a sliding window of slots,
+//! then deletions.
+//!
+//! The indexing gate is a FIFO semaphore with N permits. Integrations that are already indexing
+//! when apply starts take permits first (waiter tasks that hold them until those integrations
+//! finish), then each indexing step takes a permit in plan order and keeps it until its
+//! integration's initial indexing completes. A permit is released the moment one integration
+//! finishes, so the next creation starts within one poll interval of a slot freeing: a sliding
+//! window, not batch-by-batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::events::{Event, Reporter};
+use crate::api::{ApiError, GijApi, wire};
+use crate::model::{IntegrationIndexing, OnTimeout, RepoSelector};
+
+/// One unit of work, already resolved to requests.
+#[derive(Debug)]
+pub struct Step {
+    /// Plan step number.
+    pub step: u32,
+    /// Integration key (config key, or `#<id>` for undeclared integrations).
+    pub key: String,
+    /// What to do.
+    pub kind: StepKind,
+}
+
+/// What a step does. The first two start no indexing; the next two do; deletes run last.
+#[derive(Debug)]
+pub enum StepKind {
+    /// Update display name, settings and projects.
+    Update {
+        /// Live id.
+        id: u64,
+        /// Body (only managed fields).
+        request: Box<wire::IntegrationRequest>,
+    },
+    /// Disable repositories (or the integration itself when `integration` is set).
+    Disable {
+        /// Live id of the integration.
+        id: u64,
+        /// Repository ids to disable.
+        repos: Vec<u64>,
+        /// Disable the integration too.
+        integration: bool,
+    },
+    /// Enable repositories and/or the integration: starts indexing.
+    Enable {
+        /// Live id of the integration.
+        id: u64,
+        /// Repository ids to enable.
+        repos: Vec<u64>,
+        /// Enable the integration itself.
+        integration: bool,
+    },
+    /// Create an integration: starts indexing.
+    Create {
+        /// Body; `disabled` is true when repositories must be selected before indexing.
+        request: Box<wire::IntegrationRequest>,
+        /// Which repositories to keep enabled.
+        repositories: RepoSelector,
+        /// Whether the integration should end enabled.
+        enabled: bool,
+    },
+    /// Delete an integration.
+    Delete {
+        /// Live id.
+        id: u64,
+    },
+}
+
+impl StepKind {
+    /// Whether the step starts initial indexing and so needs a slot.
+    pub fn starts_indexing(&self) -> bool {
+        matches!(
+            self,
+            StepKind::Create { enabled: true, .. } | StepKind::Enable { .. }
+        )
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            StepKind::Update { id, .. } => format!("update settings of id {id}"),
+            StepKind::Disable {
+                repos, integration, ..
+            } => {
+                if *integration {
+                    "disable integration".into()
+                } else {
+                    format!("disable {} repositories", repos.len())
+                }
+            }
+            StepKind::Enable {
+                repos, integration, ..
+            } => match (*integration, repos.len()) {
+                (true, 0) => "enable integration".into(),
+                (true, n) => format!("enable integration and {n} repositories"),
+                (false, n) => format!("enable {n} repositories"),
+            },
+            StepKind::Create { .. } => "create".into(),
+            StepKind::Delete { id } => format!("delete id {id}"),
+        }
+    }
+}
+
+/// How the executor behaves.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Indexing slots.
+    pub max_parallel_indexing: usize,
+    /// How often in-flight integrations are polled.
+    pub poll_interval: Duration,
+    /// Per-integration indexing timeout.
+    pub indexing_timeout: Duration,
+    /// What a timeout does.
+    pub on_timeout: OnTimeout,
+    /// Concurrency of the settings phase.
+    pub settings_concurrency: usize,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done; the integration's id.
+    Succeeded(Option<u64>),
+    /// Failed with this message.
+    Failed(String),
+    /// Its integration did not finish indexing in time.
+    TimedOut(u64),
+    /// Not attempted, with the reason.
+    NotAttempted(String),
+}
+
+/// The result of an apply.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Outcome per step number.
+    pub outcomes: BTreeMap<u32, (String, Outcome)>,
+    /// Whether apply stopped on an indexing timeout.
+    pub stopped_on_timeout: bool,
+}
+
+impl Report {
+    /// Counts (succeeded, failed incl. timed out, not attempted).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for (_, o) in self.outcomes.values() {
+            match o {
+                Outcome::Succeeded(_) => c.0 += 1,
+                Outcome::Failed(_) | Outcome::TimedOut(_) => c.1 += 1,
+                Outcome::NotAttempted(_) => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// Status of one integration's indexing as apply sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Status {
+    /// Aggregate state.
+    pub state: IntegrationIndexing,
+    /// Progress 0–100.
+    pub percent: f64,
+}
+
+/// Reads an integration's indexing status: GIJ's `indexingState` extension when the site sends
+/// it, otherwise derived from its repositories' `state`/`lastIndexedDate` (plain GIJ).
+pub async fn indexing_status<A: GijApi>(api: &A, id: u64) -> Result<Option<Status>, ApiError> {
+    let Some(i) = api.get_integration(id).await? else {
+        return Ok(None);
+    };
+    if let Some(state) = i.indexing_state.as_deref() {
+        let state = parse_state(state);
+        return Ok(Some(Status {
+            state,
+            percent: i.indexing_percent.unwrap_or(0.0),
+        }));
+    }
+    if i.disabled == Some(true) {
+        return Ok(Some(Status {
+            state: IntegrationIndexing::Disabled,
+            percent: 0.0,
+        }));
+    }
+    let repos = api.list_repositories(id).await?;
+    Ok(Some(derive_status(&repos)))
+}
+
+/// Derives an aggregate status from repositories (for sites without the extension fields).
+pub fn derive_status(repos: &[wire::Repository]) -> Status {
+    let enabled: Vec<_> = repos.iter().filter(|r| !r.disabled).collect();
+    if repos.is_empty() {
+        return Status {
+            state: IntegrationIndexing::Scanning,
+            percent: 0.0,
+        };
+    }
+    if enabled.is_empty() {
+        return Status {
+            state: IntegrationIndexing::Indexed,
+            percent: 100.0,
+        };
+    }
+    let mut done = 0usize;
+    let mut error = false;
+    let mut pct = 0.0;
+    for r in &enabled {
+        let st = r.state.as_deref().unwrap_or("").to_ascii_uppercase();
+        if st == "ERROR" {
+            error = true;
+        }
+        let finished = st == "UPDATED" || (st.is_empty() && r.last_indexed_date.is_some());
+        if finished {
+            done += 1;
+            pct += 100.0;
+        } else {
+            pct += r.indexing_percent.unwrap_or(0.0);
+        }
+    }
+    let percent = pct / enabled.len() as f64;
+    let state = if error {
+        IntegrationIndexing::Error
+    } else if done == enabled.len() {
+        IntegrationIndexing::Indexed
+    } else {
+        IntegrationIndexing::Indexing
+    };
+    Status { state, percent }
+}
+
+fn parse_state(s: &str) -> IntegrationIndexing {
+    match s.to_ascii_uppercase().as_str() {
+        "SCANNING" => IntegrationIndexing::Scanning,
+        "INDEXED" | "UPDATED" => IntegrationIndexing::Indexed,
+        "ERROR" => IntegrationIndexing::Error,
+        "DISABLED" => IntegrationIndexing::Disabled,
+        _ => IntegrationIndexing::Indexing,
+    }
+}
+
+/// Runs `steps` against `api`.
+pub async fn execute<A: GijApi + 'static>(
+    api: Arc<A>,
+    steps: Vec<Step>,
+    already_indexing: Vec<u64>,
+    opts: ExecOptions,
+    reporter: Arc<Reporter>,
+) -> Report {
+    let mut report = Report::default();
+    let mut failed_keys: BTreeSet<String> = BTreeSet::new();
+    let (mut settings, mut indexing, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
+    for s in steps {
+        match &s.kind {
+            StepKind::Delete { .. } => deletes.push(s),
+            k if k.starts_indexing() => indexing.push(s),
+            _ => settings.push(s),
+        }
+    }
+
+    // Phase 1: settings, bounded concurrency; steps of one integration stay in order.
+    let mut by_key: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+    for s in settings {
+        by_key.entry(s.key.clone()).or_default().push(s);
+    }
+    let sem = Arc::new(Semaphore::new(opts.settings_concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (key, steps) in by_key {
+        let (api, sem, rep) = (api.clone(), sem.clone(), reporter.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let mut out = Vec::new();
+            let mut failed = false;
+            for s in steps {
+                if failed {
+                    out.push((
+                        s.step,
+                        s.key,
+                        Outcome::NotAttempted("an earlier step of this integration failed".into()),
+                    ));
+                    continue;
+                }
+                let o = run_simple(&*api, &s, &rep).await;
+                failed = matches!(o, Outcome::Failed(_));
+                out.push((s.step, s.key, o));
+            }
+            (key, out)
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        if let Ok((key, outs)) = r {
+            for (step, k, o) in outs {
+                if matches!(o, Outcome::Failed(_)) {
+                    failed_keys.insert(key.clone());
+                }
+                report.outcomes.insert(step, (k, o));
+            }
+        }
+    }
+
+    // Phase 2: indexing through the gate.
+    let gate = Arc::new(Semaphore::new(opts.max_parallel_indexing.max(1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut set: JoinSet<(u32, String, Outcome)> = JoinSet::new();
+    let mut waiters = JoinSet::new();
+    for id in already_indexing {
+        let Ok(permit) = gate.clone().acquire_owned().await else {
+            break;
+        };
+        let (api, opts2) = (api.clone(), opts.clone());
+        reporter.emit_shared(Event::Wait {
+            reason: format!("integration id {id} is already indexing on the site; it holds a slot"),
+        });
+        waiters.spawn(async move {
+            let start = Instant::now();
+            loop {
+                match indexing_status(&*api, id).await {
+                    Ok(Some(s))
+                        if matches!(
+                            s.state,
+                            IntegrationIndexing::Indexing | IntegrationIndexing::Scanning
+                        ) => {}
+                    _ => break,
+                }
+                if start.elapsed() > opts2.indexing_timeout {
+                    break;
+                }
+                tokio::time::sleep(opts2.poll_interval).await;
+            }
+            drop(permit);
+        });
+    }
+    let mut queue = indexing.into_iter();
+    loop {
+        // Take the next step only when a slot is free, so the queue stays in plan order.
+        let next = queue.next();
+        let Some(s) = next else { break };
+        if failed_keys.contains(&s.key) {
+            report.outcomes.insert(
+                s.step,
+                (
+                    s.key.clone(),
+                    Outcome::NotAttempted("an earlier step of this integration failed".into()),
+                ),
+            );
+            continue;
+        }
+        let permit = tokio::select! {
+            p = gate.clone().acquire_owned() => p,
+            Some(r) = set.join_next(), if !set.is_empty() => {
+                // A step finished while we waited; record it and retry for a permit.
+                if let Ok((step, key, o)) = r { note(&mut report, &stop, &opts, step, key, o); }
+                let mut q: Vec<Step> = vec![s];
+                q.extend(queue);
+                queue = q.into_iter();
+                continue;
+            }
+        };
+        let Ok(permit) = permit else { break };
+        if stop.load(Ordering::SeqCst) {
+            report.outcomes.insert(
+                s.step,
+                (
+                    s.key.clone(),
+                    Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
+                ),
+            );
+            drop(permit);
+            for s in queue.by_ref() {
+                report.outcomes.insert(
+                    s.step,
+                    (
+                        s.key.clone(),
+                        Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
+                    ),
+                );
+            }
+            break;
+        }
+        let (api, rep, opts2, stop2) = (api.clone(), reporter.clone(), opts.clone(), stop.clone());
+        set.spawn(async move {
+            let o = run_indexing(&*api, &s, &rep, &opts2).await;
+            // Raise the stop flag before the slot frees, so no new step slips in after a timeout.
+            if matches!(o, Outcome::TimedOut(_)) && opts2.on_timeout == OnTimeout::Stop {
+                stop2.store(true, Ordering::SeqCst);
+            }
+            drop(permit);
+            (s.step, s.key, o)
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        if let Ok((step, key, o)) = r {
+            note(&mut report, &stop, &opts, step, key, o);
+        }
+    }
+    waiters.abort_all();
+    report.stopped_on_timeout = stop.load(Ordering::SeqCst);
+
+    // Phase 3: deletions, after everything else.
+    for s in deletes {
+        if report.stopped_on_timeout {
+            report.outcomes.insert(
+                s.step,
+                (
+                    s.key.clone(),
+                    Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
+                ),
+            );
+            continue;
+        }
+        let o = run_simple(&*api, &s, &reporter).await;
+        report.outcomes.insert(s.step, (s.key, o));
+    }
+    report
+}
+
+fn note(
+    report: &mut Report,
+    stop: &AtomicBool,
+    opts: &ExecOptions,
+    step: u32,
+    key: String,
+    o: Outcome,
+) {
+    if matches!(o, Outcome::TimedOut(_)) && opts.on_timeout == OnTimeout::Stop {
+        stop.store(true, Ordering::SeqCst);
+    }
+    report.outcomes.insert(step, (key, o));
+}
+
+fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
+    let (outcome, message, id) = match o {
+        Outcome::Succeeded(id) => ("succeeded", None, *id),
+        Outcome::Failed(m) => ("failed", Some(m.clone()), None),
+        Outcome::TimedOut(id) => (
+            "timed_out",
+            Some("initial indexing did not finish in time".into()),
+            Some(*id),
+        ),
+        Outcome::NotAttempted(m) => ("skipped", Some(m.clone()), None),
+    };
+    rep.emit_shared(Event::ActionDone {
+        step: s.step,
+        key: s.key.clone(),
+        outcome: outcome.into(),
+        message,
+        id,
+        secs: start.elapsed().as_secs_f64(),
+    });
+}
+
+async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter) -> Outcome {
+    let start = Instant::now();
+    rep.emit_shared(Event::ActionStart {
+        step: s.step,
+        key: s.key.clone(),
+        what: s.kind.describe(),
+    });
+    let r: Result<Option<u64>, ApiError> = async {
+        match &s.kind {
+            StepKind::Update { id, request } => {
+                api.update_integration(*id, request).await?;
+                Ok(Some(*id))
+            }
+            StepKind::Disable {
+                id,
+                repos,
+                integration,
+            } => {
+                for r in repos {
+                    api.set_disabled(*r, true).await?;
+                }
+                if *integration {
+                    api.set_disabled(*id, true).await?;
+                }
+                Ok(Some(*id))
+            }
+            StepKind::Delete { id } => {
+                api.delete_integration(*id).await?;
+                Ok(Some(*id))
+            }
+            StepKind::Create { request, .. } => {
+                // A disabled create starts no indexing.
+                let i = api.create_integration(request).await?;
+                Ok(i.id)
+            }
+            StepKind::Enable { .. } => unreachable!("indexing steps run through the gate"),
+        }
+    }
+    .await;
+    let o = match r {
+        Ok(id) => Outcome::Succeeded(id),
+        Err(e) => Outcome::Failed(error_chain(&e)),
+    };
+    done(rep, s, &o, start);
+    o
+}
+
+/// Formats an error with its causes on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+async fn run_indexing<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOptions) -> Outcome {
+    let start = Instant::now();
+    rep.emit_shared(Event::ActionStart {
+        step: s.step,
+        key: s.key.clone(),
+        what: s.kind.describe(),
+    });
+    let r: Result<u64, ApiError> = async {
+        match &s.kind {
+            StepKind::Create {
+                request,
+                repositories,
+                enabled,
+            } => {
+                let created = api.create_integration(request).await?;
+                let id = created.id.ok_or_else(|| ApiError::Decode {
+                    method: "POST".into(),
+                    url: "/rest/gitplugin/1.0/integration".into(),
+                    message: "the create answer has no integration id".into(),
+                })?;
+                if request.fields.disabled == Some(true) {
+                    select_repositories(api, id, repositories, opts, start).await?;
+                    if *enabled {
+                        api.set_disabled(id, false).await?;
+                    }
+                }
+                Ok(id)
+            }
+            StepKind::Enable {
+                id,
+                repos,
+                integration,
+            } => {
+                for r in repos {
+                    api.set_disabled(*r, false).await?;
+                }
+                if *integration {
+                    api.set_disabled(*id, false).await?;
+                }
+                Ok(*id)
+            }
+            _ => unreachable!("only indexing steps run through the gate"),
+        }
+    }
+    .await;
+    let id = match r {
+        Ok(id) => id,
+        Err(e) => {
+            let o = Outcome::Failed(error_chain(&e));
+            done(rep, s, &o, start);
+            return o;
+        }
+    };
+    let o = wait_indexed(api, s, id, rep, opts, start).await;
+    done(rep, s, &o, start);
+    o
+}
+
+/// Waits for discovery, then disables the repositories the selector does not want.
+async fn select_repositories<A: GijApi>(
+    api: &A,
+    id: u64,
+    selector: &RepoSelector,
+    opts: &ExecOptions,
+    start: Instant,
+) -> Result<(), ApiError> {
+    loop {
+        let repos = api.list_repositories(id).await?;
+        let scanning = match api.get_integration(id).await? {
+            Some(i) => {
+                i.indexing_state.as_deref().map(parse_state) == Some(IntegrationIndexing::Scanning)
+                    || (i.indexing_state.is_none() && repos.is_empty())
+            }
+            None => false,
+        };
+        if !scanning {
+            let m = selector
+                .matcher()
+                .map_err(|e| ApiError::Endpoint(format!("invalid repository pattern: {e}")))?;
+            for r in repos
+                .iter()
+                .filter(|r| !r.disabled && !m.is_match(&r.display_name))
+            {
+                api.set_disabled(r.id, true).await?;
+            }
+            return Ok(());
+        }
+        if start.elapsed() > opts.indexing_timeout {
+            return Err(ApiError::Endpoint(format!(
+                "integration id {id} did not list its repositories within the indexing timeout"
+            )));
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+}
+
+async fn wait_indexed<A: GijApi>(
+    api: &A,
+    s: &Step,
+    id: u64,
+    rep: &Reporter,
+    opts: &ExecOptions,
+    start: Instant,
+) -> Outcome {
+    let mut last_pct = -1.0;
+    loop {
+        match indexing_status(api, id).await {
+            Ok(Some(st)) => {
+                if (st.percent - last_pct).abs() >= 1.0 || st.state != IntegrationIndexing::Indexing
+                {
+                    last_pct = st.percent;
+                    rep.emit_shared(Event::Indexing {
+                        step: s.step,
+                        key: s.key.clone(),
+                        id,
+                        percent: st.percent,
+                        state: format!("{:?}", st.state).to_ascii_uppercase(),
+                    });
+                }
+                match st.state {
+                    IntegrationIndexing::Indexed | IntegrationIndexing::Disabled => {
+                        return Outcome::Succeeded(Some(id));
+                    }
+                    IntegrationIndexing::Error => {
+                        return Outcome::Failed(format!(
+                            "integration id {id} reported an indexing error"
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(None) => {
+                return Outcome::Failed(format!("integration id {id} disappeared while indexing"));
+            }
+            Err(e) => return Outcome::Failed(error_chain(&e)),
+        }
+        if start.elapsed() > opts.indexing_timeout {
+            return Outcome::TimedOut(id);
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+}

@@ -1,0 +1,233 @@
+//! Executor tests against an in-memory fake site with a paused tokio clock: the gate's limits
+//! and sliding window are checked on exact virtual times, with no sleeping.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::events::{Display, Reporter};
+use super::executor::*;
+use crate::api::{ApiError, GijApi, LiveSite, wire};
+use crate::model::{OnTimeout, RepoSelector};
+
+/// A fake site: each enabled integration indexes for `index_polls` polls of its status.
+#[derive(Default)]
+struct Fake {
+    inner: Mutex<FakeInner>,
+}
+
+#[derive(Default)]
+struct FakeInner {
+    next_id: u64,
+    /// id -> (disabled, polls left before indexed, started_at)
+    integrations: BTreeMap<u64, (bool, u32)>,
+    index_polls: u32,
+    indexing_now: usize,
+    peak: usize,
+    fail_create_for: Option<String>,
+    log: Vec<(tokio::time::Instant, String)>,
+}
+
+impl FakeInner {
+    fn recount(&mut self) {
+        self.indexing_now = self
+            .integrations
+            .values()
+            .filter(|(d, left)| !*d && *left > 0)
+            .count();
+        self.peak = self.peak.max(self.indexing_now);
+    }
+}
+
+impl GijApi for Fake {
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        Ok(LiveSite::default())
+    }
+    async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
+        let mut g = self.inner.lock().unwrap();
+        let Some(&(disabled, left)) = g.integrations.get(&id) else {
+            return Ok(None);
+        };
+        let state = if disabled {
+            "DISABLED"
+        } else if left == 0 {
+            "INDEXED"
+        } else {
+            "INDEXING"
+        };
+        if !disabled && left > 0 {
+            g.integrations.get_mut(&id).unwrap().1 -= 1;
+        }
+        g.recount();
+        Ok(Some(wire::Integration {
+            id: Some(id),
+            indexing_state: Some(state.into()),
+            ..Default::default()
+        }))
+    }
+    async fn list_repositories(&self, _id: u64) -> Result<Vec<wire::Repository>, ApiError> {
+        Ok(vec![])
+    }
+    async fn create_integration(
+        &self,
+        r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        let mut g = self.inner.lock().unwrap();
+        if g.fail_create_for.as_deref() == r.fields.display_name.as_deref() {
+            return Err(ApiError::Status {
+                method: "POST".into(),
+                url: "/x".into(),
+                status: 422,
+                message: "bad".into(),
+            });
+        }
+        g.next_id += 1;
+        let id = g.next_id;
+        let polls = g.index_polls;
+        g.integrations
+            .insert(id, (r.fields.disabled == Some(true), polls));
+        let now = tokio::time::Instant::now();
+        g.log.push((
+            now,
+            format!(
+                "create {}",
+                r.fields.display_name.clone().unwrap_or_default()
+            ),
+        ));
+        g.recount();
+        Ok(wire::Integration {
+            id: Some(id),
+            ..Default::default()
+        })
+    }
+    async fn update_integration(
+        &self,
+        id: u64,
+        _r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        Ok(wire::Integration {
+            id: Some(id),
+            ..Default::default()
+        })
+    }
+    async fn delete_integration(&self, id: u64) -> Result<(), ApiError> {
+        self.inner.lock().unwrap().integrations.remove(&id);
+        Ok(())
+    }
+    async fn set_disabled(&self, id: u64, disabled: bool) -> Result<(), ApiError> {
+        let mut g = self.inner.lock().unwrap();
+        if let Some(e) = g.integrations.get_mut(&id) {
+            e.0 = disabled;
+        }
+        g.recount();
+        Ok(())
+    }
+}
+
+fn create(step: u32, name: &str) -> Step {
+    Step {
+        step,
+        key: name.into(),
+        kind: StepKind::Create {
+            request: Box::new(wire::IntegrationRequest {
+                fields: wire::Integration {
+                    display_name: Some(name.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            repositories: RepoSelector::default(),
+            enabled: true,
+        },
+    }
+}
+
+fn opts(n: usize) -> ExecOptions {
+    ExecOptions {
+        max_parallel_indexing: n,
+        poll_interval: Duration::from_secs(1),
+        indexing_timeout: Duration::from_secs(3600),
+        on_timeout: OnTimeout::Stop,
+        settings_concurrency: 4,
+    }
+}
+
+fn reporter() -> Arc<Reporter> {
+    Arc::new(Reporter::new(Display::Silent, None))
+}
+
+#[tokio::test(start_paused = true)]
+async fn gate_never_exceeds_the_limit_and_slides() {
+    let fake = Arc::new(Fake::default());
+    fake.inner.lock().unwrap().index_polls = 5;
+    let steps = (1..=20).map(|i| create(i, &format!("i{i:02}"))).collect();
+    let report = execute(fake.clone(), steps, vec![], opts(2), reporter()).await;
+    let g = fake.inner.lock().unwrap();
+    assert_eq!(report.counts(), (20, 0, 0));
+    assert_eq!(g.peak, 2, "never more than 2 indexing at once");
+    // Sliding window: creations happen in plan order, and 20 creations with 2 slots and equal
+    // durations take 10 rounds, not 20.
+    let names: Vec<_> = g.log.iter().map(|(_, n)| n.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let first = g.log.first().unwrap().0;
+    let last = g.log.last().unwrap().0;
+    assert!(
+        last - first <= Duration::from_secs(10 * 6),
+        "took {:?}",
+        last - first
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn already_indexing_integrations_hold_slots() {
+    let fake = Arc::new(Fake::default());
+    {
+        let mut g = fake.inner.lock().unwrap();
+        g.index_polls = 3;
+        g.integrations.insert(100, (false, 50));
+        g.integrations.insert(101, (false, 50));
+        g.next_id = 200;
+    }
+    let steps = vec![create(1, "a")];
+    let report = execute(fake.clone(), steps, vec![100, 101], opts(2), reporter()).await;
+    let g = fake.inner.lock().unwrap();
+    assert_eq!(report.counts(), (1, 0, 0));
+    assert!(g.peak <= 2, "peak {}", g.peak);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_does_not_stop_independent_steps() {
+    let fake = Arc::new(Fake::default());
+    {
+        let mut g = fake.inner.lock().unwrap();
+        g.index_polls = 1;
+        g.fail_create_for = Some("b".into());
+    }
+    let steps = vec![create(1, "a"), create(2, "b"), create(3, "c")];
+    let report = execute(fake.clone(), steps, vec![], opts(1), reporter()).await;
+    assert_eq!(report.counts(), (2, 1, 0));
+    assert!(matches!(report.outcomes[&2].1, Outcome::Failed(_)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_stops_new_work_by_default() {
+    let fake = Arc::new(Fake::default());
+    fake.inner.lock().unwrap().index_polls = 1000;
+    let mut o = opts(1);
+    o.indexing_timeout = Duration::from_secs(30);
+    let steps = vec![create(1, "a"), create(2, "b")];
+    let report = execute(fake.clone(), steps, vec![], o.clone(), reporter()).await;
+    assert!(report.stopped_on_timeout);
+    assert!(matches!(report.outcomes[&1].1, Outcome::TimedOut(_)));
+    assert!(matches!(report.outcomes[&2].1, Outcome::NotAttempted(_)));
+
+    let fake = Arc::new(Fake::default());
+    fake.inner.lock().unwrap().index_polls = 1000;
+    o.on_timeout = OnTimeout::Continue;
+    let steps = vec![create(1, "a"), create(2, "b")];
+    let report = execute(fake, steps, vec![], o, reporter()).await;
+    assert!(!report.stopped_on_timeout);
+    assert!(matches!(report.outcomes[&2].1, Outcome::TimedOut(_)));
+}
