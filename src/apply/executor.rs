@@ -25,7 +25,9 @@ use crate::model::{IntegrationIndexing, OnTimeout, RepoSelector};
 /// One unit of work, already resolved to requests.
 #[derive(Debug)]
 pub struct Step {
-    /// Plan step number.
+    /// Unique sequence number (one plan action may become several steps).
+    pub seq: u32,
+    /// Plan step number, for display.
     pub step: u32,
     /// Integration key (config key, or `#<id>` for undeclared integrations).
     pub key: String,
@@ -142,7 +144,7 @@ pub enum Outcome {
 /// The result of an apply.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    /// Outcome per step number.
+    /// Outcome per step sequence number, with the key.
     pub outcomes: BTreeMap<u32, (String, Outcome)>,
     /// Whether apply stopped on an indexing timeout.
     pub stopped_on_timeout: bool,
@@ -282,7 +284,7 @@ pub async fn execute<A: GijApi + 'static>(
             for s in steps {
                 if failed {
                     out.push((
-                        s.step,
+                        s.seq,
                         s.key,
                         Outcome::NotAttempted("an earlier step of this integration failed".into()),
                     ));
@@ -290,7 +292,7 @@ pub async fn execute<A: GijApi + 'static>(
                 }
                 let o = run_simple(&*api, &s, &rep).await;
                 failed = matches!(o, Outcome::Failed(_));
-                out.push((s.step, s.key, o));
+                out.push((s.seq, s.key, o));
             }
             (key, out)
         });
@@ -345,7 +347,7 @@ pub async fn execute<A: GijApi + 'static>(
         let Some(s) = next else { break };
         if failed_keys.contains(&s.key) {
             report.outcomes.insert(
-                s.step,
+                s.seq,
                 (
                     s.key.clone(),
                     Outcome::NotAttempted("an earlier step of this integration failed".into()),
@@ -367,7 +369,7 @@ pub async fn execute<A: GijApi + 'static>(
         let Ok(permit) = permit else { break };
         if stop.load(Ordering::SeqCst) {
             report.outcomes.insert(
-                s.step,
+                s.seq,
                 (
                     s.key.clone(),
                     Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
@@ -376,7 +378,7 @@ pub async fn execute<A: GijApi + 'static>(
             drop(permit);
             for s in queue.by_ref() {
                 report.outcomes.insert(
-                    s.step,
+                    s.seq,
                     (
                         s.key.clone(),
                         Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
@@ -393,7 +395,7 @@ pub async fn execute<A: GijApi + 'static>(
                 stop2.store(true, Ordering::SeqCst);
             }
             drop(permit);
-            (s.step, s.key, o)
+            (s.seq, s.key, o)
         });
     }
     while let Some(r) = set.join_next().await {
@@ -408,7 +410,7 @@ pub async fn execute<A: GijApi + 'static>(
     for s in deletes {
         if report.stopped_on_timeout {
             report.outcomes.insert(
-                s.step,
+                s.seq,
                 (
                     s.key.clone(),
                     Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
@@ -417,7 +419,7 @@ pub async fn execute<A: GijApi + 'static>(
             continue;
         }
         let o = run_simple(&*api, &s, &reporter).await;
-        report.outcomes.insert(s.step, (s.key, o));
+        report.outcomes.insert(s.seq, (s.key, o));
     }
     report
 }

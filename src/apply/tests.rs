@@ -126,6 +126,7 @@ impl GijApi for Fake {
 
 fn create(step: u32, name: &str) -> Step {
     Step {
+        seq: step,
         step,
         key: name.into(),
         kind: StepKind::Create {
