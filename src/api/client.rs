@@ -604,10 +604,6 @@ impl Client {
                     let told = parse_retry_after(&ans.headers, SystemTime::now());
                     match (code, call.mode) {
                         (429, _) => {
-                            self.inner
-                                .counters
-                                .rate_limited
-                                .fetch_add(1, Ordering::Relaxed);
                             let wait = told.unwrap_or_else(|| self.backoff(attempt));
                             (error, wait, ans.status.to_string(), true)
                         }
@@ -660,6 +656,12 @@ impl Client {
             };
             let elapsed = started.elapsed();
             if attempt >= policy.max_attempts || elapsed + wait > policy.max_total {
+                if rate_limited {
+                    self.inner
+                        .counters
+                        .rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 return Err(Failed {
                     error: self.give_up(call, attempt, elapsed, error),
                     maybe_applied: false,
@@ -677,7 +679,13 @@ impl Client {
             self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
             if rate_limited {
                 // Every request of this client waits for it in `admit`, this one included.
+                // The counter moves only after the pause is in place, so an observer that sees
+                // it also sees the pause.
                 self.inner.gate.pause_until(Instant::now() + wait);
+                self.inner
+                    .counters
+                    .rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
             } else {
                 self.inner.counters.add_wait(wait);
                 tokio::time::sleep(wait).await;
