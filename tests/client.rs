@@ -91,7 +91,7 @@ impl Server {
     fn count(&self, method: &Method, path_prefix: &str) -> usize {
         self.log()
             .iter()
-            .filter(|l| &l.method == method && l.uri.starts_with(path_prefix))
+            .filter(|l| l.method == *method && l.uri.starts_with(path_prefix))
             .count()
     }
     fn script(&self, method: Method, path: &str, fault: Fault) {
@@ -161,7 +161,8 @@ impl Builder {
             }));
         }
         // A standalone repository (no parent integration): not part of the live site.
-        st.repositories.push(json!({"id": 5000, "displayName": "plain", "disabled": false}));
+        st.repositories
+            .push(json!({"id": 5000, "displayName": "plain", "disabled": false}));
         st.next_id = 10_000;
         let mock = Arc::new(Mock {
             state: Mutex::new(st),
@@ -328,10 +329,10 @@ async fn route(mock: &Mock, method: &Method, uri: &Uri, body: &Bytes) -> Respons
             let mut items = mock.state.lock().unwrap().integrations.clone();
             if mock.filters {
                 items.retain(|i| {
-                    q.get("type").is_none_or(|t| i["integrationType"] == json!(t))
-                        && q.get("origin").is_none_or(|o| {
-                            i["origin"].as_str().map(norm) == Some(norm(o))
-                        })
+                    q.get("type")
+                        .is_none_or(|t| i["integrationType"] == json!(t))
+                        && q.get("origin")
+                            .is_none_or(|o| i["origin"].as_str().map(norm) == Some(norm(o)))
                         && q.get("group").is_none_or(|g| i["group"] == json!(g))
                 });
             }
@@ -365,7 +366,8 @@ async fn route(mock: &Mock, method: &Method, uri: &Uri, body: &Bytes) -> Respons
             obj.remove("pat");
             let ty = obj.remove("type").unwrap_or(json!("GITHUB"));
             obj.insert("integrationType".into(), ty);
-            obj.entry("origin").or_insert(json!("https://api.github.com"));
+            obj.entry("origin")
+                .or_insert(json!("https://api.github.com"));
             obj.insert("id".into(), json!(id));
             st.integrations.push(i.clone());
             json_answer(200, json!({"success": "true", "integration": i}))
@@ -396,7 +398,10 @@ async fn route(mock: &Mock, method: &Method, uri: &Uri, body: &Bytes) -> Respons
                     st.integrations.remove(pos);
                     json_answer(200, json!({"success": true}))
                 }
-                _ => json_answer(405, json!({"success": false, "error": "method not allowed"})),
+                _ => json_answer(
+                    405,
+                    json!({"success": false, "error": "method not allowed"}),
+                ),
             }
         }
         (Method::PUT, ["repository", id, "disable"]) => {
@@ -494,13 +499,20 @@ async fn full_read_paginates_concurrently_without_repeats() {
     assert_eq!(ids, (1..=23).collect::<Vec<_>>());
     // 57 nested repositories; the standalone one is not part of the live site.
     assert_eq!(site.repositories.len(), 57);
-    assert!(site.repositories.iter().all(|r| r.tracked_folder_id.is_some()));
+    assert!(
+        site.repositories
+            .iter()
+            .all(|r| r.tracked_folder_id.is_some())
+    );
     let log = server.log();
     // 1 project request, ceil(23/5)=5 integration pages, ceil(58/10)=6 repository pages.
     assert_eq!(log.len(), 1 + 5 + 6, "{log:#?}");
     let distinct: BTreeSet<&str> = log.iter().map(|l| l.uri.as_str()).collect();
     assert_eq!(distinct.len(), log.len(), "a request was repeated");
-    assert!(log.iter().all(|l| l.auth.as_deref() == Some(&*format!("Bearer {TOKEN}"))));
+    assert!(
+        log.iter()
+            .all(|l| l.auth.as_deref() == Some(&*format!("Bearer {TOKEN}")))
+    );
     assert!(distinct.contains("/rest/gitplugin/1.0/integration?start=0&limit=5"));
     assert!(distinct.contains("/rest/gitplugin/1.0/repository?start=50&limit=10"));
     let stats = c.stats();
@@ -559,7 +571,8 @@ async fn error_statuses_map_to_typed_errors() {
     let server = Builder::new().start().await;
     let c = client(&server);
     let p = "/rest/gitplugin/1.0/integration/1";
-    let err_body = |e: &str, a: &str| json!({"success": false, "error": e, "advice": a}).to_string();
+    let err_body =
+        |e: &str, a: &str| json!({"success": false, "error": e, "advice": a}).to_string();
 
     server.script(Method::GET, p, Fault::Answer(401, vec![], String::new()));
     let e = c.get_integration(1).await.unwrap_err();
@@ -567,7 +580,11 @@ async fn error_statuses_map_to_typed_errors() {
     assert!(e.to_string().contains("GIJ_TOKEN"), "{e}");
     assert_no_token(&e);
 
-    server.script(Method::GET, p, Fault::Answer(403, vec![], err_body("no", "")));
+    server.script(
+        Method::GET,
+        p,
+        Fault::Answer(403, vec![], err_body("no", "")),
+    );
     let e = c.get_integration(1).await.unwrap_err();
     assert!(matches!(e, ApiError::Forbidden { .. }), "{e:?}");
     assert!(e.to_string().contains("not a Jira administrator"), "{e}");
@@ -581,7 +598,10 @@ async fn error_statuses_map_to_typed_errors() {
     assert!(matches!(e, ApiError::NotFound { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("integration 77 does not exist"), "{msg}");
-    assert!(msg.contains("Integration with id=77 does not exist"), "{msg}");
+    assert!(
+        msg.contains("Integration with id=77 does not exist"),
+        "{msg}"
+    );
     assert!(msg.contains("PUT http://127.0.0.1:"), "{msg}");
 
     server.script(
@@ -591,14 +611,20 @@ async fn error_statuses_map_to_typed_errors() {
     );
     let e = c.delete_integration(1).await.unwrap_err();
     assert!(matches!(e, ApiError::Conflict { .. }), "{e:?}");
-    assert!(e.to_string().contains("indexing in progress (advice: wait)"));
+    assert!(
+        e.to_string()
+            .contains("indexing in progress (advice: wait)")
+    );
 
     let mut oauth = github_request("acme", "GitHub · acme");
     oauth.fields.auth_method = Some("OAUTH".into());
     let e = c.create_integration(&oauth).await.unwrap_err();
     match &e {
         ApiError::Unprocessable { error, advice, .. } => {
-            assert_eq!(error, "OAuth integrations cannot be created through the API");
+            assert_eq!(
+                error,
+                "OAuth integrations cannot be created through the API"
+            );
             assert_eq!(
                 advice.as_deref(),
                 Some("Create it in the browser, then run gijctl again.")
@@ -608,7 +634,11 @@ async fn error_statuses_map_to_typed_errors() {
     }
     assert!(e.to_string().contains("(advice: Create it in the browser"));
 
-    server.script(Method::GET, p, Fault::Answer(400, vec![], err_body("bad id", "")));
+    server.script(
+        Method::GET,
+        p,
+        Fault::Answer(400, vec![], err_body("bad id", "")),
+    );
     let e = c.get_integration(1).await.unwrap_err();
     assert!(matches!(e, ApiError::Status { status: 400, .. }), "{e:?}");
 
@@ -624,13 +654,20 @@ async fn error_statuses_map_to_typed_errors() {
 
     // 5xx is retried; after the limit the last error is kept as the source.
     for _ in 0..4 {
-        server.script(Method::GET, p, Fault::Answer(502, vec![], err_body("upstream", "")));
+        server.script(
+            Method::GET,
+            p,
+            Fault::Answer(502, vec![], err_body("upstream", "")),
+        );
     }
     let e = c.get_integration(1).await.unwrap_err();
     match &e {
         ApiError::GaveUp { attempts, last, .. } => {
             assert_eq!(*attempts, 4);
-            assert!(matches!(**last, ApiError::Server { status: 502, .. }), "{last:?}");
+            assert!(
+                matches!(**last, ApiError::Server { status: 502, .. }),
+                "{last:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -668,10 +705,7 @@ async fn gives_up_after_the_attempt_limit() {
         server.script(Method::GET, p, Fault::Answer(500, vec![], "boom".into()));
     }
     let e = c.get_integration(2).await.unwrap_err();
-    assert!(
-        matches!(e, ApiError::GaveUp { attempts: 3, .. }),
-        "{e:?}"
-    );
+    assert!(matches!(e, ApiError::GaveUp { attempts: 3, .. }), "{e:?}");
     assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
     assert_eq!(server.count(&Method::GET, p), 3);
 }
@@ -729,7 +763,10 @@ async fn rate_limit_pause_is_shared_by_all_requests() {
     let b = c.get_integration(2).await.unwrap().unwrap();
     assert_eq!(b.id, Some(2));
     assert!(a.await.unwrap().unwrap().is_some());
-    assert!(issued < t429 + pause, "the second request was issued too late");
+    assert!(
+        issued < t429 + pause,
+        "the second request was issued too late"
+    );
     let log = server.log();
     assert_eq!(log.len(), 3);
     for l in &log[1..] {
@@ -859,8 +896,14 @@ async fn create_5xx_is_looked_up_and_429_is_simply_retried() {
     let c = client(&server);
     let post = "/rest/gitplugin/1.0/integration";
     // A 500 may or may not have applied: the client looks (nothing) and posts again.
-    server.script(Method::POST, post, Fault::Answer(500, vec![], String::new()));
-    c.create_integration(&github_request("a", "A")).await.unwrap();
+    server.script(
+        Method::POST,
+        post,
+        Fault::Answer(500, vec![], String::new()),
+    );
+    c.create_integration(&github_request("a", "A"))
+        .await
+        .unwrap();
     assert_eq!(server.count(&Method::POST, post), 2);
     // A 429 means not applied: the POST is repeated after the wait, without a lookup.
     let gets_before = server.count(&Method::GET, post);
@@ -869,7 +912,9 @@ async fn create_5xx_is_looked_up_and_429_is_simply_retried() {
         post,
         Fault::Answer(429, vec![("retry-after-ms", "2".into())], String::new()),
     );
-    c.create_integration(&github_request("b", "B")).await.unwrap();
+    c.create_integration(&github_request("b", "B"))
+        .await
+        .unwrap();
     assert_eq!(server.count(&Method::POST, post), 4);
     // Only the pre-create snapshot was read.
     assert_eq!(server.count(&Method::GET, post), gets_before + 1);
@@ -904,7 +949,7 @@ async fn html_login_page_is_a_clear_decode_error() {
         msg.contains("the server answered HTML, not JSON: is the URL the Jira base URL and is the token valid?"),
         "{msg}"
     );
-    assert!(msg.contains("Log in - Jira"), "{msg}");
+    assert!(msg.contains("page title `Log in - Jira`"), "{msg}");
     assert!(msg.len() < 600, "the body prefix is not short: {msg}");
     assert!(!msg.contains('\n'));
 }
@@ -931,7 +976,10 @@ async fn same_origin_redirect_is_followed_cross_origin_is_refused() {
         p,
         Fault::Answer(
             302,
-            vec![("location", format!("{}/rest/gitplugin/1.0/integration/1", other.base))],
+            vec![(
+                "location",
+                format!("{}/rest/gitplugin/1.0/integration/1", other.base),
+            )],
             String::new(),
         ),
     );
@@ -972,7 +1020,10 @@ async fn context_path_is_kept_in_every_request() {
     // The mock serves at the root, so everything under /jira is a 404 with GIJ's error body.
     let e = c.list_repositories(1).await.unwrap_err();
     assert!(matches!(e, ApiError::NotFound { .. }), "{e:?}");
-    assert!(e.to_string().contains("Git Integration for Jira installed"), "{e}");
+    assert!(
+        e.to_string().contains("Git Integration for Jira installed"),
+        "{e}"
+    );
     assert_eq!(
         server.log()[0].uri,
         "/jira/rest/gitplugin/1.0/repository?trackedFolderId=1&start=0&limit=1000"
@@ -998,7 +1049,10 @@ async fn writes_use_gij_paths_and_send_only_set_fields() {
     c.set_disabled(3, false).await.unwrap();
     c.delete_integration(1).await.unwrap();
     let log = server.log();
-    let lines: Vec<String> = log.iter().map(|l| format!("{} {}", l.method, l.uri)).collect();
+    let lines: Vec<String> = log
+        .iter()
+        .map(|l| format!("{} {}", l.method, l.uri))
+        .collect();
     assert_eq!(
         lines,
         vec![
@@ -1087,7 +1141,10 @@ async fn from_env_reads_the_token_reference() {
     let e = Client::from_env(Some(&server.base), Some(TOKEN)).unwrap_err();
     assert!(matches!(e, ApiError::Token { .. }), "{e:?}");
     assert_no_token(&e);
-    let e = Client::from_env(Some(&server.base), Some("env:GIJCTL_TEST_SURELY_UNSET_VAR"))
-        .unwrap_err();
-    assert!(e.to_string().contains("env:GIJCTL_TEST_SURELY_UNSET_VAR"), "{e}");
+    let e =
+        Client::from_env(Some(&server.base), Some("env:GIJCTL_TEST_SURELY_UNSET_VAR")).unwrap_err();
+    assert!(
+        e.to_string().contains("env:GIJCTL_TEST_SURELY_UNSET_VAR"),
+        "{e}"
+    );
 }

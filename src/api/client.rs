@@ -722,9 +722,13 @@ impl Client {
             || text.trim_start().starts_with('<');
         let prefix = self.sanitise(&text, 120);
         if is_html {
+            let shown = match html_title(&text) {
+                Some(t) => format!("page title `{}`", self.sanitise(t, 120)),
+                None => format!("the answer starts with `{prefix}`"),
+            };
             format!(
                 "the server answered HTML, not JSON: is the URL the Jira base URL and is the \
-                 token valid? (the answer starts with `{prefix}`)"
+                 token valid? ({shown})"
             )
         } else if prefix.is_empty() {
             "the answer is empty".into()
@@ -763,11 +767,7 @@ impl Client {
         let method = call.method.to_string();
         let url = call.url.to_string();
         let (error, advice) = self.server_message(ans);
-        let reason = ans
-            .status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_owned();
+        let reason = ans.status.canonical_reason().unwrap_or("error").to_owned();
         let joined = match (&error, &advice) {
             (Some(e), Some(a)) => format!("{e} (advice: {a})"),
             (Some(e), None) => e.clone(),
@@ -1054,8 +1054,7 @@ impl Client {
                     return Err(ApiError::Decode {
                         method: "POST".into(),
                         url: call.url.to_string(),
-                        message: "the create answer has no `integration` and none was found"
-                            .into(),
+                        message: "the create answer has no `integration` and none was found".into(),
                     });
                 }
                 Err(Failed {
@@ -1125,7 +1124,11 @@ impl Client {
 
 /// Whether a listed integration is the one `req` creates: same type, normalised origin and
 /// group, and display name when both have one.
-fn matches_request(i: &wire::Integration, ty: Option<&str>, req: &wire::IntegrationRequest) -> bool {
+fn matches_request(
+    i: &wire::Integration,
+    ty: Option<&str>,
+    req: &wire::IntegrationRequest,
+) -> bool {
     let eq_ci = |a: Option<&str>, b: Option<&str>| match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
         _ => false,
@@ -1182,6 +1185,16 @@ fn chain(e: &reqwest::Error) -> String {
     } else {
         parts.join(": ")
     }
+}
+
+/// The `<title>` of an HTML page (a login or proxy error page says what it is there).
+fn html_title(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title = text.get(start..end)?.trim();
+    (!title.is_empty()).then_some(title)
 }
 
 fn secs(d: Duration) -> String {

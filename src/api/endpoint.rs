@@ -164,7 +164,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("s3cr3tpass"), "{e}");
-        let e = Endpoint::parse("not a url s3cr3tpass@x").unwrap_err().to_string();
+        let e = Endpoint::parse("not a url s3cr3tpass@x")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("s3cr3tpass"), "{e}");
     }
 

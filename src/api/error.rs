@@ -30,7 +30,10 @@ pub enum ApiError {
         url: String,
     },
     /// 404: the thing addressed does not exist (or the base URL is wrong).
-    #[error("{method} {url}: 404 Not Found: {what} does not exist{}", suffix(message))]
+    #[error(
+        "{method} {url}: 404 Not Found: {what} does not exist{}",
+        suffix(message)
+    )]
     NotFound {
         /// HTTP method.
         method: String,

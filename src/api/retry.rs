@@ -148,7 +148,10 @@ mod tests {
             parse_retry_after(&h, SystemTime::now()),
             Some(Duration::from_secs(7))
         );
-        assert_eq!(parse_retry_after(&HeaderMap::new(), SystemTime::now()), None);
+        assert_eq!(
+            parse_retry_after(&HeaderMap::new(), SystemTime::now()),
+            None
+        );
         let h = headers(&[("retry-after", "whenever")]);
         assert_eq!(parse_retry_after(&h, SystemTime::now()), None);
     }
@@ -203,9 +206,6 @@ mod tests {
         gate.pause_until(now + Duration::from_millis(500));
         gate.pause_until(now + Duration::from_millis(100));
         assert_eq!(gate.remaining(now), Duration::from_millis(500));
-        assert_eq!(
-            gate.remaining(now + Duration::from_secs(1)),
-            Duration::ZERO
-        );
+        assert_eq!(gate.remaining(now + Duration::from_secs(1)), Duration::ZERO);
     }
 }
