@@ -71,6 +71,8 @@ struct Mock {
     paginate: bool,
     /// Whether `GET /integration` honours the `type`/`origin`/`group` filters (the extension).
     filters: bool,
+    /// The largest `limit` the mock honours (a server may cap what the client asks for).
+    max_limit: u64,
     /// Signalled every time a scripted fault fires.
     fired: Notify,
     /// When set, integration list requests with `start > 0` wait here until all have arrived.
@@ -129,6 +131,7 @@ struct Builder {
     paginate: bool,
     filters: bool,
     page_barrier: Option<usize>,
+    max_limit: u64,
 }
 
 impl Builder {
@@ -139,6 +142,7 @@ impl Builder {
             paginate: true,
             filters: true,
             page_barrier: None,
+            max_limit: 1000,
         }
     }
 
@@ -168,6 +172,7 @@ impl Builder {
             state: Mutex::new(st),
             paginate: self.paginate,
             filters: self.filters,
+            max_limit: self.max_limit,
             fired: Notify::new(),
             page_barrier: self.page_barrier.map(Barrier::new),
             in_flight: AtomicUsize::new(0),
@@ -223,7 +228,7 @@ fn list_answer(mock: &Mock, key: &str, items: Vec<Value>, q: &BTreeMap<String, S
         .get("limit")
         .and_then(|s| s.parse().ok())
         .unwrap_or(total.max(1))
-        .min(1000);
+        .min(mock.max_limit);
     let page: Vec<Value> = items
         .into_iter()
         .skip(start as usize)
@@ -518,6 +523,33 @@ async fn full_read_paginates_concurrently_without_repeats() {
     let stats = c.stats();
     assert_eq!(stats.requests, 12);
     assert_eq!(stats.retries, 0);
+}
+
+#[tokio::test]
+async fn pages_follow_a_server_that_caps_the_limit() {
+    let server = Builder {
+        integrations: 10,
+        repositories: 3,
+        max_limit: 4,
+        ..Builder::new()
+    }
+    .start()
+    .await;
+    let c = client(&server);
+    let site = c.read_site().await.unwrap();
+    let ids: Vec<u64> = site.integrations.iter().map(|i| i.id.unwrap()).collect();
+    assert_eq!(ids, (1..=10).collect::<Vec<_>>());
+    let uris: Vec<String> = server
+        .log()
+        .into_iter()
+        .map(|l| l.uri)
+        .filter(|u| u.contains("/integration?"))
+        .collect();
+    assert_eq!(uris.len(), 3, "{uris:?}");
+    assert!(
+        uris.iter().any(|u| u.ends_with("start=8&limit=500")),
+        "{uris:?}"
+    );
 }
 
 #[tokio::test]

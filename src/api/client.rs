@@ -202,6 +202,8 @@ struct Failed {
     maybe_applied: bool,
     /// Attempts made, so callers can tell a first answer from one after a retry.
     attempts: u32,
+    /// The server-directed wait of the last answer, if it sent one.
+    retry_after: Option<Duration>,
 }
 
 impl From<Failed> for ApiError {
@@ -619,6 +621,7 @@ impl Client {
                                 error,
                                 maybe_applied: true,
                                 attempts: attempt,
+                                retry_after: told,
                             });
                         }
                         _ => {
@@ -626,6 +629,7 @@ impl Client {
                                 error,
                                 maybe_applied: false,
                                 attempts: attempt,
+                                retry_after: None,
                             });
                         }
                     }
@@ -644,6 +648,7 @@ impl Client {
                         error,
                         maybe_applied: true,
                         attempts: attempt,
+                        retry_after: None,
                     });
                 }
                 Err(SendError::Fatal(error)) => {
@@ -651,6 +656,7 @@ impl Client {
                         error,
                         maybe_applied: false,
                         attempts: attempt,
+                        retry_after: None,
                     });
                 }
             };
@@ -666,6 +672,7 @@ impl Client {
                     error: self.give_up(call, attempt, elapsed, error),
                     maybe_applied: false,
                     attempts: attempt,
+                    retry_after: None,
                 });
             }
             warn!(
@@ -873,7 +880,7 @@ impl Client {
         filters: Vec<(&'static str, String)>,
         page_size: u32,
         pick: fn(wire::Page) -> Option<Vec<T>>,
-        id_of: fn(&T) -> u64,
+        id_of: fn(&T) -> Option<u64>,
     ) -> Result<Vec<T>, ApiError> {
         let key = path.rsplit('/').next().unwrap_or(path);
         let (first, items) = self.page(path, &filters, 0, page_size, pick).await?;
@@ -884,7 +891,8 @@ impl Client {
         if first.is_last_page == Some(true) || got >= total {
             return Ok(items);
         }
-        let step = first.limit.filter(|l| *l > 0).unwrap_or(got);
+        // Step by what the server actually returned: it may cap `limit` below what was asked.
+        let step = got;
         if step == 0 {
             return Err(ApiError::Decode {
                 method: "GET".into(),
@@ -928,12 +936,11 @@ impl Client {
         pages.sort_by_key(|(i, _)| *i);
         let mut seen = BTreeSet::new();
         let mut all: Vec<T> = items;
-        for item in &all {
-            seen.insert(id_of(item));
-        }
+        seen.extend(all.iter().filter_map(id_of));
         for (_, page) in pages {
             for item in page {
-                if seen.insert(id_of(&item)) {
+                // An item moved to a later page by a concurrent delete would be read twice.
+                if id_of(&item).is_none_or(|id| seen.insert(id)) {
                     all.push(item);
                 }
             }
@@ -1006,7 +1013,7 @@ impl Client {
                 filters,
                 self.inner.integration_page,
                 |p| p.integrations,
-                |i| i.id.unwrap_or(0),
+                |i| i.id,
             )
             .await?;
         Ok(all
@@ -1060,10 +1067,15 @@ impl Client {
                 Err(Failed {
                     error,
                     maybe_applied: true,
+                    retry_after,
                     ..
                 }) => {
-                    let wait = self.backoff(posts);
                     let elapsed = started.elapsed();
+                    // Never wait past the budget: the lookup below must still happen.
+                    let wait = self
+                        .backoff(posts)
+                        .max(retry_after.unwrap_or_default())
+                        .min(policy.max_total.saturating_sub(elapsed));
                     warn!(
                         "{} {}: the create may have been applied but its answer was lost \
                          ({error}); looking the integration up in {} before posting again",
@@ -1222,14 +1234,14 @@ impl GijApi for Client {
             Vec::new(),
             self.inner.integration_page,
             |p| p.integrations,
-            |i| i.id.unwrap_or(0),
+            |i| i.id,
         );
         let repositories = self.list_all(
             "rest/gitplugin/1.0/repository",
             Vec::new(),
             self.inner.repository_page,
             |p| p.repositories,
-            |r| r.id,
+            |r| Some(r.id),
         );
         let (projects, integrations, repositories) =
             tokio::try_join!(projects, integrations, repositories)?;
@@ -1270,7 +1282,7 @@ impl GijApi for Client {
                 vec![("trackedFolderId", integration_id.to_string())],
                 self.inner.repository_page,
                 |p| p.repositories,
-                |r| r.id,
+                |r| Some(r.id),
             )
             .await?;
         // GIJ itself ignores the filter and returns every repository.
