@@ -5,7 +5,9 @@
 //! with an in-memory fake and a future backend (GIJ Cloud, should it get an API) slots in here.
 
 pub mod client;
+pub mod endpoint;
 pub mod error;
+pub mod retry;
 pub mod wire;
 
 use std::future::Future;
