@@ -133,9 +133,9 @@ impl Catalog {
     /// The service with this type and origin.
     pub fn service(&self, integration_type: &str, origin: &str) -> Option<&CatalogService> {
         let origin = normalize_origin(origin);
-        self.services
-            .iter()
-            .find(|s| s.integration_type.eq_ignore_ascii_case(integration_type) && s.origin == origin)
+        self.services.iter().find(|s| {
+            s.integration_type.eq_ignore_ascii_case(integration_type) && s.origin == origin
+        })
     }
 
     /// Finds the token matching a credential hash (and username, when the token needs one).
@@ -222,11 +222,30 @@ mod tests {
     fn discovery_respects_token_groups() {
         let c = catalog();
         let t = c
-            .token("GITHUB", "https://api.github.com", &hash_secret("tok"), None)
+            .token(
+                "GITHUB",
+                "https://api.github.com",
+                &hash_secret("tok"),
+                None,
+            )
             .unwrap();
-        assert_eq!(c.discover("GITHUB", "https://api.github.com", Some("acme"), Some(t)).len(), 1);
-        assert!(c.discover("GITHUB", "https://api.github.com", Some("other"), Some(t)).is_empty());
-        assert_eq!(c.discover("GITHUB", "https://api.github.com", None, Some(t)).len(), 1);
-        assert!(c.token("GITHUB", "https://api.github.com", &hash_secret("x"), None).is_none());
+        assert_eq!(
+            c.discover("GITHUB", "https://api.github.com", Some("acme"), Some(t))
+                .len(),
+            1
+        );
+        assert!(
+            c.discover("GITHUB", "https://api.github.com", Some("other"), Some(t))
+                .is_empty()
+        );
+        assert_eq!(
+            c.discover("GITHUB", "https://api.github.com", None, Some(t))
+                .len(),
+            1
+        );
+        assert!(
+            c.token("GITHUB", "https://api.github.com", &hash_secret("x"), None)
+                .is_none()
+        );
     }
 }

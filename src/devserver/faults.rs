@@ -202,7 +202,10 @@ mod tests {
             ..FaultConfig::default()
         });
         assert_eq!(f.decide("GET /x", false).action, None);
-        assert_eq!(f.decide("POST /y", true).action, Some(FaultKind::LoseCreate));
+        assert_eq!(
+            f.decide("POST /y", true).action,
+            Some(FaultKind::LoseCreate)
+        );
         assert_eq!(f.decide("POST /y", true).action, None);
     }
 }

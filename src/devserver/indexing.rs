@@ -236,9 +236,7 @@ pub fn schedule_pending(site: &mut SiteState, id: u64, at: i64) {
         .max(at);
     let todo: Vec<u64> = site
         .repos_of(id)
-        .filter(|r| {
-            !r.disabled && r.job.is_none() && (r.last_indexed_date.is_none() || r.failed)
-        })
+        .filter(|r| !r.disabled && r.job.is_none() && (r.last_indexed_date.is_none() || r.failed))
         .map(|r| r.id)
         .collect();
     let rate = site.commits_per_sec;

@@ -270,16 +270,19 @@ impl DevServer {
         if admin_hashes.is_empty() {
             admin_hashes.push(hash_secret(admin_token.expose()));
         }
-        let listener = TcpListener::bind(cfg.listen)
-            .await
+        let listener =
+            TcpListener::bind(cfg.listen)
+                .await
+                .map_err(|source| DevServerError::Bind {
+                    addr: cfg.listen,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
             .map_err(|source| DevServerError::Bind {
                 addr: cfg.listen,
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| DevServerError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
         let shared = Arc::new(Shared {
             site: Mutex::new(site),
             counters: Mutex::new(Counters {

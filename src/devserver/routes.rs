@@ -39,7 +39,10 @@ type Sh = State<Arc<Shared>>;
 /// Builds the router.
 pub(super) fn router(sh: Arc<Shared>) -> Router {
     let rest = Router::new()
-        .route(INTEGRATIONS, get(list_integrations).post(create_integration))
+        .route(
+            INTEGRATIONS,
+            get(list_integrations).post(create_integration),
+        )
         .route(
             &format!("{GIJ}/integration/{{id}}"),
             get(get_integration)
@@ -47,7 +50,10 @@ pub(super) fn router(sh: Arc<Shared>) -> Router {
                 .delete(delete_integration),
         )
         .route(&format!("{GIJ}/repository"), get(list_repositories))
-        .route(&format!("{GIJ}/repository/{{id}}/disable"), put(set_disabled))
+        .route(
+            &format!("{GIJ}/repository/{{id}}/disable"),
+            put(set_disabled),
+        )
         .route(&format!("{GIJ}/index.json"), get(index_status))
         .route("/rest/api/2/project", get(list_projects))
         .route_layer(middleware::from_fn_with_state(sh.clone(), guard));
@@ -268,8 +274,8 @@ async fn guard(State(sh): Sh, matched: MatchedPath, req: Request, next: Next) ->
                 FaultKind::Error502 => (StatusCode::BAD_GATEWAY, "Bad gateway"),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
             };
-            let mut resp = err(status, format!("{msg} (injected fault)"), "Retry later")
-                .into_response();
+            let mut resp =
+                err(status, format!("{msg} (injected fault)"), "Retry later").into_response();
             headers(&mut resp);
             if k == FaultKind::Error503 {
                 let ms = lock(&sh.faults).config.retry_after_ms;
@@ -449,7 +455,11 @@ async fn list_integrations(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
         .filter(|i| ty.as_ref().is_none_or(|t| &i.integration_type == t))
         .filter(|i| origin.as_ref().is_none_or(|o| &i.origin == o))
         .filter(|i| {
-            group.is_none_or(|g| i.group.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(g)))
+            group.is_none_or(|g| {
+                i.group
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(g))
+            })
         })
         .map(|i| integration_view(&site, i, now))
         .collect();
@@ -576,7 +586,9 @@ fn check_credential(
     let Some(service) = site.catalog.service(ty, origin) else {
         return Err(invalid_credentials(
             origin,
-            format!("The git service could not be reached with these credentials (gijctl dev-server has no {ty} service at {origin} in its catalog)"),
+            format!(
+                "The git service could not be reached with these credentials (gijctl dev-server has no {ty} service at {origin} in its catalog)"
+            ),
         ));
     };
     let h = hash_secret(secret);
@@ -591,10 +603,16 @@ fn check_credential(
             if !token.groups.iter().any(|x| x.eq_ignore_ascii_case(g)) {
                 return Err(invalid_credentials(
                     origin,
-                    format!("The credential cannot see `{g}`; grant it access to that organisation or use another token"),
+                    format!(
+                        "The credential cannot see `{g}`; grant it access to that organisation or use another token"
+                    ),
                 ));
             }
-            if !service.groups.iter().any(|x| x.name.eq_ignore_ascii_case(g)) {
+            if !service
+                .groups
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(g))
+            {
                 return Err(invalid_credentials(
                     origin,
                     format!("`{g}` does not exist on {origin}"),
@@ -614,12 +632,11 @@ fn check_credential(
 
 async fn create_integration(State(sh): Sh, body: Bytes) -> Res {
     let mut b = parse_body(&body)?;
-    let ty = b
-        .ty
-        .take()
-        .or_else(|| b.fields.integration_type.take())
-        .map(|t| t.to_ascii_uppercase())
-        .ok_or_else(|| missing("type", "(none)"))?;
+    let ty =
+        b.ty.take()
+            .or_else(|| b.fields.integration_type.take())
+            .map(|t| t.to_ascii_uppercase())
+            .ok_or_else(|| missing("type", "(none)"))?;
     let (origin_required, cred) = rules(&ty).ok_or_else(|| {
         err(
             StatusCode::BAD_REQUEST,
@@ -842,11 +859,7 @@ async fn update_integration(State(sh): Sh, Path(id): Path<String>, body: Bytes) 
     ok_json(json!({"success": "true", "integration": to_value(&view)}))
 }
 
-async fn delete_integration(
-    State(sh): Sh,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Res {
+async fn delete_integration(State(sh): Sh, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
     let id = parse_id(&id)?;
     let p = params(q.as_deref());
     bool_param(&p, "deleteFiles")?;
@@ -992,10 +1005,7 @@ async fn index_status(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
         let st = repo_status(r, now);
         messages.insert(format!("Indexing {}", r.name), st.percent);
         if st.state == Some("ERROR") {
-            errors.insert(
-                r.name.clone(),
-                json!(format!("Indexing {} failed", r.name)),
-            );
+            errors.insert(r.name.clone(), json!(format!("Indexing {} failed", r.name)));
         }
         sum += st.percent;
     }

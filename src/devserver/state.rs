@@ -46,7 +46,11 @@ impl VirtualClock {
         VirtualClock {
             origin_ms,
             start: Instant::now(),
-            scale: if scale.is_finite() && scale > 0.0 { scale } else { 0.0 },
+            scale: if scale.is_finite() && scale > 0.0 {
+                scale
+            } else {
+                0.0
+            },
             offset_ms: AtomicI64::new(0),
         }
     }
