@@ -49,6 +49,14 @@ pub struct Args {
     /// API token of an ordinary Jira user (can be repeated)
     #[arg(long, value_name = "TOKEN")]
     user_token: Vec<String>,
+    /// Rate-limit and fault-injection options (boxed: they are many).
+    #[command(flatten)]
+    tuning: Box<Tuning>,
+}
+
+/// Rate-limit and fault-injection options of `gijctl dev-server`.
+#[derive(Debug, clap::Args)]
+struct Tuning {
     /// Rate limit: burst size per API token (0 disables limiting)
     #[arg(long, default_value_t = RateLimitConfig::default().capacity, value_name = "N")]
     rate_capacity: u32,
@@ -91,19 +99,20 @@ fn rate(name: &str, v: f64) -> anyhow::Result<f64> {
 
 /// Runs the command.
 pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let t = &args.tuning;
     anyhow::ensure!(
         args.time_scale.is_finite() && args.time_scale >= 0.0,
         "--time-scale must be 0 or more"
     );
     let faults = FaultConfig {
-        seed: args.fault_seed,
-        error_rate: rate("fault-error-rate", args.fault_error_rate)?,
-        latency_ms: args.fault_latency_ms,
-        spike_rate: rate("fault-spike-rate", args.fault_spike_rate)?,
-        spike_ms: args.fault_spike_ms,
-        drop_rate: rate("fault-drop-rate", args.fault_drop_rate)?,
-        lose_create_rate: rate("fault-lose-create-rate", args.fault_lose_create_rate)?,
-        retry_after_ms: args.fault_retry_after_ms,
+        seed: t.fault_seed,
+        error_rate: rate("fault-error-rate", t.fault_error_rate)?,
+        latency_ms: t.fault_latency_ms,
+        spike_rate: rate("fault-spike-rate", t.fault_spike_rate)?,
+        spike_ms: t.fault_spike_ms,
+        drop_rate: rate("fault-drop-rate", t.fault_drop_rate)?,
+        lose_create_rate: rate("fault-lose-create-rate", t.fault_lose_create_rate)?,
+        retry_after_ms: t.fault_retry_after_ms,
         script: Vec::new(),
     };
     let generated = args.admin_token.is_none();
@@ -116,8 +125,8 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
         admin_tokens: args.admin_token.map(Secret::new).into_iter().collect(),
         user_tokens: args.user_token.into_iter().map(Secret::new).collect(),
         rate_limit: RateLimitConfig {
-            capacity: args.rate_capacity,
-            refill_per_sec: args.rate_refill,
+            capacity: t.rate_capacity,
+            refill_per_sec: t.rate_refill,
         },
         faults,
         scan_ms: args.scan_ms,
