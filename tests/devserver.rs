@@ -789,8 +789,11 @@ async fn state_round_trip() {
     let path = dir.path().join("site.json");
     let mut cfg = config(Some("quickstart"));
     cfg.state_file = Some(path.clone());
+    cfg.save_on_mutation = true;
     let t = T::start(cfg.clone()).await;
+    assert!(!path.exists());
     t.post(LIST, gitlab_body()).await;
+    assert!(path.exists(), "saved after the create");
     t.advance_secs(5.0);
     assert_eq!(t.repos(7).await.len(), 3);
     let before = t.srv.state_snapshot();

@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::catalog::hash_secret;
 use super::state::{IndexInterval, IntegrationRec, Job, RepoRec, SiteState};
 
 /// Default indexing speed: 100 commits per virtual second.
@@ -333,11 +332,6 @@ pub fn indexing_concurrency(log: &[IndexInterval], since: i64, now: i64) -> (u32
         u32::try_from(peak).unwrap_or(0),
         u32::try_from(current).unwrap_or(u32::MAX),
     )
-}
-
-/// Hashes a credential the way the site stores it (re-exported for seeds and routes).
-pub fn credential_hash(value: &str) -> String {
-    hash_secret(value)
 }
 
 #[cfg(test)]
