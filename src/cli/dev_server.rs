@@ -1,12 +1,175 @@
-//! `gijctl dev-server`.
+//! `gijctl dev-server`: runs the local GIJ site of [`crate::devserver`] until SIGINT/SIGTERM.
+//!
+//! stdout carries exactly one line, the base URL, so scripts can read it; logs go to stderr.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
 
 use super::{Exit, Global};
+use crate::devserver::{
+    DevServer, DevServerConfig, FaultConfig, RateLimitConfig, SeedSource, indexing,
+};
+use crate::secret::Secret;
 
 /// Arguments of `gijctl dev-server`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, default_value = "127.0.0.1:8990", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// State file: loaded if it exists, saved on exit (atomically)
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Also save the state file after every change
+    #[arg(long, requires = "state")]
+    save_on_change: bool,
+    /// Seed file describing the initial site (ignored when the state file exists)
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Virtual seconds per real second (10 makes indexing ten times faster; 0 freezes time)
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    time_scale: f64,
+    /// Indexing speed in commits per virtual second
+    #[arg(long, default_value_t = indexing::DEFAULT_COMMITS_PER_SEC, value_name = "N")]
+    commits_per_sec: f64,
+    /// Virtual milliseconds a new integration spends listing its repositories
+    #[arg(long, default_value_t = indexing::DEFAULT_SCAN_MS, value_name = "MS")]
+    scan_ms: i64,
+    /// API token of a Jira administrator (default: a random one, printed to stderr)
+    #[arg(
+        long,
+        env = "GIJ_DEV_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+    /// API token of an ordinary Jira user (can be repeated)
+    #[arg(long, value_name = "TOKEN")]
+    user_token: Vec<String>,
+    /// Rate-limit and fault-injection options (boxed: they are many).
+    #[command(flatten)]
+    tuning: Box<Tuning>,
+}
+
+/// Rate-limit and fault-injection options of `gijctl dev-server`.
+#[derive(Debug, clap::Args)]
+struct Tuning {
+    /// Rate limit: burst size per API token (0 disables limiting)
+    #[arg(long, default_value_t = RateLimitConfig::default().capacity, value_name = "N")]
+    rate_capacity: u32,
+    /// Rate limit: requests refilled per virtual second
+    #[arg(long, default_value_t = RateLimitConfig::default().refill_per_sec, value_name = "N")]
+    rate_refill: f64,
+    /// Seed of the fault-injection RNG
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    fault_seed: u64,
+    /// Share of requests answered 500/502/503, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    fault_error_rate: f64,
+    /// Real milliseconds added to every request
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    fault_latency_ms: u64,
+    /// Share of requests that get a latency spike, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    fault_spike_rate: f64,
+    /// Real milliseconds of a latency spike
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    fault_spike_ms: u64,
+    /// Share of connections closed without an answer, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    fault_drop_rate: f64,
+    /// Share of creates that are applied but whose answer is lost, 0 to 1
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    fault_lose_create_rate: f64,
+    /// Retry-After of injected 503 answers, virtual milliseconds
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    fault_retry_after_ms: u64,
+}
+
+fn rate(name: &str, v: f64) -> anyhow::Result<f64> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&v),
+        "--{name} must be between 0 and 1, got {v}"
+    );
+    Ok(v)
+}
 
 /// Runs the command.
-pub fn run(_g: &Global, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`gijctl dev-server` is not implemented yet")
+pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let t = &args.tuning;
+    anyhow::ensure!(
+        args.time_scale.is_finite() && args.time_scale >= 0.0,
+        "--time-scale must be 0 or more"
+    );
+    let faults = FaultConfig {
+        seed: t.fault_seed,
+        error_rate: rate("fault-error-rate", t.fault_error_rate)?,
+        latency_ms: t.fault_latency_ms,
+        spike_rate: rate("fault-spike-rate", t.fault_spike_rate)?,
+        spike_ms: t.fault_spike_ms,
+        drop_rate: rate("fault-drop-rate", t.fault_drop_rate)?,
+        lose_create_rate: rate("fault-lose-create-rate", t.fault_lose_create_rate)?,
+        retry_after_ms: t.fault_retry_after_ms,
+        script: Vec::new(),
+    };
+    let generated = args.admin_token.is_none();
+    let cfg = DevServerConfig {
+        listen: args.listen,
+        seed: args.seed.map(SeedSource::Path),
+        state_file: args.state,
+        save_on_mutation: args.save_on_change,
+        time_scale: args.time_scale,
+        admin_tokens: args.admin_token.map(Secret::new).into_iter().collect(),
+        user_tokens: args.user_token.into_iter().map(Secret::new).collect(),
+        rate_limit: RateLimitConfig {
+            capacity: t.rate_capacity,
+            refill_per_sec: t.rate_refill,
+        },
+        faults,
+        scan_ms: args.scan_ms,
+        commits_per_sec: args.commits_per_sec,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let server = DevServer::start(cfg).await?;
+        if generated {
+            // A throwaway token for a local test site; printing it is how the user learns it.
+            anstream::eprintln!("dev-server admin token: {}", server.admin_token().expose());
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", server.base_url()).context("cannot write to stdout")?;
+            out.flush().context("cannot write to stdout")?;
+        }
+        tracing::info!("serving {}; stop with Ctrl-C", server.base_url());
+        wait_for_signal().await?;
+        tracing::info!("stopping");
+        server.shutdown().await?;
+        anyhow::Ok(())
+    })?;
+    Ok(Exit::Ok)
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")
 }

@@ -1,0 +1,251 @@
+//! The git-service catalog: which organisations and repositories each git service hosts, and
+//! which credentials can see which organisations.
+//!
+//! GIJ discovers an integration's repositories by asking the git service with the integration's
+//! credential; the dev-server answers that question from this catalog instead. Credentials are
+//! kept only as SHA-256 hashes once loaded, so a saved state file never holds a token.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::normalize_origin;
+
+/// Hex SHA-256 of a credential: how the catalog and the site store credentials.
+pub fn hash_secret(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Every git service the dev-server pretends to reach.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Catalog {
+    /// Git services, keyed by (`type`, `origin`).
+    #[serde(default)]
+    pub services: Vec<CatalogService>,
+}
+
+/// One git service (e.g. GitHub.com, or a self-managed GitLab host).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogService {
+    /// GIJ integration type, e.g. `GITHUB`.
+    #[serde(rename = "type")]
+    pub integration_type: String,
+    /// Origin as GIJ stores it (normalised on load).
+    pub origin: String,
+    /// Organisations/groups with their repositories.
+    #[serde(default)]
+    pub groups: Vec<CatalogGroup>,
+    /// Credentials this service accepts.
+    #[serde(default)]
+    pub tokens: Vec<CatalogToken>,
+}
+
+/// An organisation, group or project on a git service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogGroup {
+    /// The owner name (GIJ `group`).
+    pub name: String,
+    /// Its repositories.
+    #[serde(default)]
+    pub repositories: Vec<CatalogRepo>,
+}
+
+/// A repository with its size, which drives indexing time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogRepo {
+    /// Repository name.
+    pub name: String,
+    /// Number of commits; indexing takes `commits / commitsPerSecond` virtual seconds.
+    #[serde(default)]
+    pub commits: u64,
+    /// Default branch.
+    #[serde(default = "default_branch")]
+    pub main_branch: String,
+    /// Test hook: indexing this repository always ends in `ERROR`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fail_indexing: bool,
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A credential the service accepts. Seeds give `value` (dev tokens); state files keep only
+/// `sha256`. `Debug` never shows the value.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogToken {
+    /// The clear value, accepted in seeds only and hashed away on load.
+    #[serde(default, skip_serializing)]
+    pub value: Option<String>,
+    /// Hex SHA-256 of the value.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Username that must accompany the credential (Gerrit user, AWS access key id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Groups this credential can see.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl fmt::Debug for CatalogToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CatalogToken")
+            .field("username", &self.username)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A repository the git service reports for an integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovered {
+    /// Owner of the repository.
+    pub group: String,
+    /// The repository.
+    pub repo: CatalogRepo,
+}
+
+impl Catalog {
+    /// Hashes clear token values and normalises origins, so the catalog can be saved.
+    pub fn normalise(&mut self) {
+        for s in &mut self.services {
+            s.integration_type = s.integration_type.to_ascii_uppercase();
+            s.origin = normalize_origin(&s.origin);
+            for t in &mut s.tokens {
+                if let Some(v) = t.value.take() {
+                    t.sha256 = Some(hash_secret(&v));
+                }
+            }
+        }
+    }
+
+    /// The service with this type and origin.
+    pub fn service(&self, integration_type: &str, origin: &str) -> Option<&CatalogService> {
+        let origin = normalize_origin(origin);
+        self.services.iter().find(|s| {
+            s.integration_type.eq_ignore_ascii_case(integration_type) && s.origin == origin
+        })
+    }
+
+    /// Finds the token matching a credential hash (and username, when the token needs one).
+    pub fn token(
+        &self,
+        integration_type: &str,
+        origin: &str,
+        credential_sha256: &str,
+        username: Option<&str>,
+    ) -> Option<&CatalogToken> {
+        self.service(integration_type, origin)?
+            .tokens
+            .iter()
+            .find(|t| {
+                t.sha256.as_deref() == Some(credential_sha256)
+                    && match &t.username {
+                        Some(u) => username == Some(u.as_str()),
+                        None => true,
+                    }
+            })
+    }
+
+    /// The repositories an integration sees: every repository of `group` (or of every group
+    /// the token sees when `group` is `None`). A `None` token means OAuth: the grant sees the
+    /// group if the service has it.
+    pub fn discover(
+        &self,
+        integration_type: &str,
+        origin: &str,
+        group: Option<&str>,
+        token: Option<&CatalogToken>,
+    ) -> Vec<Discovered> {
+        let Some(service) = self.service(integration_type, origin) else {
+            return Vec::new();
+        };
+        let visible = |g: &str| match token {
+            Some(t) => t.groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
+            None => true,
+        };
+        let mut out = Vec::new();
+        for g in &service.groups {
+            let wanted = match group {
+                Some(want) => g.name.eq_ignore_ascii_case(want),
+                None => token.is_some(),
+            };
+            if wanted && visible(&g.name) {
+                out.extend(g.repositories.iter().map(|r| Discovered {
+                    group: g.name.clone(),
+                    repo: r.clone(),
+                }));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        let mut c: Catalog = serde_json::from_value(serde_json::json!({
+            "services": [{"type": "github", "origin": "https://API.github.com/",
+              "groups": [{"name": "acme", "repositories": [{"name": "a", "commits": 10}]},
+                         {"name": "other", "repositories": [{"name": "b"}]}],
+              "tokens": [{"value": "tok", "groups": ["acme"]}]}]
+        }))
+        .unwrap();
+        c.normalise();
+        c
+    }
+
+    #[test]
+    fn tokens_are_hashed_and_hidden() {
+        let c = catalog();
+        let t = &c.services[0].tokens[0];
+        assert!(t.value.is_none());
+        assert_eq!(t.sha256.as_deref(), Some(hash_secret("tok").as_str()));
+        let saved = serde_json::to_string(&c).unwrap();
+        assert!(!saved.contains("\"tok\""));
+    }
+
+    #[test]
+    fn discovery_respects_token_groups() {
+        let c = catalog();
+        let t = c
+            .token(
+                "GITHUB",
+                "https://api.github.com",
+                &hash_secret("tok"),
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            c.discover("GITHUB", "https://api.github.com", Some("acme"), Some(t))
+                .len(),
+            1
+        );
+        assert!(
+            c.discover("GITHUB", "https://api.github.com", Some("other"), Some(t))
+                .is_empty()
+        );
+        assert_eq!(
+            c.discover("GITHUB", "https://api.github.com", None, Some(t))
+                .len(),
+            1
+        );
+        assert!(
+            c.token("GITHUB", "https://api.github.com", &hash_secret("x"), None)
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,1108 @@
+//! HTTP routes: GIJ's documented endpoints, the gijctl extensions and the `/_dev/` controls.
+//!
+//! Every `/rest/` request passes [`guard`] first: statistics, fault injection, authentication
+//! and rate limiting, in that order. Handlers then lock the site, settle it to the virtual
+//! time and answer in GIJ's JSON shapes (docs/api.md).
+
+use std::collections::BTreeMap;
+use std::future::pending;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::catalog::hash_secret;
+use super::faults::{FaultConfig, FaultKind, FaultState};
+use super::indexing::{self, integration_status, repo_status};
+use super::ratelimit::{RateLimitConfig, RateLimiter};
+use super::state::{
+    IntegrationRec, RepoRec, SiteState, default_origin, default_settings, merge_settings,
+    real_epoch_ms, strip_to_settings,
+};
+use super::{ConnCtl, Shared, lock};
+use crate::api::wire;
+use crate::model::normalize_origin;
+
+const GIJ: &str = "/rest/gitplugin/1.0";
+const INTEGRATIONS: &str = "/rest/gitplugin/1.0/integration";
+const MAX_LIMIT: u64 = 1000;
+
+type Sh = State<Arc<Shared>>;
+
+/// Builds the router.
+pub(super) fn router(sh: Arc<Shared>) -> Router {
+    let rest = Router::new()
+        .route(
+            INTEGRATIONS,
+            get(list_integrations).post(create_integration),
+        )
+        .route(
+            &format!("{GIJ}/integration/{{id}}"),
+            get(get_integration)
+                .put(update_integration)
+                .delete(delete_integration),
+        )
+        .route(&format!("{GIJ}/repository"), get(list_repositories))
+        .route(
+            &format!("{GIJ}/repository/{{id}}/disable"),
+            put(set_disabled),
+        )
+        .route(&format!("{GIJ}/index.json"), get(index_status))
+        .route("/rest/api/2/project", get(list_projects))
+        .route_layer(middleware::from_fn_with_state(sh.clone(), guard));
+    let dev = Router::new()
+        .route("/_dev/stats", get(dev_stats))
+        .route("/_dev/stats/reset", post(dev_stats_reset))
+        .route("/_dev/faults", get(dev_get_faults).put(dev_put_faults))
+        .route("/_dev/rate-limit", put(dev_put_rate_limit))
+        .route("/_dev/clock/advance", post(dev_advance))
+        .route("/_dev/state", get(dev_state));
+    rest.merge(dev).fallback(not_found).with_state(sh)
+}
+
+/// A GIJ-style error answer.
+#[derive(Debug)]
+pub(super) struct ApiErr {
+    status: StatusCode,
+    error: String,
+    advice: String,
+}
+
+fn err(status: StatusCode, error: impl Into<String>, advice: impl Into<String>) -> ApiErr {
+    ApiErr {
+        status,
+        error: error.into(),
+        advice: advice.into(),
+    }
+}
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(wire::StatusResponse {
+                success: false,
+                error: Some(self.error),
+                advice: Some(self.advice),
+            }),
+        )
+            .into_response()
+    }
+}
+
+type Res = Result<Response, ApiErr>;
+
+fn ok_json(v: Value) -> Res {
+    Ok(axum::Json(v).into_response())
+}
+
+async fn not_found() -> ApiErr {
+    err(
+        StatusCode::NOT_FOUND,
+        "No such endpoint",
+        "See docs/api.md for the paths gijctl dev-server implements",
+    )
+}
+
+fn params(raw: Option<&str>) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn bool_param(p: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, ApiErr> {
+    match p.get(name).map(|s| s.to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(s) if s == "true" => Ok(Some(true)),
+        Some(s) if s == "false" => Ok(Some(false)),
+        Some(s) => Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid value `{s}` for parameter `{name}`"),
+            "Use true or false",
+        )),
+    }
+}
+
+fn u64_param(p: &BTreeMap<String, String>, name: &str) -> Result<Option<u64>, ApiErr> {
+    p.get(name)
+        .map(|s| {
+            s.trim().parse::<u64>().map_err(|_| {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    format!("Invalid value `{s}` for parameter `{name}`"),
+                    "Use a non-negative integer",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn parse_id(s: &str) -> Result<u64, ApiErr> {
+    s.parse().map_err(|_| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid id `{s}`"),
+            "Ids are positive integers",
+        )
+    })
+}
+
+// ---------------------------------------------------------------- guard
+
+fn user_allowed(route: &str) -> bool {
+    matches!(
+        route,
+        "GET /rest/api/2/project"
+            | "GET /rest/gitplugin/1.0/repository"
+            | "GET /rest/gitplugin/1.0/index.json"
+    )
+}
+
+fn bearer_hash(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| hash_secret(token.trim()))
+}
+
+enum Role {
+    Admin,
+    User,
+}
+
+fn role(sh: &Shared, headers: &HeaderMap) -> Option<(Role, String)> {
+    let h = bearer_hash(headers)?;
+    if sh.admin_hashes.contains(&h) {
+        Some((Role::Admin, h))
+    } else if sh.user_hashes.contains(&h) {
+        Some((Role::User, h))
+    } else {
+        None
+    }
+}
+
+fn unauthorized() -> ApiErr {
+    err(
+        StatusCode::UNAUTHORIZED,
+        "Authentication required: missing or invalid API token",
+        "Send `Authorization: Bearer <token>` with a Jira personal access token",
+    )
+}
+
+fn set_header(resp: &mut Response, name: &'static str, v: u64) {
+    if let Ok(hv) = HeaderValue::from_str(&v.to_string()) {
+        resp.headers_mut().insert(name, hv);
+    }
+}
+
+fn set_retry_after(resp: &mut Response, real_ms: u64) {
+    set_header(resp, "retry-after", real_ms.div_ceil(1000).max(1));
+    set_header(resp, "retry-after-ms", real_ms.max(1));
+}
+
+fn count_fault(sh: &Shared, kind: FaultKind) {
+    *lock(&sh.counters)
+        .faults
+        .entry(kind.name().to_owned())
+        .or_default() += 1;
+}
+
+async fn guard(State(sh): Sh, matched: MatchedPath, req: Request, next: Next) -> Response {
+    let route = format!("{} {}", req.method(), matched.as_str());
+    let is_create = req.method() == Method::POST && matched.as_str() == INTEGRATIONS;
+    let ctl = req.extensions().get::<ConnCtl>().cloned();
+    {
+        let mut c = lock(&sh.counters);
+        c.total += 1;
+        *c.requests.entry(route.clone()).or_default() += 1;
+    }
+    let plan = lock(&sh.faults).decide(&route, is_create);
+    if plan.spiked {
+        count_fault(&sh, FaultKind::Spike);
+    }
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    let Some((role, key)) = role(&sh, req.headers()) else {
+        return unauthorized().into_response();
+    };
+    if matches!(role, Role::User) && !user_allowed(&route) {
+        return err(
+            StatusCode::FORBIDDEN,
+            "Only Jira administrators can use this endpoint",
+            "Use the API token of a Jira administrator",
+        )
+        .into_response();
+    }
+    let now = sh.clock.now_ms();
+    let d = lock(&sh.limiter).check(&key, now);
+    let headers = |resp: &mut Response| {
+        set_header(resp, "x-ratelimit-limit", u64::from(d.limit));
+        set_header(resp, "x-ratelimit-remaining", u64::from(d.remaining));
+        let reset_ms = real_epoch_ms().max(0) as u64 + sh.clock.real_ms_for(d.full_in_ms);
+        set_header(resp, "x-ratelimit-reset", reset_ms.div_ceil(1000));
+    };
+    if !d.allowed {
+        lock(&sh.counters).rate_limited += 1;
+        let mut resp = err(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit exceeded",
+            "Wait for Retry-After (or Retry-After-Ms) before retrying",
+        )
+        .into_response();
+        headers(&mut resp);
+        set_retry_after(&mut resp, sh.clock.real_ms_for(d.retry_in_ms));
+        return resp;
+    }
+    match plan.action {
+        Some(FaultKind::Drop) => {
+            count_fault(&sh, FaultKind::Drop);
+            return drop_connection(ctl).await;
+        }
+        Some(k @ (FaultKind::Error500 | FaultKind::Error502 | FaultKind::Error503)) => {
+            count_fault(&sh, k);
+            let (status, msg) = match k {
+                FaultKind::Error500 => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+                FaultKind::Error502 => (StatusCode::BAD_GATEWAY, "Bad gateway"),
+                _ => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+            };
+            let mut resp =
+                err(status, format!("{msg} (injected fault)"), "Retry later").into_response();
+            headers(&mut resp);
+            if k == FaultKind::Error503 {
+                let ms = lock(&sh.faults).config.retry_after_ms;
+                set_retry_after(&mut resp, sh.clock.real_ms_for(ms));
+            }
+            return resp;
+        }
+        _ => {}
+    }
+    let mut resp = next.run(req).await;
+    if plan.action == Some(FaultKind::LoseCreate) && resp.status().is_success() {
+        count_fault(&sh, FaultKind::LoseCreate);
+        return drop_connection(ctl).await;
+    }
+    headers(&mut resp);
+    resp
+}
+
+/// Closes the connection without an answer; never returns while the connection lives.
+async fn drop_connection(ctl: Option<ConnCtl>) -> Response {
+    match ctl {
+        Some(c) => {
+            c.0.notify_one();
+            pending::<Response>().await
+        }
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- views
+
+fn integration_view(site: &SiteState, i: &IntegrationRec, now: i64) -> wire::Integration {
+    let st = integration_status(site, i, now);
+    let mut v = i.settings.clone();
+    v.id = Some(i.id);
+    v.integration_type = Some(i.integration_type.clone());
+    v.origin = Some(i.origin.clone());
+    v.group.clone_from(&i.group);
+    v.auth_method = Some(i.auth_method.clone());
+    v.disabled = Some(i.disabled);
+    v.init_date = Some(i.init_date);
+    v.last_indexed_date = st.last_indexed_date;
+    v.indexing_state = Some(st.state.to_owned());
+    v.indexing_percent = Some(st.percent);
+    v
+}
+
+fn repo_view(site: &SiteState, r: &RepoRec, now: i64) -> wire::Repository {
+    let parent = site.integrations.get(&r.integration_id);
+    let st = repo_status(r, now);
+    let origin = parent.map(|p| p.origin.trim_start_matches("https://api.").to_owned());
+    wire::Repository {
+        id: r.id,
+        display_name: r.name.clone(),
+        group: Some(r.group.clone()),
+        origin: origin.map(|o| {
+            let o = if o.contains("://") {
+                o
+            } else {
+                format!("https://{o}")
+            };
+            format!("{o}/{}/{}.git", r.group, r.name)
+        }),
+        main_branch: Some(r.main_branch.clone()),
+        disabled: r.disabled,
+        global: parent.and_then(|p| p.settings.global),
+        project_mapping_ids: parent.and_then(|p| p.settings.project_mapping_ids.clone()),
+        tracked_folder_id: Some(r.integration_id),
+        integration_type: parent.map(|p| p.integration_type.clone()),
+        state: st.state.map(str::to_owned),
+        init_date: Some(r.init_date),
+        last_indexed_date: r.last_indexed_date,
+        indexing_percent: Some(st.percent),
+        extra: BTreeMap::new(),
+    }
+}
+
+fn settled(sh: &Shared) -> (std::sync::MutexGuard<'_, SiteState>, i64) {
+    let now = sh.clock.now_ms();
+    let mut site = lock(&sh.site);
+    indexing::settle(&mut site, now);
+    (site, now)
+}
+
+fn after_mutation(sh: &Shared, site: &SiteState) {
+    if sh.save_on_mutation
+        && let Some(p) = &sh.state_file
+        && let Err(e) = site.save(p)
+    {
+        tracing::warn!(error = %e, "saving state failed");
+    }
+}
+
+struct PageMeta {
+    start: u64,
+    limit: Option<u64>,
+    size: u64,
+    total: u64,
+    next: Option<u64>,
+}
+
+fn paginate<T>(items: Vec<T>, p: &BTreeMap<String, String>) -> Result<(Vec<T>, PageMeta), ApiErr> {
+    let start = u64_param(p, "start")?.unwrap_or(0);
+    let limit = u64_param(p, "limit")?;
+    if let Some(l) = limit
+        && !(1..=MAX_LIMIT).contains(&l)
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid limit {l}"),
+            format!("Use a limit between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let total = items.len() as u64;
+    let page: Vec<T> = items
+        .into_iter()
+        .skip(usize::try_from(start).unwrap_or(usize::MAX))
+        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+        .collect();
+    let size = page.len() as u64;
+    let end = start.saturating_add(size);
+    Ok((
+        page,
+        PageMeta {
+            start,
+            limit,
+            size,
+            total,
+            next: (end < total).then_some(end),
+        },
+    ))
+}
+
+fn page_json(key: &str, items: Value, m: &PageMeta) -> Value {
+    let mut v = json!({
+        "success": true,
+        key: items,
+        "start": m.start,
+        "size": m.size,
+        "total": m.total,
+        "isLastPage": m.next.is_none(),
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(l) = m.limit {
+            obj.insert("limit".into(), json!(l));
+        }
+        if let Some(n) = m.next {
+            obj.insert("nextPageStart".into(), json!(n));
+        }
+    }
+    v
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn integration_not_found(id: u64) -> ApiErr {
+    err(
+        StatusCode::NOT_FOUND,
+        format!("Integration with id={id} does not exist"),
+        "Please try again with an existing integration id.",
+    )
+}
+
+// ---------------------------------------------------------------- integrations
+
+async fn list_integrations(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
+    let p = params(q.as_deref());
+    let (site, now) = settled(&sh);
+    let ty = p.get("type").map(|s| s.to_ascii_uppercase());
+    let origin = p.get("origin").map(|s| normalize_origin(s));
+    let group = p.get("group");
+    let items: Vec<wire::Integration> = site
+        .integrations
+        .values()
+        .filter(|i| ty.as_ref().is_none_or(|t| &i.integration_type == t))
+        .filter(|i| origin.as_ref().is_none_or(|o| &i.origin == o))
+        .filter(|i| {
+            group.is_none_or(|g| {
+                i.group
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(g))
+            })
+        })
+        .map(|i| integration_view(&site, i, now))
+        .collect();
+    let (page, meta) = paginate(items, &p)?;
+    ok_json(page_json("integrations", to_value(&page), &meta))
+}
+
+async fn get_integration(State(sh): Sh, Path(id): Path<String>) -> Res {
+    let id = parse_id(&id)?;
+    let (site, now) = settled(&sh);
+    let i = site
+        .integrations
+        .get(&id)
+        .ok_or_else(|| integration_not_found(id))?;
+    // GIJ's "Retrieve an Integration" answers with a one-element array and a string success.
+    ok_json(json!({"success": "true", "integration": [to_value(&integration_view(&site, i, now))]}))
+}
+
+/// Create and update bodies: the settings plus type and credentials.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WriteBody {
+    #[serde(rename = "type", default)]
+    ty: Option<String>,
+    #[serde(flatten)]
+    fields: wire::Integration,
+    #[serde(default)]
+    pat: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn parse_body(body: &Bytes) -> Result<WriteBody, ApiErr> {
+    serde_json::from_slice(body).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid JSON body: {e}"),
+            "Send a JSON object with GIJ's integration fields",
+        )
+    })
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Cred {
+    Pat,
+    UserPass,
+    PatOrUserPass,
+    OauthOnly,
+    Unsupported,
+}
+
+/// (origin required, credential rule) per GIJ type, from the IntegrationType javadoc.
+fn rules(ty: &str) -> Option<(bool, Cred)> {
+    Some(match ty {
+        "GITHUB" => (false, Cred::PatOrUserPass),
+        "GITHUB_SERVER" => (true, Cred::Pat),
+        "GITLAB" => (false, Cred::Pat),
+        "GITLAB_SERVER" => (true, Cred::Pat),
+        "GITLAB_SERVER_LEGACY" => (true, Cred::UserPass),
+        "AZURE" | "VSTS" => (false, Cred::Pat),
+        "AZURE_DEVOPS" | "TFS_SERVER" => (true, Cred::PatOrUserPass),
+        "AWS" => (false, Cred::UserPass),
+        "GERRIT" => (true, Cred::UserPass),
+        "BITBUCKET" => (false, Cred::OauthOnly),
+        "BITBUCKET_SERVER" => (true, Cred::PatOrUserPass),
+        "FILESPACE" | "PLAIN_GIT" => (true, Cred::Unsupported),
+        _ => return None,
+    })
+}
+
+fn missing(field: &str, ty: &str) -> ApiErr {
+    err(
+        StatusCode::BAD_REQUEST,
+        format!("Missing required field `{field}` for integration type {ty}"),
+        "See the required connection properties per integration type in GIJ's docs",
+    )
+}
+
+fn invalid_credentials(origin: &str, advice: impl Into<String>) -> ApiErr {
+    err(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!("Invalid credentials for {origin}"),
+        advice,
+    )
+}
+
+/// Checks `global`/`projectMappingIds` of a request and normalises them.
+fn check_projects(site: &SiteState, f: &mut wire::Integration) -> Result<(), ApiErr> {
+    let ids = f.project_mapping_ids.clone().unwrap_or_default();
+    if f.global == Some(true) && !ids.is_empty() {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "projectMappingIds cannot be set when global is true",
+            "Send global: false together with projectMappingIds, or global: true alone",
+        ));
+    }
+    if let Some(bad) = ids.iter().find(|id| !site.project_exists(**id)) {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Unknown Jira project id {bad}"),
+            "Use numeric ids from GET /rest/api/2/project",
+        ));
+    }
+    if !ids.is_empty() && f.global.is_none() {
+        f.global = Some(false);
+    }
+    if f.global == Some(true) {
+        f.project_mapping_ids = Some(Vec::new());
+    }
+    Ok(())
+}
+
+/// Validates a credential against the catalog; returns its hash.
+fn check_credential(
+    site: &SiteState,
+    ty: &str,
+    origin: &str,
+    group: Option<&str>,
+    secret: &str,
+    username: Option<&str>,
+) -> Result<String, ApiErr> {
+    let Some(service) = site.catalog.service(ty, origin) else {
+        return Err(invalid_credentials(
+            origin,
+            format!(
+                "The git service could not be reached with these credentials (gijctl dev-server has no {ty} service at {origin} in its catalog)"
+            ),
+        ));
+    };
+    let h = hash_secret(secret);
+    let Some(token) = site.catalog.token(ty, origin, &h, username) else {
+        return Err(invalid_credentials(
+            origin,
+            "The git service refused the personal access token (or username/password); check it and its expiry",
+        ));
+    };
+    match group {
+        Some(g) => {
+            if !token.groups.iter().any(|x| x.eq_ignore_ascii_case(g)) {
+                return Err(invalid_credentials(
+                    origin,
+                    format!(
+                        "The credential cannot see `{g}`; grant it access to that organisation or use another token"
+                    ),
+                ));
+            }
+            if !service
+                .groups
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(g))
+            {
+                return Err(invalid_credentials(
+                    origin,
+                    format!("`{g}` does not exist on {origin}"),
+                ));
+            }
+        }
+        None if token.groups.is_empty() => {
+            return Err(invalid_credentials(
+                origin,
+                "The credential cannot see any organisation",
+            ));
+        }
+        None => {}
+    }
+    Ok(h)
+}
+
+async fn create_integration(State(sh): Sh, body: Bytes) -> Res {
+    let mut b = parse_body(&body)?;
+    let ty =
+        b.ty.take()
+            .or_else(|| b.fields.integration_type.take())
+            .map(|t| t.to_ascii_uppercase())
+            .ok_or_else(|| missing("type", "(none)"))?;
+    let (origin_required, cred) = rules(&ty).ok_or_else(|| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("Unknown integration type `{ty}`"),
+            "Use one of GITHUB, GITHUB_SERVER, GITLAB, GITLAB_SERVER, GITLAB_SERVER_LEGACY, AZURE, VSTS, AZURE_DEVOPS, TFS_SERVER, AWS, GERRIT, BITBUCKET, BITBUCKET_SERVER",
+        )
+    })?;
+    if b.fields
+        .auth_method
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case("OAUTH"))
+        || cred == Cred::OauthOnly
+    {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "OAuth integrations cannot be created through the REST API",
+            "Create this integration in Jira with a browser (Git Integration for Jira → Add integration → OAuth); once it exists gijctl can manage its settings",
+        ));
+    }
+    if cred == Cred::Unsupported {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{ty} integrations are not supported by gijctl dev-server"),
+            "Use a git-service integration type",
+        ));
+    }
+    let origin = match b.fields.origin.as_deref().filter(|o| !o.trim().is_empty()) {
+        Some(o) => normalize_origin(o),
+        None if origin_required => return Err(missing("origin", &ty)),
+        None => default_origin(&ty, b.fields.aws_region.as_deref())
+            .ok_or_else(|| missing("awsRegion", &ty))?,
+    };
+    if ty == "AWS" && b.fields.aws_region.is_none() {
+        return Err(missing("awsRegion", &ty));
+    }
+    let pat = b.pat.take().filter(|s| !s.is_empty());
+    let password = b.password.take().filter(|s| !s.is_empty());
+    let username = b.username.take().filter(|s| !s.is_empty());
+    let secret = match cred {
+        Cred::Pat => pat.ok_or_else(|| missing("pat", &ty))?,
+        Cred::UserPass => {
+            if username.is_none() {
+                return Err(missing("username", &ty));
+            }
+            password.ok_or_else(|| missing("password", &ty))?
+        }
+        _ => match (pat, password) {
+            (Some(p), _) => p,
+            (None, Some(p)) if username.is_some() => p,
+            (None, Some(_)) => return Err(missing("username", &ty)),
+            (None, None) => return Err(missing("pat", &ty)),
+        },
+    };
+    let group = b.fields.group.take().filter(|g| !g.is_empty());
+    let disabled = b.fields.disabled.unwrap_or(false);
+    let region = b.fields.aws_region.clone();
+    let (mut site, now) = settled(&sh);
+    check_projects(&site, &mut b.fields)?;
+    let h = check_credential(
+        &site,
+        &ty,
+        &origin,
+        group.as_deref(),
+        &secret,
+        username.as_deref(),
+    )?;
+    let mut settings = default_settings();
+    let mut given = b.fields;
+    strip_to_settings(&mut given);
+    merge_settings(&mut settings, &given);
+    settings.aws_region = region;
+    if settings.display_name.as_deref().is_none_or(str::is_empty) {
+        settings.display_name = Some(match &group {
+            Some(g) => format!("{g} ({ty})"),
+            None => ty.clone(),
+        });
+    }
+    let id = site.alloc_id();
+    let rec = IntegrationRec {
+        id,
+        integration_type: ty,
+        origin,
+        group,
+        auth_method: "PAT".to_owned(),
+        credential_sha256: Some(h),
+        username,
+        settings,
+        disabled,
+        init_date: now,
+        scan_done_ms: Some(now + site.scan_ms),
+    };
+    site.integrations.insert(id, rec);
+    after_mutation(&sh, &site);
+    let view = integration_view(&site, &site.integrations[&id], now);
+    tracing::info!(id, "integration created");
+    ok_json(json!({"success": "true", "integration": to_value(&view)}))
+}
+
+async fn update_integration(State(sh): Sh, Path(id): Path<String>, body: Bytes) -> Res {
+    let id = parse_id(&id)?;
+    let mut b = parse_body(&body)?;
+    let (mut site, now) = settled(&sh);
+    let cur = site
+        .integrations
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| integration_not_found(id))?;
+    if let Some(t) = b.ty.take().or_else(|| b.fields.integration_type.take())
+        && !t.eq_ignore_ascii_case(&cur.integration_type)
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "The integration type cannot be changed (is {}, got {t})",
+                cur.integration_type
+            ),
+            "Delete the integration and create a new one of the other type",
+        ));
+    }
+    if b.fields
+        .auth_method
+        .as_deref()
+        .is_some_and(|a| !a.eq_ignore_ascii_case(&cur.auth_method))
+    {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "The authentication method cannot be changed",
+            "Delete the integration and create it again with the other method",
+        ));
+    }
+    check_projects(&site, &mut b.fields)?;
+    let new_origin = b
+        .fields
+        .origin
+        .as_deref()
+        .filter(|o| !o.trim().is_empty())
+        .map(normalize_origin)
+        .unwrap_or_else(|| cur.origin.clone());
+    let new_group = match b.fields.group.take() {
+        Some(g) if g.is_empty() => None,
+        Some(g) => Some(g),
+        None => cur.group.clone(),
+    };
+    let pat = b.pat.take().filter(|s| !s.is_empty());
+    let password = b.password.take().filter(|s| !s.is_empty());
+    let username = b
+        .username
+        .take()
+        .filter(|s| !s.is_empty())
+        .or_else(|| cur.username.clone());
+    let new_secret = pat.or(password);
+    let moved = new_origin != cur.origin
+        || new_group.as_deref().map(str::to_ascii_lowercase)
+            != cur.group.as_deref().map(str::to_ascii_lowercase);
+    let mut cred_hash = cur.credential_sha256.clone();
+    if cur.auth_method == "OAUTH" {
+        if new_secret.is_some() {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "OAuth integrations have no credential to update",
+                "Reconnect the OAuth grant in Jira with a browser",
+            ));
+        }
+    } else if let Some(s) = &new_secret {
+        cred_hash = Some(check_credential(
+            &site,
+            &cur.integration_type,
+            &new_origin,
+            new_group.as_deref(),
+            s,
+            username.as_deref(),
+        )?);
+    } else if moved {
+        // The stored credential must see the new origin/group.
+        let visible = cur.credential_sha256.as_deref().and_then(|h| {
+            site.catalog
+                .token(&cur.integration_type, &new_origin, h, username.as_deref())
+        });
+        let ok = visible.is_some_and(|t| {
+            new_group
+                .as_deref()
+                .is_none_or(|g| t.groups.iter().any(|x| x.eq_ignore_ascii_case(g)))
+        });
+        if !ok {
+            return Err(invalid_credentials(
+                &new_origin,
+                "The integration's credential cannot see the new origin or group; send a new `pat`",
+            ));
+        }
+    }
+    let disabled = b.fields.disabled;
+    let mut given = b.fields;
+    let region = given.aws_region.clone();
+    strip_to_settings(&mut given);
+    let scan_ms = site.scan_ms;
+    if let Some(i) = site.integrations.get_mut(&id) {
+        merge_settings(&mut i.settings, &given);
+        if i.settings.global == Some(true) {
+            i.settings.project_mapping_ids = Some(Vec::new());
+        }
+        if region.is_some() {
+            i.settings.aws_region = region;
+        }
+        i.origin = new_origin;
+        i.group = new_group;
+        i.credential_sha256 = cred_hash;
+        i.username = username;
+        if moved {
+            i.scan_done_ms = Some(now + scan_ms);
+        }
+    }
+    if moved {
+        indexing::cancel_integration(&mut site, id, now);
+    }
+    if let Some(d) = disabled {
+        apply_disabled(&mut site, id, d, now);
+    }
+    after_mutation(&sh, &site);
+    let view = integration_view(&site, &site.integrations[&id], now);
+    ok_json(json!({"success": "true", "integration": to_value(&view)}))
+}
+
+async fn delete_integration(State(sh): Sh, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let id = parse_id(&id)?;
+    let p = params(q.as_deref());
+    bool_param(&p, "deleteFiles")?;
+    let (mut site, now) = settled(&sh);
+    if !site.integrations.contains_key(&id) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            format!("Repository with id={id} does not exist"),
+            "Please try again with an existing repository id.",
+        ));
+    }
+    indexing::cancel_integration(&mut site, id, now);
+    site.integrations.remove(&id);
+    site.repositories.retain(|_, r| r.integration_id != id);
+    after_mutation(&sh, &site);
+    tracing::info!(id, "integration deleted");
+    ok_json(json!({"success": true}))
+}
+
+fn apply_disabled(site: &mut SiteState, id: u64, disabled: bool, now: i64) -> bool {
+    if let Some(i) = site.integrations.get_mut(&id) {
+        let changed = i.disabled != disabled;
+        i.disabled = disabled;
+        if changed {
+            if disabled {
+                indexing::cancel_integration(site, id, now);
+            } else {
+                indexing::schedule_pending(site, id, now);
+            }
+        }
+        return true;
+    }
+    if let Some(r) = site.repositories.get_mut(&id) {
+        let parent = r.integration_id;
+        let changed = r.disabled != disabled;
+        r.disabled = disabled;
+        if changed {
+            if disabled {
+                indexing::cancel(site, id, now);
+            } else {
+                indexing::schedule_pending(site, parent, now);
+            }
+        }
+        return true;
+    }
+    false
+}
+
+async fn set_disabled(State(sh): Sh, Path(id): Path<String>, RawQuery(q): RawQuery) -> Res {
+    let id = parse_id(&id)?;
+    let p = params(q.as_deref());
+    let disable = bool_param(&p, "disable")?.ok_or_else(|| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "Missing parameter `disable`",
+            "Send ?disable=true or ?disable=false",
+        )
+    })?;
+    let (mut site, now) = settled(&sh);
+    if !apply_disabled(&mut site, id, disable, now) {
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            format!("Repository with id={id} does not exist"),
+            "Please try again with an existing repository id.",
+        ));
+    }
+    after_mutation(&sh, &site);
+    ok_json(json!({"success": true}))
+}
+
+// ---------------------------------------------------------------- repositories, indexing, projects
+
+async fn list_repositories(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
+    let p = params(q.as_deref());
+    let folder = u64_param(&p, "trackedFolderId")?;
+    let (site, now) = settled(&sh);
+    let project = match p.get("projectKey") {
+        Some(k) => Some(
+            site.projects
+                .iter()
+                .find(|x| x.key.eq_ignore_ascii_case(k))
+                .map(|x| x.id)
+                .ok_or_else(|| {
+                    err(
+                        StatusCode::NOT_FOUND,
+                        format!("No Jira project with key {k}"),
+                        "Use a key from GET /rest/api/2/project",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let items: Vec<wire::Repository> = site
+        .repositories
+        .values()
+        .filter(|r| folder.is_none_or(|f| r.integration_id == f))
+        .map(|r| repo_view(&site, r, now))
+        .filter(|r| match project {
+            None => true,
+            Some(pid) => {
+                !r.disabled
+                    && r.state.as_deref() != Some("ERROR")
+                    && (r.global == Some(true)
+                        || r.project_mapping_ids
+                            .as_ref()
+                            .is_some_and(|ids| ids.contains(&pid)))
+            }
+        })
+        .collect();
+    let (page, meta) = paginate(items, &p)?;
+    ok_json(page_json("repositories", to_value(&page), &meta))
+}
+
+async fn index_status(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
+    let p = params(q.as_deref());
+    let id = u64_param(&p, "repoId")?;
+    let (site, now) = settled(&sh);
+    let (repos, scanning, percent): (Vec<&RepoRec>, bool, Option<f64>) = match id {
+        Some(id) => {
+            if let Some(i) = site.integrations.get(&id) {
+                let st = integration_status(&site, i, now);
+                (
+                    site.repos_of(id).filter(|r| !r.disabled).collect(),
+                    st.state == "SCANNING",
+                    Some(st.percent),
+                )
+            } else if let Some(r) = site.repositories.get(&id) {
+                (vec![r], false, None)
+            } else {
+                return Err(err(
+                    StatusCode::NOT_FOUND,
+                    format!("Repository with id={id} does not exist"),
+                    "Please try again with an existing repository id.",
+                ));
+            }
+        }
+        None => (site.repositories.values().collect(), false, None),
+    };
+    let mut messages = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    let mut sum = 0.0;
+    for r in &repos {
+        let st = repo_status(r, now);
+        messages.insert(format!("Indexing {}", r.name), st.percent);
+        if st.state == Some("ERROR") {
+            errors.insert(r.name.clone(), json!(format!("Indexing {} failed", r.name)));
+        }
+        sum += st.percent;
+    }
+    let finished = !scanning && repos.iter().all(|r| r.job.is_none());
+    let pct = percent.unwrap_or(if repos.is_empty() {
+        100.0
+    } else {
+        (sum / repos.len() as f64 * 10.0).floor() / 10.0
+    });
+    ok_json(to_value(&wire::IndexStatus {
+        success: true,
+        finished,
+        messages,
+        errors,
+        last_operation_percent: if scanning { 0.0 } else { pct },
+    }))
+}
+
+async fn list_projects(State(sh): Sh) -> Res {
+    let site = lock(&sh.site);
+    let v: Vec<Value> = site
+        .projects
+        .iter()
+        .map(|p| json!({"id": p.id.to_string(), "key": p.key, "name": p.name}))
+        .collect();
+    ok_json(Value::Array(v))
+}
+
+// ---------------------------------------------------------------- /_dev/
+
+fn dev_auth(sh: &Shared, headers: &HeaderMap) -> Result<(), ApiErr> {
+    match role(sh, headers) {
+        Some((Role::Admin, _)) => Ok(()),
+        Some((Role::User, _)) => Err(err(
+            StatusCode::FORBIDDEN,
+            "The /_dev/ endpoints need an admin token",
+            "Use the dev-server's admin token",
+        )),
+        None => Err(unauthorized()),
+    }
+}
+
+async fn dev_stats(State(sh): Sh, headers: HeaderMap) -> Res {
+    dev_auth(&sh, &headers)?;
+    ok_json(to_value(&sh.stats()))
+}
+
+async fn dev_stats_reset(State(sh): Sh, headers: HeaderMap) -> Res {
+    dev_auth(&sh, &headers)?;
+    sh.reset_stats();
+    ok_json(json!({"success": true}))
+}
+
+async fn dev_get_faults(State(sh): Sh, headers: HeaderMap) -> Res {
+    dev_auth(&sh, &headers)?;
+    let cfg = lock(&sh.faults).config.clone();
+    ok_json(to_value(&cfg))
+}
+
+fn dev_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiErr> {
+    serde_json::from_slice(body).map_err(|e| {
+        err(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid JSON body: {e}"),
+            "See docs/dev-server.md",
+        )
+    })
+}
+
+async fn dev_put_faults(State(sh): Sh, headers: HeaderMap, body: Bytes) -> Res {
+    dev_auth(&sh, &headers)?;
+    let cfg: FaultConfig = dev_body(&body)?;
+    *lock(&sh.faults) = FaultState::new(cfg);
+    ok_json(json!({"success": true}))
+}
+
+async fn dev_put_rate_limit(State(sh): Sh, headers: HeaderMap, body: Bytes) -> Res {
+    dev_auth(&sh, &headers)?;
+    let cfg: RateLimitConfig = dev_body(&body)?;
+    *lock(&sh.limiter) = RateLimiter::new(cfg);
+    ok_json(json!({"success": true}))
+}
+
+async fn dev_advance(State(sh): Sh, headers: HeaderMap, RawQuery(q): RawQuery) -> Res {
+    dev_auth(&sh, &headers)?;
+    let ms = u64_param(&params(q.as_deref()), "ms")?.ok_or_else(|| {
+        err(
+            StatusCode::BAD_REQUEST,
+            "Missing parameter `ms`",
+            "Send ?ms=<virtual milliseconds>",
+        )
+    })?;
+    sh.clock.advance(std::time::Duration::from_millis(ms));
+    ok_json(json!({"success": true, "virtualNowMs": sh.clock.now_ms()}))
+}
+
+async fn dev_state(State(sh): Sh, headers: HeaderMap) -> Res {
+    dev_auth(&sh, &headers)?;
+    ok_json(to_value(&sh.snapshot()))
+}
