@@ -9,6 +9,7 @@ mod fmt;
 mod import;
 mod plan;
 mod schema;
+pub mod site;
 mod validate;
 
 use std::process::ExitCode;

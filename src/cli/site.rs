@@ -1,0 +1,110 @@
+//! Connecting plan and apply to a site: a real GIJ site through `--endpoint`/`GIJ_URL`, or an
+//! embedded dev-server when the user asks for one with `--dev-server SEED`.
+//!
+//! The dev-server is never a fallback: without `--dev-server`, a missing endpoint is an error,
+//! and with it every run says loudly that it talks to a local simulation.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::api::client::{Client, ClientConfig};
+use crate::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
+
+/// Where the site is and how to authenticate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Jira base URL of the GIJ site (https; http only for loopback)
+    #[arg(long, env = "GIJ_URL", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Where the API token comes from: env:NAME or file:PATH
+    #[arg(long, value_name = "REF", default_value = "env:GIJ_TOKEN")]
+    pub token: String,
+    /// Run against an embedded dev-server seeded from FILE instead of a real site (for demos
+    /// and tests; nothing real is touched)
+    #[arg(long, value_name = "SEED", conflicts_with = "endpoint")]
+    pub dev_server: Option<PathBuf>,
+    /// Dev-server state file: loaded if it exists, saved at exit (keeps the embedded site
+    /// between runs)
+    #[arg(long, value_name = "FILE", requires = "dev_server")]
+    pub dev_state: Option<PathBuf>,
+    /// Virtual seconds per real second in the embedded dev-server
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 200.0,
+        requires = "dev_server"
+    )]
+    pub dev_time_scale: f64,
+}
+
+/// A connected site: the client, plus the embedded dev-server that must outlive it.
+pub struct Site {
+    /// The API client.
+    pub client: Client,
+    /// The embedded dev-server, when one was asked for.
+    pub dev: Option<RunningServer>,
+    /// Where the site is, for plan metadata.
+    pub endpoint: String,
+}
+
+impl Site {
+    /// Stops the embedded dev-server (saving its state file).
+    pub async fn close(self) -> anyhow::Result<()> {
+        if let Some(dev) = self.dev {
+            dev.shutdown()
+                .await
+                .context("stopping the embedded dev-server")?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects as the arguments say. Must run inside a tokio runtime.
+pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Site> {
+    if let Some(seed) = &args.dev_server {
+        let cfg = DevServerConfig {
+            seed: Some(SeedSource::Path(seed.clone())),
+            state_file: args.dev_state.clone(),
+            time_scale: args.dev_time_scale,
+            ..DevServerConfig::default()
+        };
+        let dev = DevServer::start(cfg).await.with_context(|| {
+            format!("starting the embedded dev-server from `{}`", seed.display())
+        })?;
+        let endpoint = dev.base_url();
+        anstream::eprintln!(
+            "note: using an embedded dev-server seeded from `{}` at {endpoint} (a local simulation, not a GIJ site)",
+            seed.display()
+        );
+        let client = Client::new(ClientConfig::new(
+            endpoint.clone(),
+            dev.admin_token().clone(),
+        ))?;
+        return Ok(Site {
+            client,
+            dev: Some(dev),
+            endpoint,
+        });
+    }
+    let Some(endpoint) = args.endpoint.clone() else {
+        anyhow::bail!(
+            "no GIJ site given: pass `--endpoint URL` or set `GIJ_URL` (or `--dev-server SEED` for a local simulation)"
+        );
+    };
+    let client = Client::from_env(Some(&endpoint), Some(&args.token))?;
+    Ok(Site {
+        client,
+        dev: None,
+        endpoint,
+    })
+}
+
+/// Builds the multi-threaded runtime commands run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
