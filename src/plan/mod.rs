@@ -19,6 +19,10 @@ pub mod live;
 pub mod model;
 pub mod order;
 pub mod simulate;
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 
