@@ -6,6 +6,9 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
+#[cfg(test)]
+mod tests;
+
 /// Formats seconds as a short human duration (`45s`, `12m 30s`, `2h 05m`).
 pub fn duration(secs: u64) -> String {
     if secs < 60 {

@@ -88,22 +88,19 @@ pub fn create_lines(spec: &CreateSpec) -> Vec<String> {
 
 /// The unified-ish diff of an update's changes: `- field = old` / `+ field = new` lines.
 fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String) {
-    let old: String = changes
-        .iter()
-        .map(|c| format!("{} = {}\n", field_name(c.field), toml_value(&c.old)))
-        .collect();
-    let new: String = changes
-        .iter()
-        .map(|c| format!("{} = {}\n", field_name(c.field), toml_value(&c.new)))
-        .collect();
-    let diff = TextDiff::from_lines(&old, &new);
-    for ch in diff.iter_all_changes() {
-        let line = ch.value().trim_end_matches('\n');
-        let _ = match ch.tag() {
-            ChangeTag::Delete => writeln!(out, "    {}", p.red(&format!("- {line}"))),
-            ChangeTag::Insert => writeln!(out, "    {}", p.green(&format!("+ {line}"))),
-            ChangeTag::Equal => writeln!(out, "      {line}"),
-        };
+    for c in changes {
+        let name = field_name(c.field);
+        let old = format!("{name} = {}\n", toml_value(&c.old));
+        let new = format!("{name} = {}\n", toml_value(&c.new));
+        let diff = TextDiff::from_lines(&old, &new);
+        for ch in diff.iter_all_changes() {
+            let line = ch.value().trim_end_matches('\n');
+            let _ = match ch.tag() {
+                ChangeTag::Delete => writeln!(out, "    {}", p.red(&format!("- {line}"))),
+                ChangeTag::Insert => writeln!(out, "    {}", p.green(&format!("+ {line}"))),
+                ChangeTag::Equal => writeln!(out, "      {line}"),
+            };
+        }
     }
     for c in changes {
         if !c.added.is_empty() || !c.removed.is_empty() {
@@ -224,6 +221,7 @@ fn header_of(a: &Action) -> String {
         (ActionKind::Delete { .. }, Some(id)) => format!("delete live integration #{id}"),
         (ActionKind::Replace { .. }, Some(id)) => format!("replace live integration #{id}"),
         (_, Some(id)) => format!("live integration #{id}"),
+        (ActionKind::Manual { .. }, None) => "manual step in GIJ's UI".to_owned(),
         (_, None) => String::new(),
     }
 }
