@@ -60,7 +60,11 @@ pub fn plan(
     let prune = opts.prune.unwrap_or(desired.policy.prune);
     let taken: BTreeSet<String> = desired.integrations.iter().map(|d| d.key.clone()).collect();
     let mut sources: Vec<KeySource<'_>> = Vec::new();
-    for l in live.integrations.iter().filter(|l| !claimed.contains(&l.id)) {
+    for l in live
+        .integrations
+        .iter()
+        .filter(|l| !claimed.contains(&l.id))
+    {
         sources.push(KeySource {
             id: l.id,
             service: l.service.config_name(),
@@ -76,7 +80,11 @@ pub fn plan(
     }
     let suggested = suggest_keys(&sources, &taken);
     let mut unmanaged = Vec::new();
-    for l in live.integrations.iter().filter(|l| !claimed.contains(&l.id)) {
+    for l in live
+        .integrations
+        .iter()
+        .filter(|l| !claimed.contains(&l.id))
+    {
         if prune {
             pending.push(delete_action(l));
         } else {
@@ -135,11 +143,19 @@ pub fn plan(
 type NaturalKey = (Service, String, String);
 
 fn desired_key(d: &DesiredIntegration) -> NaturalKey {
-    (d.service, normalize_origin(&d.origin), d.owner.to_lowercase())
+    (
+        d.service,
+        normalize_origin(&d.origin),
+        d.owner.to_lowercase(),
+    )
 }
 
 fn live_key(l: &LiveIntegration) -> NaturalKey {
-    (l.service, normalize_origin(&l.origin), l.owner.to_lowercase())
+    (
+        l.service,
+        normalize_origin(&l.origin),
+        l.owner.to_lowercase(),
+    )
 }
 
 /// Matches each declaration (by index) to at most one live integration.
@@ -272,9 +288,7 @@ pub(crate) fn create_spec(d: &DesiredIntegration, projects: ProjectsView) -> Cre
         },
         settings: SETTINGS_FIELDS
             .iter()
-            .filter_map(|f| {
-                fields::get(&s, *f).map(|value| SettingValue { field: *f, value })
-            })
+            .filter_map(|f| fields::get(&s, *f).map(|value| SettingValue { field: *f, value }))
             .collect(),
         credential: credential_note(d),
     }
@@ -288,7 +302,11 @@ fn credential_note(d: &DesiredIntegration) -> CredentialNote {
     }
 }
 
-fn new_action(d: &DesiredIntegration, target: Option<&LiveIntegration>, kind: ActionKind) -> Action {
+fn new_action(
+    d: &DesiredIntegration,
+    target: Option<&LiveIntegration>,
+    kind: ActionKind,
+) -> Action {
     let live_fp = target.and_then(|l| LiveScope::of(&kind).map(|s| live_fingerprint(l, s)));
     Action {
         step: 0,
@@ -320,7 +338,8 @@ fn oauth_create_manual(d: &DesiredIntegration) -> ActionKind {
                  consent in a browser)"
             .to_owned(),
         instructions: vec![
-            "In Jira, open Apps > Git Integration: Manage integrations > Add integration".to_owned(),
+            "In Jira, open Apps > Git Integration: Manage integrations > Add integration"
+                .to_owned(),
             format!(
                 "Choose {} and connect with OAuth as the owner `{}`",
                 d.service, d.owner
@@ -350,7 +369,7 @@ fn diff_missing(
     a.api_calls = create_calls(d);
     a.estimated_indexing_secs = a
         .starts_indexing
-        .then(|| order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
+        .then_some(order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
     vec![pending(d, 0, a)]
 }
 
@@ -422,7 +441,7 @@ fn diff_matched(
         a.api_calls = 1 + create_calls(d);
         a.estimated_indexing_secs = a
             .starts_indexing
-            .then(|| order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
+            .then_some(order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
         a.risks = vec![Risk::Delete, Risk::Replace];
         out.push(pending(d, 0, a));
         return out;
@@ -529,7 +548,10 @@ fn diff_matched(
             let (added, removed) = match (&old, &projects) {
                 (ProjectsView::Keys(o), ProjectsView::Keys(n)) => (
                     n.iter().filter(|k| !o.contains(k)).cloned().collect(),
-                    o.iter().filter(|k| !n.contains(k)).cloned().collect::<Vec<_>>(),
+                    o.iter()
+                        .filter(|k| !n.contains(k))
+                        .cloned()
+                        .collect::<Vec<_>>(),
                 ),
                 (ProjectsView::All, ProjectsView::Keys(n)) => (n.clone(), Vec::new()),
                 (ProjectsView::Keys(_), ProjectsView::All) => (Vec::new(), Vec::new()),

@@ -150,7 +150,11 @@ pub fn from_site(site: &LiveSite) -> LiveState {
                 } else {
                     wire_type
                 },
-                origin: w.origin.as_deref().map(normalize_origin).unwrap_or_default(),
+                origin: w
+                    .origin
+                    .as_deref()
+                    .map(normalize_origin)
+                    .unwrap_or_default(),
                 owner: w.group.clone().unwrap_or_default(),
                 display_name: w.display_name.clone().unwrap_or_default(),
                 repositories: repos.len(),
@@ -399,7 +403,11 @@ mod tests {
             ["api-gateway", "legacy", "web-app"]
         );
         assert_eq!(gh.repositories[1].state, IndexState::Disabled);
-        assert_eq!(gh.indexing, IntegrationIndexing::Indexing, "api-gateway queued");
+        assert_eq!(
+            gh.indexing,
+            IntegrationIndexing::Indexing,
+            "api-gateway queued"
+        );
         assert_eq!(live.repo_commits.get(&3), Some(&2500));
 
         let lab = live.get(9).unwrap();
@@ -410,7 +418,11 @@ mod tests {
             lab.projects,
             LiveProjects::Keys(["#99999", "OPS", "WEB"].map(String::from).into())
         );
-        assert_eq!(lab.indexing, IntegrationIndexing::Indexing, "explicit state wins");
+        assert_eq!(
+            lab.indexing,
+            IntegrationIndexing::Indexing,
+            "explicit state wins"
+        );
         assert_eq!(lab.repositories[0].state, IndexState::Updated);
 
         assert_eq!(live.unsupported.len(), 1);

@@ -8,12 +8,14 @@
 //! - [`fingerprint`]: hashes that make saved plans refuse stale actions.
 //! - [`file`]: saving and loading plan files.
 //! - [`simulate`]: a pure model of apply, for tests here and in `apply`.
+//! - [`import`]: gij.toml text describing a live site (`gijctl import`).
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
 
 pub mod diff;
 pub mod fields;
 pub mod file;
 pub mod fingerprint;
+pub mod import;
 pub mod keys;
 pub mod live;
 pub mod model;

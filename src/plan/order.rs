@@ -31,11 +31,9 @@ pub const ASSUMED_REPOSITORIES_ON_CREATE: u64 = 5;
 
 /// Estimated initial-indexing time of one repository.
 pub fn repository_secs(id: u64, live: &LiveState) -> u64 {
-    live.repo_commits
-        .get(&id)
-        .map_or(SECS_PER_REPOSITORY, |c| {
-            BASE_SECS_PER_REPOSITORY + c / COMMITS_PER_SEC
-        })
+    live.repo_commits.get(&id).map_or(SECS_PER_REPOSITORY, |c| {
+        BASE_SECS_PER_REPOSITORY + c / COMMITS_PER_SEC
+    })
 }
 
 /// Estimated time to index these repositories one after the other (GIJ indexes one

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use super::live::{LiveState, ProjectIndex};
 use crate::model::{
     ApplyPolicy, AuthMethod, DesiredIntegration, DesiredState, IndexState, IntegrationIndexing,
-    LiveIntegration, LiveProjects, LiveRepository, ProjectKey, ProjectScope, RepoSelector,
-    Service, Settings,
+    LiveIntegration, LiveProjects, LiveRepository, ProjectKey, ProjectScope, RepoSelector, Service,
+    Settings,
 };
 use crate::secret::SecretRef;
 
@@ -47,8 +47,13 @@ pub fn keys(k: &[&str]) -> ProjectScope {
 /// The example site's Jira projects.
 pub fn projects() -> ProjectIndex {
     ProjectIndex::new(
-        [(10000, "OPS"), (10001, "WEB"), (10002, "API"), (10003, "DATA")]
-            .map(|(i, k)| (i, k.to_owned())),
+        [
+            (10000, "OPS"),
+            (10001, "WEB"),
+            (10002, "API"),
+            (10003, "DATA"),
+        ]
+        .map(|(i, k)| (i, k.to_owned())),
     )
 }
 
@@ -74,7 +79,11 @@ pub fn repos(first_id: u64, names: &[(&str, bool)]) -> Vec<LiveRepository> {
 }
 
 /// A live integration that matches `d` exactly, with these repositories.
-pub fn live_from(d: &DesiredIntegration, id: u64, repositories: Vec<LiveRepository>) -> LiveIntegration {
+pub fn live_from(
+    d: &DesiredIntegration,
+    id: u64,
+    repositories: Vec<LiveRepository>,
+) -> LiveIntegration {
     let m = d.repositories.matcher().unwrap();
     LiveIntegration {
         id,

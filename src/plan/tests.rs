@@ -67,15 +67,25 @@ fn quickstart_first_plan() {
         panic!("not repositories")
     };
     assert!(enable.is_empty());
-    assert_eq!(disable, &[RepoRef { id: 6, name: "legacy-monolith".into() }]);
-    assert!(!p.actions[1].starts_indexing, "disabling starts no indexing");
+    assert_eq!(
+        disable,
+        &[RepoRef {
+            id: 6,
+            name: "legacy-monolith".into()
+        }]
+    );
+    assert!(
+        !p.actions[1].starts_indexing,
+        "disabling starts no indexing"
+    );
     assert_eq!(p.unmanaged.len(), 1);
     assert_eq!(p.unmanaged[0].id, 20);
     assert_eq!(p.unmanaged[0].suggested_key, "old-team");
     // Two creates, two slots: both start at once.
     assert_eq!(p.schedule.timeline.len(), 2);
     assert!(p.schedule.timeline.iter().all(|s| s.start_secs == 0));
-    assert_eq!(p.schedule.api_calls, 1 + 1 + 0 + 1 + 1);
+    // update 1 + repositories 1 + manual 0 + two creates 1 each.
+    assert_eq!(p.schedule.api_calls, 4);
     assert!(p.has_changes());
 }
 
@@ -102,7 +112,15 @@ fn one_slot_serialises_indexing() {
 #[test]
 fn prune_deletes_last_and_flags_risk() {
     let (d, l) = quickstart();
-    let p = plan(&d, &l, &PlanOptions { prune: Some(true), ..opts() }).unwrap();
+    let p = plan(
+        &d,
+        &l,
+        &PlanOptions {
+            prune: Some(true),
+            ..opts()
+        },
+    )
+    .unwrap();
     let last = p.actions.last().unwrap();
     assert_eq!(last.key, "#20");
     assert_eq!(last.phase, Phase::Delete);
@@ -130,12 +148,18 @@ fn matching_live_from_desired_is_empty() {
         live.integrations.push(live_from(
             di,
             100 * (i as u64 + 1),
-            repos(100 * (i as u64 + 1) + 1, &[("legacy-x", true), ("app", false)]),
+            repos(
+                100 * (i as u64 + 1) + 1,
+                &[("legacy-x", true), ("app", false)],
+            ),
         ));
     }
     let p = plan(&d, &live, &opts()).unwrap();
     assert!(!p.has_changes(), "{:#?}", p.actions);
-    assert_eq!(p.unchanged, ["acme-github", "platform-gitlab", "acme-azure"]);
+    assert_eq!(
+        p.unchanged,
+        ["acme-github", "platform-gitlab", "acme-azure"]
+    );
 }
 
 #[test]
@@ -163,7 +187,11 @@ fn normalisation_ignores_case_slashes_order_and_gij_fields() {
     };
     let p = plan(&ds, &live, &opts()).unwrap();
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
-    assert_eq!(p.schedule.busy.len(), 1, "indexing integration holds a slot");
+    assert_eq!(
+        p.schedule.busy.len(),
+        1,
+        "indexing integration holds a slot"
+    );
     assert_eq!(p.schedule.busy[0].key, "gl");
 }
 
@@ -173,8 +201,15 @@ fn rename_is_an_update_not_a_replacement() {
     let mut l = live_from(&d, 1, vec![]);
     l.display_name = "Old name".into();
     let p = plan(
-        &DesiredState { integrations: vec![d], policy: Default::default() },
-        &LiveState { integrations: vec![l], projects: projects(), ..Default::default() },
+        &DesiredState {
+            integrations: vec![d],
+            policy: Default::default(),
+        },
+        &LiveState {
+            integrations: vec![l],
+            projects: projects(),
+            ..Default::default()
+        },
         &opts(),
     )
     .unwrap();
@@ -272,7 +307,10 @@ fn unknown_project_is_an_error_with_suggestion() {
         panic!("{e}")
     };
     assert_eq!(all.len(), 2);
-    assert!(e.to_string().starts_with("2 problems prevent planning:\n- "));
+    assert!(
+        e.to_string()
+            .starts_with("2 problems prevent planning:\n- ")
+    );
 }
 
 #[test]
@@ -287,7 +325,12 @@ fn ignored_fields_are_left_alone() {
     l.settings.require_user_pat = false;
     l.settings.smart_commits = false;
     l.repositories.iter_mut().for_each(|r| r.enabled = true);
-    d.ignore = [Field::DisplayName, Field::RequireUserPat, Field::Repositories].into();
+    d.ignore = [
+        Field::DisplayName,
+        Field::RequireUserPat,
+        Field::Repositories,
+    ]
+    .into();
     let p = plan(&state(vec![d]), &site(vec![l]), &opts()).unwrap();
     assert_eq!(p.actions.len(), 1);
     let ActionKind::Update { changes } = &p.actions[0].kind else {
@@ -305,7 +348,10 @@ fn risks_for_require_user_pat_off_and_all_projects() {
     l.settings.require_user_pat = true;
     l.projects = LiveProjects::Keys(["OPS".into(), "#99".into()].into());
     let p = plan(&state(vec![d]), &site(vec![l]), &opts()).unwrap();
-    assert_eq!(p.actions[0].risks, [Risk::RequireUserPatOff, Risk::AllProjects]);
+    assert_eq!(
+        p.actions[0].risks,
+        [Risk::RequireUserPatOff, Risk::AllProjects]
+    );
 }
 
 #[test]
@@ -332,7 +378,10 @@ fn enabling_repositories_and_integration_starts_indexing_in_order() {
     );
     assert!(!p.actions[0].starts_indexing, "integration still disabled");
     assert!(p.actions[1].starts_indexing);
-    assert_eq!(p.actions[2].estimated_indexing_secs, Some(order::SECS_PER_REPOSITORY));
+    assert_eq!(
+        p.actions[2].estimated_indexing_secs,
+        Some(order::SECS_PER_REPOSITORY)
+    );
     // Sliding window with two slots: step 4 waits for the first of steps 2 and 3 to finish.
     let t = &p.schedule.timeline;
     assert_eq!(t.len(), 3);
@@ -351,8 +400,12 @@ fn rotation_and_auth_changes() {
         rotate: ["p".to_owned(), "o".to_owned()].into(),
         ..opts()
     };
-    let p = plan(&state(vec![pat.clone(), oauth.clone()]), &site(vec![lp.clone(), lo.clone()]), &rotate)
-        .unwrap();
+    let p = plan(
+        &state(vec![pat.clone(), oauth.clone()]),
+        &site(vec![lp.clone(), lo.clone()]),
+        &rotate,
+    )
+    .unwrap();
     assert_eq!(
         kinds(&p),
         vec![
@@ -360,26 +413,44 @@ fn rotation_and_auth_changes() {
             (2, "o".into(), "manual", Phase::Settings),
         ]
     );
-    let ActionKind::RotateCredential { credential, switches_to_pat } = &p.actions[0].kind else {
+    let ActionKind::RotateCredential {
+        credential,
+        switches_to_pat,
+    } = &p.actions[0].kind
+    else {
         panic!()
     };
     assert!(!switches_to_pat);
-    assert_eq!(credential.reference_fingerprint.as_ref().map(String::len), Some(8));
+    assert_eq!(
+        credential.reference_fingerprint.as_ref().map(String::len),
+        Some(8)
+    );
 
     let e = plan(
         &state(vec![pat.clone()]),
         &site(vec![lp.clone()]),
-        &PlanOptions { rotate: ["nope".to_owned()].into(), ..opts() },
+        &PlanOptions {
+            rotate: ["nope".to_owned()].into(),
+            ..opts()
+        },
     )
     .unwrap_err();
-    assert_eq!(e.to_string(), "`--rotate nope`: the config declares no integration `nope`");
+    assert_eq!(
+        e.to_string(),
+        "`--rotate nope`: the config declares no integration `nope`"
+    );
 
     // Live OAuth, declared PAT: send the PAT (risky). Live PAT, declared OAuth: manual.
     let mut lo_as_pat = lo.clone();
     lo_as_pat.auth = AuthMethod::Pat;
     let mut lp_as_oauth = lp;
     lp_as_oauth.auth = AuthMethod::Oauth;
-    let p = plan(&state(vec![pat, oauth]), &site(vec![lp_as_oauth, lo_as_pat]), &opts()).unwrap();
+    let p = plan(
+        &state(vec![pat, oauth]),
+        &site(vec![lp_as_oauth, lo_as_pat]),
+        &opts(),
+    )
+    .unwrap();
     assert_eq!(kinds(&p)[0].2, "rotate");
     assert_eq!(p.actions[0].risks, [Risk::AuthMethodChange]);
     assert_eq!(kinds(&p)[1].2, "manual");
@@ -415,7 +486,10 @@ fn stale_actions_are_detected_per_scope() {
     let mut d2 = d.clone();
     d2.integrations[1].display_name = "GitLab!".into();
     let stale = stale_actions(&p, &d2, &l);
-    assert_eq!(stale.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["platform-gitlab"]);
+    assert_eq!(
+        stale.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+        ["platform-gitlab"]
+    );
     // Indexing progress never makes a plan stale.
     let mut l3 = l.clone();
     l3.integrations[0].repositories[0].percent = 3.0;
@@ -434,7 +508,10 @@ fn plan_files_round_trip_and_refuse_other_versions() {
     file::write(&path, &p).unwrap();
     assert_eq!(file::read(&path).unwrap(), p);
     let text = file::to_string(&p);
-    assert!(!text.contains("tokens/github.token"), "no credential reference in plans");
+    assert!(
+        !text.contains("tokens/github.token"),
+        "no credential reference in plans"
+    );
 
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["format_version"] = 2.into();
@@ -457,22 +534,49 @@ fn plans_are_deterministic() {
 #[test]
 fn simulated_apply_converges_on_quickstart() {
     let (d, l) = quickstart();
-    let p = plan(&d, &l, &PlanOptions { prune: Some(true), ..opts() }).unwrap();
+    let p = plan(
+        &d,
+        &l,
+        &PlanOptions {
+            prune: Some(true),
+            ..opts()
+        },
+    )
+    .unwrap();
     let discover = |s: &CreateSpec| match s.owner.as_str() {
-        "platform" => vec!["deploy-tools".into(), "terraform-modules".into(), "ci-templates".into()],
+        "platform" => vec![
+            "deploy-tools".into(),
+            "terraform-modules".into(),
+            "ci-templates".into(),
+        ],
         _ => vec!["billing".into(), "payments".into()],
     };
     let after = simulate_apply(&l, &p, &discover);
-    let p2 = plan(&d, &after, &PlanOptions { prune: Some(true), ..opts() }).unwrap();
+    let p2 = plan(
+        &d,
+        &after,
+        &PlanOptions {
+            prune: Some(true),
+            ..opts()
+        },
+    )
+    .unwrap();
     // Only the OAuth manual step remains: gijctl cannot create it.
-    assert_eq!(kinds(&p2), vec![(1, "acme-mobile".into(), "manual", Phase::Settings)]);
+    assert_eq!(
+        kinds(&p2),
+        vec![(1, "acme-mobile".into(), "manual", Phase::Settings)]
+    );
     let _ = no_discovery;
 }
 
 // ---- property tests ----
 
 const OWNERS: [&str; 4] = ["acme", "beta", "gamma", "delta"];
-const SERVICES: [Service; 3] = [Service::Github, Service::GitlabSelfManaged, Service::AzureDevops];
+const SERVICES: [Service; 3] = [
+    Service::Github,
+    Service::GitlabSelfManaged,
+    Service::AzureDevops,
+];
 const REPOS: [&str; 5] = ["api", "web-app", "legacy-one", "docs", "infra"];
 const PROJECT_KEYS: [&str; 4] = ["OPS", "WEB", "API", "DATA"];
 
@@ -511,8 +615,14 @@ fn arb_projects() -> impl Strategy<Value = Option<Vec<&'static str>>> {
 fn arb_selector() -> impl Strategy<Value = RepoSelector> {
     prop::sample::select(vec![
         RepoSelector::default(),
-        RepoSelector { include: vec!["*".into()], exclude: vec!["legacy-*".into()] },
-        RepoSelector { include: vec!["api".into(), "WEB-*".into()], exclude: vec![] },
+        RepoSelector {
+            include: vec!["*".into()],
+            exclude: vec!["legacy-*".into()],
+        },
+        RepoSelector {
+            include: vec!["api".into(), "WEB-*".into()],
+            exclude: vec![],
+        },
     ])
 }
 
@@ -535,20 +645,28 @@ fn arb_decl() -> impl Strategy<Value = Decl> {
         arb_selector(),
         any::<bool>(),
         prop::sample::subsequence(
-            vec![Field::DisplayName, Field::Projects, Field::Repositories, Field::Enabled, Field::SmartCommits],
+            vec![
+                Field::DisplayName,
+                Field::Projects,
+                Field::Repositories,
+                Field::Enabled,
+                Field::SmartCommits,
+            ],
             0..2,
         ),
         prop::option::of(-3i64..3),
     )
-        .prop_map(|(combo, settings, projects, selector, name, ignore, order)| Decl {
-            combo,
-            settings,
-            projects,
-            selector,
-            name,
-            ignore,
-            order,
-        })
+        .prop_map(
+            |(combo, settings, projects, selector, name, ignore, order)| Decl {
+                combo,
+                settings,
+                projects,
+                selector,
+                name,
+                ignore,
+                order,
+            },
+        )
 }
 
 fn build_desired(decls: &[Decl]) -> DesiredState {
@@ -595,7 +713,8 @@ fn arb_live() -> impl Strategy<Value = LiveState> {
     .prop_map(|items| {
         let mut seen = BTreeSet::new();
         let mut integrations = Vec::new();
-        for (i, (combo, settings, projects, enabled, upper, oauth)) in items.into_iter().enumerate() {
+        for (i, (combo, settings, projects, enabled, upper, oauth)) in items.into_iter().enumerate()
+        {
             if !seen.insert(combo) {
                 continue;
             }

@@ -59,10 +59,20 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
             }
             ActionKind::Repositories { enable, disable } => {
                 for r in enable {
-                    let _ = writeln!(body, "+ repository {} (#{}) enabled", fence_safe(&r.name), r.id);
+                    let _ = writeln!(
+                        body,
+                        "+ repository {} (#{}) enabled",
+                        fence_safe(&r.name),
+                        r.id
+                    );
                 }
                 for r in disable {
-                    let _ = writeln!(body, "- repository {} (#{}) disabled", fence_safe(&r.name), r.id);
+                    let _ = writeln!(
+                        body,
+                        "- repository {} (#{}) disabled",
+                        fence_safe(&r.name),
+                        r.id
+                    );
                 }
             }
             ActionKind::Delete {
@@ -111,8 +121,15 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
                 let _ = writeln!(
                     body,
                     "~ credential sent again{} (reference fingerprint {})",
-                    if *switches_to_pat { ", switching from OAuth to a PAT" } else { "" },
-                    credential.reference_fingerprint.as_deref().unwrap_or("none")
+                    if *switches_to_pat {
+                        ", switching from OAuth to a PAT"
+                    } else {
+                        ""
+                    },
+                    credential
+                        .reference_fingerprint
+                        .as_deref()
+                        .unwrap_or("none")
                 );
             }
         }

@@ -34,8 +34,8 @@ fn text_with_colour_differs_only_by_escapes() {
     let coloured = super::text::render(&p, true);
     assert!(coloured.contains('\u{1b}'));
     assert!(!plain.contains('\u{1b}'));
-    let stripped = String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec())
-        .unwrap();
+    let stripped =
+        String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec()).unwrap();
     assert_eq!(stripped, plain);
 }
 
@@ -69,7 +69,10 @@ fn markdown_is_capped() {
     assert!(md.chars().count() <= super::markdown::MAX_CHARS);
     assert!(md.contains("This comment was truncated"));
     // Balanced details blocks even when truncated.
-    assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
 }
 
 #[test]

@@ -19,19 +19,39 @@ struct Paint(bool);
 
 impl Paint {
     fn green(self, s: &str) -> String {
-        if self.0 { s.green().to_string() } else { s.to_owned() }
+        if self.0 {
+            s.green().to_string()
+        } else {
+            s.to_owned()
+        }
     }
     fn red(self, s: &str) -> String {
-        if self.0 { s.red().to_string() } else { s.to_owned() }
+        if self.0 {
+            s.red().to_string()
+        } else {
+            s.to_owned()
+        }
     }
     fn yellow(self, s: &str) -> String {
-        if self.0 { s.yellow().to_string() } else { s.to_owned() }
+        if self.0 {
+            s.yellow().to_string()
+        } else {
+            s.to_owned()
+        }
     }
     fn bold(self, s: &str) -> String {
-        if self.0 { s.bold().to_string() } else { s.to_owned() }
+        if self.0 {
+            s.bold().to_string()
+        } else {
+            s.to_owned()
+        }
     }
     fn dim(self, s: &str) -> String {
-        if self.0 { s.dimmed().to_string() } else { s.to_owned() }
+        if self.0 {
+            s.dimmed().to_string()
+        } else {
+            s.to_owned()
+        }
     }
     fn symbol(self, sym: &str) -> String {
         match sym {
@@ -74,14 +94,21 @@ pub fn create_lines(spec: &CreateSpec) -> Vec<String> {
     if let Some(r) = &spec.aws_region {
         lines.push(format!("aws-region = {}", toml_string(r)));
     }
-    lines.push(format!("projects = {}", toml_value(&spec.projects.to_value())));
+    lines.push(format!(
+        "projects = {}",
+        toml_value(&spec.projects.to_value())
+    ));
     lines.push(format!(
         "repositories = {{ include = {}, exclude = {} }}",
         toml_value(&spec.repositories.include.clone().into()),
         toml_value(&spec.repositories.exclude.clone().into())
     ));
     for s in &spec.settings {
-        lines.push(format!("{} = {}", field_name(s.field), toml_value(&s.value)));
+        lines.push(format!(
+            "{} = {}",
+            field_name(s.field),
+            toml_value(&s.value)
+        ));
     }
     lines
 }
@@ -208,7 +235,11 @@ fn action_body(a: &Action, p: Paint, out: &mut String) {
         }
     }
     for r in &a.risks {
-        let _ = writeln!(out, "    {}", p.yellow(&format!("warning: {}", r.describe())));
+        let _ = writeln!(
+            out,
+            "    {}",
+            p.yellow(&format!("warning: {}", r.describe()))
+        );
     }
 }
 
@@ -244,7 +275,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
     }
     for key in keys {
         let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.key == key).collect();
-        let Some(first) = actions.first() else { continue };
+        let Some(first) = actions.first() else {
+            continue;
+        };
         let _ = writeln!(out);
         let _ = writeln!(
             out,
