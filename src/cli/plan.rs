@@ -1,12 +1,144 @@
-//! `gijctl plan`.
+//! `gijctl plan`: loads gij.toml, reads the live site, prints what apply would do.
 
-use super::{Exit, Global};
+use std::collections::BTreeSet;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::{ColorWhen, Exit, Global};
+use crate::api::GijApi as _;
+use crate::api::client::Client;
+use crate::plan::{PlanMeta, PlanOptions};
+
+/// Output formats of `gijctl plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable diff for terminals
+    Text,
+    /// The versioned plan document (schema/plan.schema.json)
+    Json,
+    /// A pull-request comment
+    Markdown,
+}
 
 /// Arguments of `gijctl plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The config file
+    #[arg(short, long, default_value = "gij.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// The GIJ site (Jira base URL)
+    #[arg(long, env = "GIJ_URL", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Also save the plan to FILE, for `gijctl apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when there are changes (0: none, 1: error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Send the credential of integration KEY again (can be repeated)
+    #[arg(long, value_name = "KEY")]
+    pub rotate: Vec<String>,
+    /// Delete live integrations the config does not declare (overrides `[apply] prune`)
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// Whether stdout output should be coloured: `--color`, then TTY and `NO_COLOR`.
+pub(crate) fn use_color(g: &Global) -> bool {
+    match g.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// The current time as RFC 3339 UTC (for `meta.created_at`), without a date crate.
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
 
 /// Runs the command.
-pub fn run(_g: &Global, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`gijctl plan` is not implemented yet")
+pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let loaded = crate::config::load(&args.config)?;
+    let client = Client::from_env(args.endpoint.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let site = runtime
+        .block_on(client.read_site())
+        .context("cannot read the live site")?;
+    let live = crate::plan::from_site(&site);
+    let opts = PlanOptions {
+        rotate: args.rotate.iter().cloned().collect::<BTreeSet<_>>(),
+        prune: args.prune.then_some(true),
+        max_parallel_indexing: None,
+        meta: PlanMeta {
+            gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created_at: Some(now_rfc3339()),
+            config_path: Some(loaded.path.display().to_string()),
+            endpoint: args.endpoint.clone(),
+        },
+    };
+    let plan = crate::plan::plan(&loaded.desired, &live, &opts)?;
+    if let Some(out) = &args.out {
+        crate::plan::file::write(out, &plan)?;
+        if !g.quiet {
+            anstream::eprintln!(
+                "Saved the plan to `{}`; run `gijctl apply {}` to execute it",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    let text = match args.format {
+        Format::Text => crate::render::text::render(&plan, use_color(g)),
+        Format::Json => crate::render::json::render(&plan),
+        Format::Markdown => crate::render::markdown::render(&plan),
+    };
+    print!("{text}");
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_rfc3339() {
+        let t = super::now_rfc3339();
+        assert_eq!(t.len(), 20);
+        assert!(t.starts_with("20") && t.ends_with('Z'), "{t}");
+    }
 }

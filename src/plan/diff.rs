@@ -1,0 +1,681 @@
+//! The diff: matches declarations to live integrations and turns every difference into an
+//! [`Action`]. Ordering and estimates are left to [`super::order`].
+//!
+//! Matching: a pinned id wins; otherwise the natural key (service, normalised origin, owner
+//! compared case-insensitively). Two live integrations matching one declaration, or one live
+//! integration claimed twice, is an error listing the candidates: guessing would let apply
+//! change the wrong integration. A different display name is an update, never a replacement.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::fields::{self, SETTINGS_FIELDS};
+use super::fingerprint::{
+    LiveScope, credential_fingerprint, desired_fingerprint, live_fingerprint,
+};
+use super::keys::{KeySource, suggest_keys};
+use super::live::{LiveState, normalize_settings};
+use super::model::{
+    Action, ActionKind, CreateSpec, CredentialNote, FieldChange, Identity, Phase, ProjectsView,
+    RepoRef, Risk, SelectorView, SettingValue, UnmanagedIntegration,
+};
+use super::order::{self, Pending};
+use super::{Candidate, PlanError, PlanOptions};
+use crate::model::{
+    AuthMethod, DesiredIntegration, DesiredState, Field, LiveIntegration, LiveProjects,
+    ProjectScope, Service, normalize_origin,
+};
+
+/// Computes the plan that makes `live` match `desired`.
+///
+/// Errors (ambiguous or impossible matches, unknown projects, unknown `--rotate` keys) are all
+/// collected and returned together, so that one run shows every problem.
+pub fn plan(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+) -> Result<super::Plan, PlanError> {
+    let mut errors = Vec::new();
+    for key in &opts.rotate {
+        if !desired.integrations.iter().any(|d| &d.key == key) {
+            errors.push(PlanError::UnknownRotateKey { key: key.clone() });
+        }
+    }
+    let matches = match_all(desired, live, &mut errors);
+
+    let mut pending = Vec::new();
+    for (d, m) in desired.integrations.iter().zip(&matches) {
+        let before = errors.len();
+        let actions = match m {
+            Some(l) => diff_matched(d, l, live, opts, &mut errors),
+            None => diff_missing(d, live, &mut errors),
+        };
+        if errors.len() == before {
+            pending.extend(actions);
+        }
+    }
+
+    let claimed: BTreeSet<u64> = matches.iter().flatten().map(|l| l.id).collect();
+    let prune = opts.prune.unwrap_or(desired.policy.prune);
+    let taken: BTreeSet<String> = desired.integrations.iter().map(|d| d.key.clone()).collect();
+    let mut sources: Vec<KeySource<'_>> = Vec::new();
+    for l in live
+        .integrations
+        .iter()
+        .filter(|l| !claimed.contains(&l.id))
+    {
+        sources.push(KeySource {
+            id: l.id,
+            service: l.service.config_name(),
+            owner: &l.owner,
+        });
+    }
+    for u in &live.unsupported {
+        sources.push(KeySource {
+            id: u.id,
+            service: &u.wire_type,
+            owner: &u.owner,
+        });
+    }
+    let suggested = suggest_keys(&sources, &taken);
+    let mut unmanaged = Vec::new();
+    for l in live
+        .integrations
+        .iter()
+        .filter(|l| !claimed.contains(&l.id))
+    {
+        if prune {
+            pending.push(delete_action(l));
+        } else {
+            unmanaged.push(UnmanagedIntegration {
+                id: l.id,
+                service: l.service.config_name().to_owned(),
+                origin: l.origin.clone(),
+                owner: l.owner.clone(),
+                display_name: l.display_name.clone(),
+                auth: l.auth,
+                repositories: l.repositories.len(),
+                suggested_key: suggested.get(&l.id).cloned().unwrap_or_default(),
+            });
+        }
+    }
+    for u in &live.unsupported {
+        unmanaged.push(UnmanagedIntegration {
+            id: u.id,
+            service: u.wire_type.clone(),
+            origin: u.origin.clone(),
+            owner: u.owner.clone(),
+            display_name: u.display_name.clone(),
+            auth: AuthMethod::Pat,
+            repositories: u.repositories,
+            suggested_key: suggested.get(&u.id).cloned().unwrap_or_default(),
+        });
+    }
+    unmanaged.sort_by_key(|u| u.id);
+
+    match errors.len() {
+        0 => {}
+        1 => return Err(errors.remove(0)),
+        _ => return Err(PlanError::Multiple(errors)),
+    }
+
+    let policy_slots = opts
+        .max_parallel_indexing
+        .unwrap_or(desired.policy.max_parallel_indexing);
+    let busy_keys: BTreeMap<u64, String> = desired
+        .integrations
+        .iter()
+        .zip(&matches)
+        .filter_map(|(d, m)| m.map(|l| (l.id, d.key.clone())))
+        .collect();
+    Ok(order::finish(
+        pending,
+        desired,
+        live,
+        unmanaged,
+        policy_slots,
+        &busy_keys,
+        opts.meta.clone(),
+    ))
+}
+
+type NaturalKey = (Service, String, String);
+
+fn desired_key(d: &DesiredIntegration) -> NaturalKey {
+    (
+        d.service,
+        normalize_origin(&d.origin),
+        d.owner.to_lowercase(),
+    )
+}
+
+fn live_key(l: &LiveIntegration) -> NaturalKey {
+    (
+        l.service,
+        normalize_origin(&l.origin),
+        l.owner.to_lowercase(),
+    )
+}
+
+/// Matches each declaration (by index) to at most one live integration.
+fn match_all<'a>(
+    desired: &DesiredState,
+    live: &'a LiveState,
+    errors: &mut Vec<PlanError>,
+) -> Vec<Option<&'a LiveIntegration>> {
+    let mut out: Vec<Option<&LiveIntegration>> = vec![None; desired.integrations.len()];
+    let mut claimed_by: BTreeMap<u64, String> = BTreeMap::new();
+    let mut claim = |l: &LiveIntegration, key: &str, errors: &mut Vec<PlanError>| -> bool {
+        if let Some(first) = claimed_by.get(&l.id) {
+            errors.push(PlanError::ClaimedTwice {
+                id: l.id,
+                display_name: l.display_name.clone(),
+                first: first.clone(),
+                second: key.to_owned(),
+            });
+            false
+        } else {
+            claimed_by.insert(l.id, key.to_owned());
+            true
+        }
+    };
+    // Pinned declarations first, so that they win over natural keys.
+    for (i, d) in desired.integrations.iter().enumerate() {
+        let Some(id) = d.pinned_id else { continue };
+        match live.get(id) {
+            Some(l) => {
+                if claim(l, &d.key, errors) {
+                    out[i] = Some(l);
+                }
+            }
+            None => errors.push(PlanError::PinnedMissing {
+                key: d.key.clone(),
+                id,
+            }),
+        }
+    }
+    for (i, d) in desired.integrations.iter().enumerate() {
+        if d.pinned_id.is_some() {
+            continue;
+        }
+        let want = desired_key(d);
+        let found: Vec<&LiveIntegration> = live
+            .integrations
+            .iter()
+            .filter(|l| live_key(l) == want)
+            .collect();
+        match found.as_slice() {
+            [] => {}
+            [l] => {
+                if claim(l, &d.key, errors) {
+                    out[i] = Some(l);
+                }
+            }
+            many => errors.push(PlanError::Ambiguous {
+                key: d.key.clone(),
+                candidates: many
+                    .iter()
+                    .map(|l| Candidate {
+                        id: l.id,
+                        display_name: l.display_name.clone(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+    out
+}
+
+fn identity_text(service: Service, owner: &str, origin: &str) -> String {
+    format!("{service} `{owner}` at {origin}")
+}
+
+/// Resolves the declared projects against Jira, reporting unknown keys.
+fn desired_projects(
+    d: &DesiredIntegration,
+    live: &LiveState,
+    errors: &mut Vec<PlanError>,
+) -> ProjectsView {
+    match &d.projects {
+        ProjectScope::All => ProjectsView::All,
+        ProjectScope::Keys(keys) => {
+            for k in keys {
+                if live.projects.id_of(k.as_str()).is_none() {
+                    let suggestion = live
+                        .projects
+                        .keys()
+                        .map(|c| (strsim::jaro_winkler(c, k.as_str()), c))
+                        .filter(|(score, _)| *score > 0.8)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, c)| c.to_owned());
+                    errors.push(PlanError::UnknownProject {
+                        key: d.key.clone(),
+                        project: k.as_str().to_owned(),
+                        suggestion,
+                    });
+                }
+            }
+            ProjectsView::Keys(keys.iter().map(|k| k.as_str().to_owned()).collect())
+        }
+    }
+}
+
+fn live_projects_view(p: &LiveProjects) -> ProjectsView {
+    match p {
+        LiveProjects::All => ProjectsView::All,
+        LiveProjects::Keys(k) => {
+            ProjectsView::Keys(k.iter().map(|k| k.to_ascii_uppercase()).collect())
+        }
+    }
+}
+
+/// Builds the creation spec of a declaration.
+pub(crate) fn create_spec(d: &DesiredIntegration, projects: ProjectsView) -> CreateSpec {
+    let s = normalize_settings(&d.settings);
+    CreateSpec {
+        service: d.service,
+        origin: normalize_origin(&d.origin),
+        owner: d.owner.clone(),
+        display_name: d.display_name.clone(),
+        auth: d.auth,
+        username: d.username.clone(),
+        aws_region: d.aws_region.clone(),
+        projects,
+        repositories: SelectorView {
+            include: d.repositories.include.clone(),
+            exclude: d.repositories.exclude.clone(),
+        },
+        settings: SETTINGS_FIELDS
+            .iter()
+            .filter_map(|f| fields::get(&s, *f).map(|value| SettingValue { field: *f, value }))
+            .collect(),
+        credential: credential_note(d),
+    }
+}
+
+fn credential_note(d: &DesiredIntegration) -> CredentialNote {
+    CredentialNote {
+        auth: d.auth,
+        reference_fingerprint: credential_fingerprint(d),
+        username: d.username.clone(),
+    }
+}
+
+fn new_action(
+    d: &DesiredIntegration,
+    target: Option<&LiveIntegration>,
+    kind: ActionKind,
+) -> Action {
+    let live_fp = target.and_then(|l| LiveScope::of(&kind).map(|s| live_fingerprint(l, s)));
+    Action {
+        step: 0,
+        key: d.key.clone(),
+        target_id: target.map(|l| l.id),
+        phase: Phase::Settings,
+        starts_indexing: false,
+        estimated_indexing_secs: None,
+        api_calls: 0,
+        risks: Vec::new(),
+        live_fingerprint: live_fp,
+        desired_fingerprint: Some(desired_fingerprint(d)),
+        kind,
+    }
+}
+
+fn pending(d: &DesiredIntegration, sub: u8, action: Action) -> Pending {
+    Pending {
+        action,
+        order: d.order,
+        file_index: d.file_index,
+        sub,
+    }
+}
+
+fn oauth_create_manual(d: &DesiredIntegration) -> ActionKind {
+    ActionKind::Manual {
+        reason: "OAuth integrations can only be created in GIJ's UI (the git service asks for \
+                 consent in a browser)"
+            .to_owned(),
+        instructions: vec![
+            "In Jira, open Apps > Git Integration: Manage integrations > Add integration"
+                .to_owned(),
+            format!(
+                "Choose {} and connect with OAuth as the owner `{}`",
+                d.service, d.owner
+            ),
+            format!("Name it {:?}", d.display_name),
+            "Run `gijctl plan` again: gijctl then manages its settings".to_owned(),
+        ],
+    }
+}
+
+fn diff_missing(
+    d: &DesiredIntegration,
+    live: &LiveState,
+    errors: &mut Vec<PlanError>,
+) -> Vec<Pending> {
+    let projects = desired_projects(d, live, errors);
+    if d.repositories.matcher().is_err() {
+        errors.push(invalid_selector(d));
+    }
+    if d.auth == AuthMethod::Oauth {
+        return vec![pending(d, 0, new_action(d, None, oauth_create_manual(d)))];
+    }
+    let spec = create_spec(d, projects);
+    let mut a = new_action(d, None, ActionKind::Create(spec));
+    a.phase = Phase::Indexing;
+    a.starts_indexing = d.settings.enabled;
+    a.api_calls = create_calls(d);
+    a.estimated_indexing_secs = a
+        .starts_indexing
+        .then_some(order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
+    vec![pending(d, 0, a)]
+}
+
+fn create_calls(d: &DesiredIntegration) -> u32 {
+    if d.repositories.selects_all() {
+        1
+    } else {
+        // Create disabled, list the discovered repositories, enable; plus one call per
+        // unwanted repository, unknown before discovery.
+        3
+    }
+}
+
+fn invalid_selector(d: &DesiredIntegration) -> PlanError {
+    PlanError::InvalidSelector {
+        key: d.key.clone(),
+        message: d
+            .repositories
+            .matcher()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn diff_matched(
+    d: &DesiredIntegration,
+    l: &LiveIntegration,
+    live: &LiveState,
+    opts: &PlanOptions,
+    errors: &mut Vec<PlanError>,
+) -> Vec<Pending> {
+    let projects = desired_projects(d, live, errors);
+    let Ok(matcher) = d.repositories.matcher() else {
+        errors.push(invalid_selector(d));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+
+    if live_key(l) != desired_key(d) {
+        // Only possible for a pinned id: the identity GIJ cannot change in place moved.
+        if !d.allow_replace {
+            errors.push(PlanError::IdentityChanged {
+                key: d.key.clone(),
+                id: l.id,
+                live: identity_text(l.service, &l.owner, &l.origin),
+                desired: identity_text(d.service, &d.owner, &normalize_origin(&d.origin)),
+            });
+            return out;
+        }
+        if d.auth == AuthMethod::Oauth {
+            let mut a = new_action(d, Some(l), oauth_create_manual(d));
+            a.risks = vec![Risk::Replace];
+            return vec![pending(d, 0, a)];
+        }
+        let kind = ActionKind::Replace {
+            old: Identity {
+                service: l.service,
+                origin: l.origin.clone(),
+                owner: l.owner.clone(),
+                display_name: l.display_name.clone(),
+            },
+            old_repositories: l.repositories.len(),
+            create: create_spec(d, projects),
+        };
+        let mut a = new_action(d, Some(l), kind);
+        a.phase = Phase::Indexing;
+        a.starts_indexing = d.settings.enabled;
+        a.api_calls = 1 + create_calls(d);
+        a.estimated_indexing_secs = a
+            .starts_indexing
+            .then_some(order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
+        a.risks = vec![Risk::Delete, Risk::Replace];
+        out.push(pending(d, 0, a));
+        return out;
+    }
+
+    // Authentication method and credentials.
+    match (l.auth, d.auth) {
+        (AuthMethod::Pat, AuthMethod::Oauth) => {
+            let kind = ActionKind::Manual {
+                reason: "switching from a PAT to OAuth needs consent in a browser".to_owned(),
+                instructions: vec![
+                    format!(
+                        "In Jira, open Git Integration: Manage integrations, edit {:?} (#{})",
+                        l.display_name, l.id
+                    ),
+                    "Change the authentication to OAuth and grant access".to_owned(),
+                    "Run `gijctl plan` again".to_owned(),
+                ],
+            };
+            let mut a = new_action(d, Some(l), kind);
+            a.risks = vec![Risk::AuthMethodChange];
+            out.push(pending(d, 0, a));
+        }
+        (AuthMethod::Oauth, AuthMethod::Pat) => {
+            let kind = ActionKind::RotateCredential {
+                credential: credential_note(d),
+                switches_to_pat: true,
+            };
+            let mut a = new_action(d, Some(l), kind);
+            a.api_calls = 1;
+            a.risks = vec![Risk::AuthMethodChange];
+            out.push(pending(d, 2, a));
+        }
+        (_, AuthMethod::Pat) if opts.rotate.contains(&d.key) => {
+            let kind = ActionKind::RotateCredential {
+                credential: credential_note(d),
+                switches_to_pat: false,
+            };
+            let mut a = new_action(d, Some(l), kind);
+            a.api_calls = 1;
+            out.push(pending(d, 2, a));
+        }
+        (_, AuthMethod::Oauth) if opts.rotate.contains(&d.key) => {
+            let kind = ActionKind::Manual {
+                reason: "OAuth grants can only be renewed in a browser".to_owned(),
+                instructions: vec![
+                    format!(
+                        "In Jira, open Git Integration: Manage integrations, edit {:?} (#{})",
+                        l.display_name, l.id
+                    ),
+                    "Reconnect with OAuth".to_owned(),
+                ],
+            };
+            out.push(pending(d, 0, new_action(d, Some(l), kind)));
+        }
+        _ => {}
+    }
+
+    // Settings, display name and projects.
+    let ignored = |f: Field| d.ignore.contains(&f);
+    let want = normalize_settings(&d.settings);
+    let have = normalize_settings(&l.settings);
+    let mut changes = Vec::new();
+    let mut risks = BTreeSet::new();
+    let mut enabling = None;
+    if !ignored(Field::DisplayName) && d.display_name != l.display_name {
+        changes.push(FieldChange {
+            field: Field::DisplayName,
+            old: Value::from(l.display_name.clone()),
+            new: Value::from(d.display_name.clone()),
+            added: Vec::new(),
+            removed: Vec::new(),
+        });
+    }
+    for f in SETTINGS_FIELDS {
+        if ignored(f) {
+            continue;
+        }
+        let (Some(old), Some(new)) = (fields::get(&have, f), fields::get(&want, f)) else {
+            continue;
+        };
+        if old == new {
+            continue;
+        }
+        let change = FieldChange {
+            field: f,
+            old,
+            new,
+            added: Vec::new(),
+            removed: Vec::new(),
+        };
+        if f == Field::Enabled && want.enabled {
+            enabling = Some(change);
+            continue;
+        }
+        if f == Field::RequireUserPat && !want.require_user_pat {
+            risks.insert(Risk::RequireUserPatOff);
+        }
+        changes.push(change);
+    }
+    if !ignored(Field::Projects) {
+        let old = live_projects_view(&l.projects);
+        if old != projects {
+            let (added, removed) = match (&old, &projects) {
+                (ProjectsView::Keys(o), ProjectsView::Keys(n)) => (
+                    n.iter().filter(|k| !o.contains(k)).cloned().collect(),
+                    o.iter()
+                        .filter(|k| !n.contains(k))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
+                (ProjectsView::All, ProjectsView::Keys(n)) => (n.clone(), Vec::new()),
+                (ProjectsView::Keys(_), ProjectsView::All) => (Vec::new(), Vec::new()),
+                (ProjectsView::All, ProjectsView::All) => (Vec::new(), Vec::new()),
+            };
+            match (&old, &projects) {
+                (ProjectsView::Keys(_), ProjectsView::All) => {
+                    risks.insert(Risk::AllProjects);
+                }
+                (ProjectsView::All, ProjectsView::Keys(_)) => {
+                    risks.insert(Risk::ProjectsRemoved);
+                }
+                _ if !removed.is_empty() => {
+                    risks.insert(Risk::ProjectsRemoved);
+                }
+                _ => {}
+            }
+            changes.push(FieldChange {
+                field: Field::Projects,
+                old: old.to_value(),
+                new: projects.to_value(),
+                added,
+                removed,
+            });
+        }
+    }
+    if !changes.is_empty() {
+        let mut a = new_action(d, Some(l), ActionKind::Update { changes });
+        a.api_calls = 1;
+        a.risks = risks.into_iter().collect();
+        out.push(pending(d, 1, a));
+    }
+
+    // Repositories.
+    let target_enabled = if ignored(Field::Enabled) {
+        l.settings.enabled
+    } else {
+        want.enabled
+    };
+    let mut enabled_after: Vec<u64> = l
+        .repositories
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| r.id)
+        .collect();
+    if !ignored(Field::Repositories) {
+        let mut enable = Vec::new();
+        let mut disable = Vec::new();
+        for r in &l.repositories {
+            let wanted = matcher.is_match(&r.name);
+            let r_ref = RepoRef {
+                id: r.id,
+                name: r.name.clone(),
+            };
+            if wanted && !r.enabled {
+                enable.push(r_ref);
+            } else if !wanted && r.enabled {
+                disable.push(r_ref);
+            }
+        }
+        enabled_after = l
+            .repositories
+            .iter()
+            .filter(|r| matcher.is_match(&r.name))
+            .map(|r| r.id)
+            .collect();
+        if !enable.is_empty() || !disable.is_empty() {
+            let starts = !enable.is_empty() && l.settings.enabled && target_enabled;
+            let secs = order::repositories_secs(enable.iter().map(|r| r.id), live);
+            let calls = u32::try_from(enable.len() + disable.len()).unwrap_or(u32::MAX);
+            let mut a = new_action(d, Some(l), ActionKind::Repositories { enable, disable });
+            a.api_calls = calls;
+            if starts {
+                a.phase = Phase::Indexing;
+                a.starts_indexing = true;
+                a.estimated_indexing_secs = Some(secs);
+            }
+            out.push(pending(d, 3, a));
+        }
+    }
+    if let Some(change) = enabling {
+        let mut a = new_action(
+            d,
+            Some(l),
+            ActionKind::Update {
+                changes: vec![change],
+            },
+        );
+        a.api_calls = 1;
+        a.phase = Phase::Indexing;
+        a.starts_indexing = true;
+        a.estimated_indexing_secs = Some(if enabled_after.is_empty() {
+            order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY
+        } else {
+            order::repositories_secs(enabled_after.into_iter(), live)
+        });
+        out.push(pending(d, 4, a));
+    }
+    out
+}
+
+fn delete_action(l: &LiveIntegration) -> Pending {
+    let kind = ActionKind::Delete {
+        display_name: l.display_name.clone(),
+        service: l.service.config_name().to_owned(),
+        owner: l.owner.clone(),
+        repositories: l.repositories.len(),
+    };
+    Pending {
+        action: Action {
+            step: 0,
+            key: format!("#{}", l.id),
+            target_id: Some(l.id),
+            phase: Phase::Delete,
+            starts_indexing: false,
+            estimated_indexing_secs: None,
+            api_calls: 1,
+            risks: vec![Risk::Delete],
+            live_fingerprint: Some(live_fingerprint(l, LiveScope::Whole)),
+            desired_fingerprint: None,
+            kind,
+        },
+        order: None,
+        file_index: usize::MAX,
+        sub: 0,
+    }
+}

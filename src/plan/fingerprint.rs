@@ -1,0 +1,228 @@
+//! Stable short hashes that tie a saved plan to what it was computed from.
+//!
+//! A saved plan is executed later, possibly after the site or the config changed. Each action
+//! records a hash of the live fields it was computed from and of the desired integration; apply
+//! recomputes both from a fresh read (see [`stale_actions`]) and refuses only the actions whose
+//! inputs moved. The hashes are SHA-256 over a canonical JSON form, truncated to 16 hex digits:
+//! enough to detect change, short enough to show. Nothing secret is hashed: credentials enter
+//! only through the salted fingerprint of their *reference*.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::live::{LiveState, normalize_settings};
+use super::model::{ActionKind, Plan};
+use crate::model::{
+    AuthMethod, DesiredIntegration, DesiredState, Field, LiveIntegration, LiveProjects,
+    ProjectScope, Service, Settings, normalize_origin,
+};
+
+/// Hashes a serialisable value with a domain prefix (so equal JSON of different kinds of objects
+/// never collide).
+fn hash<T: Serialize>(domain: &str, v: &T) -> String {
+    let json = serde_json::to_vec(v).unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(domain.as_bytes());
+    h.update([0]);
+    h.update(&json);
+    hex::encode(&h.finalize()[..8])
+}
+
+/// Which live fields an action depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveScope {
+    /// Identity, auth, display name, settings and projects (settings updates).
+    Settings,
+    /// The set of repositories and which are enabled (repository actions).
+    Repositories,
+    /// Identity and auth (credential rotation).
+    Credential,
+    /// Everything managed (deletes, replaces, manual steps).
+    Whole,
+}
+
+impl LiveScope {
+    /// The scope an action kind depends on; `None` for creations (no live object).
+    pub fn of(kind: &ActionKind) -> Option<LiveScope> {
+        match kind {
+            ActionKind::Create(_) => None,
+            ActionKind::Update { .. } => Some(LiveScope::Settings),
+            ActionKind::Repositories { .. } => Some(LiveScope::Repositories),
+            ActionKind::RotateCredential { .. } => Some(LiveScope::Credential),
+            ActionKind::Delete { .. } | ActionKind::Replace { .. } | ActionKind::Manual { .. } => {
+                Some(LiveScope::Whole)
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LiveView<'a> {
+    id: u64,
+    service: Service,
+    origin: &'a str,
+    owner: String,
+    auth: AuthMethod,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    projects: Option<&'a LiveProjects>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<Settings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repositories: Option<Vec<(u64, &'a str, bool)>>,
+}
+
+/// The fingerprint of the live fields in `scope`. Fields GIJ changes by itself (dates, indexing
+/// state and progress) are never included, so indexing does not make a plan stale.
+pub fn live_fingerprint(live: &LiveIntegration, scope: LiveScope) -> String {
+    let settings = matches!(scope, LiveScope::Settings | LiveScope::Whole);
+    let repos = matches!(scope, LiveScope::Repositories | LiveScope::Whole);
+    let view = LiveView {
+        id: live.id,
+        service: live.service,
+        origin: &live.origin,
+        owner: live.owner.to_lowercase(),
+        auth: live.auth,
+        display_name: settings.then_some(live.display_name.as_str()),
+        projects: settings.then_some(&live.projects),
+        settings: settings.then(|| normalize_settings(&live.settings)),
+        repositories: repos.then(|| {
+            live.repositories
+                .iter()
+                .map(|r| (r.id, r.name.as_str(), r.enabled))
+                .collect()
+        }),
+    };
+    hash("gijctl-live-v1", &view)
+}
+
+/// The salt of credential reference fingerprints: per integration key, so that two
+/// integrations sharing a reference do not reveal it by sharing a fingerprint.
+pub fn credential_salt(key: &str) -> String {
+    format!("gijctl-credential:{key}")
+}
+
+/// The fingerprint of an integration's credential reference (`None` for OAuth).
+pub fn credential_fingerprint(d: &DesiredIntegration) -> Option<String> {
+    d.credential
+        .as_ref()
+        .map(|c| c.fingerprint(&credential_salt(&d.key)))
+}
+
+#[derive(Serialize)]
+struct DesiredView<'a> {
+    key: &'a str,
+    service: Service,
+    origin: String,
+    owner: String,
+    auth: AuthMethod,
+    credential: Option<String>,
+    username: Option<&'a str>,
+    aws_region: Option<&'a str>,
+    display_name: &'a str,
+    include: &'a [String],
+    exclude: &'a [String],
+    projects: Option<Vec<&'a str>>,
+    settings: Settings,
+    pinned_id: Option<u64>,
+    ignore: Vec<Field>,
+    allow_replace: bool,
+}
+
+/// The fingerprint of a desired integration: everything that decides what apply does to it,
+/// including the credential reference's fingerprint, excluding its order in the file.
+pub fn desired_fingerprint(d: &DesiredIntegration) -> String {
+    let view = DesiredView {
+        key: &d.key,
+        service: d.service,
+        origin: normalize_origin(&d.origin),
+        owner: d.owner.to_lowercase(),
+        auth: d.auth,
+        credential: credential_fingerprint(d),
+        username: d.username.as_deref(),
+        aws_region: d.aws_region.as_deref(),
+        display_name: &d.display_name,
+        include: &d.repositories.include,
+        exclude: &d.repositories.exclude,
+        projects: match &d.projects {
+            ProjectScope::All => None,
+            ProjectScope::Keys(k) => Some(k.iter().map(|k| k.as_str()).collect()),
+        },
+        settings: normalize_settings(&d.settings),
+        pinned_id: d.pinned_id,
+        ignore: d.ignore.iter().copied().collect(),
+        allow_replace: d.allow_replace,
+    };
+    hash("gijctl-desired-v1", &view)
+}
+
+/// The checksum of a plan: every field except `meta` and `checksum` itself.
+pub fn plan_checksum(plan: &Plan) -> String {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        format_version: u32,
+        actions: &'a [super::model::Action],
+        unmanaged: &'a [super::model::UnmanagedIntegration],
+        unchanged: &'a [String],
+        schedule: &'a super::model::Schedule,
+    }
+    hash(
+        "gijctl-plan-v1",
+        &Body {
+            format_version: plan.format_version,
+            actions: &plan.actions,
+            unmanaged: &plan.unmanaged,
+            unchanged: &plan.unchanged,
+            schedule: &plan.schedule,
+        },
+    )
+}
+
+/// An action of a saved plan whose inputs changed since the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleAction {
+    /// The action's step.
+    pub step: u32,
+    /// The action's key.
+    pub key: String,
+    /// Why it is stale, for the user.
+    pub reason: String,
+}
+
+/// Checks every action of a saved plan against the current config and a live state read when
+/// apply starts (before it changes anything: its own changes would otherwise look like drift).
+pub fn stale_actions(plan: &Plan, desired: &DesiredState, live: &LiveState) -> Vec<StaleAction> {
+    let mut out = Vec::new();
+    for a in &plan.actions {
+        let stale = |reason: String| StaleAction {
+            step: a.step,
+            key: a.key.clone(),
+            reason,
+        };
+        if let Some(want) = &a.desired_fingerprint {
+            match desired.integrations.iter().find(|d| d.key == a.key) {
+                None => out.push(stale(format!("`{}` is no longer in the config", a.key))),
+                Some(d) if &desired_fingerprint(d) != want => out.push(stale(format!(
+                    "the config of `{}` changed since the plan was made",
+                    a.key
+                ))),
+                Some(_) => {}
+            }
+            if out.last().is_some_and(|s| s.step == a.step) {
+                continue;
+            }
+        }
+        if let (Some(want), Some(id)) = (&a.live_fingerprint, a.target_id) {
+            let scope = LiveScope::of(&a.kind).unwrap_or(LiveScope::Whole);
+            match live.get(id) {
+                None => out.push(stale(format!("live integration #{id} no longer exists"))),
+                Some(l) if &live_fingerprint(l, scope) != want => out.push(stale(format!(
+                    "live integration #{id} changed on the site since the plan was made"
+                ))),
+                Some(_) => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,463 @@
+//! Turns GIJ's wire JSON ([`LiveSite`]) into the normalised [`LiveState`] that `plan` compares.
+//!
+//! Everything GIJ fills in by itself (dates, indexing progress, unknown keys) is either dropped
+//! here or kept out of the comparison, and every missing field is replaced by GIJ's documented
+//! default, so that the same site always produces the same [`LiveState`] and a plan right after
+//! an apply is empty.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::LiveSite;
+use crate::api::wire;
+use crate::model::{
+    AuthMethod, IndexState, IntegrationIndexing, LiveIntegration, LiveProjects, LiveRepository,
+    Service, Settings, normalize_origin,
+};
+
+/// The live site, normalised.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveState {
+    /// Integrations of supported services, sorted by id.
+    pub integrations: Vec<LiveIntegration>,
+    /// Jira project keys and ids.
+    pub projects: ProjectIndex,
+    /// Integrations whose type gijctl does not know; listed as unmanaged, never touched.
+    pub unsupported: Vec<UnsupportedIntegration>,
+    /// Repository sizes in commits, when the site reports them (the `commits` extension key);
+    /// used only for indexing-time estimates.
+    pub repo_commits: BTreeMap<u64, u64>,
+    /// Live objects that were skipped and why.
+    pub warnings: Vec<String>,
+}
+
+impl LiveState {
+    /// Finds a live integration by id.
+    pub fn get(&self, id: u64) -> Option<&LiveIntegration> {
+        self.integrations.iter().find(|i| i.id == id)
+    }
+}
+
+/// A live integration of a type gijctl cannot manage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedIntegration {
+    /// GIJ's id.
+    pub id: u64,
+    /// GIJ's wire type.
+    pub wire_type: String,
+    /// Normalised origin.
+    pub origin: String,
+    /// Owner.
+    pub owner: String,
+    /// Display name.
+    pub display_name: String,
+    /// Number of repositories.
+    pub repositories: usize,
+}
+
+/// Jira project keys and numeric ids in both directions: GIJ stores ids, users write keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectIndex {
+    by_key: BTreeMap<String, u64>,
+    by_id: BTreeMap<u64, String>,
+}
+
+impl ProjectIndex {
+    /// Builds the index from `(id, key)` pairs; keys are upper-cased.
+    pub fn new(pairs: impl IntoIterator<Item = (u64, String)>) -> ProjectIndex {
+        let mut idx = ProjectIndex::default();
+        for (id, key) in pairs {
+            let key = key.trim().to_ascii_uppercase();
+            idx.by_key.insert(key.clone(), id);
+            idx.by_id.insert(id, key);
+        }
+        idx
+    }
+
+    /// The id of a project key (case-insensitive).
+    pub fn id_of(&self, key: &str) -> Option<u64> {
+        self.by_key.get(&key.to_ascii_uppercase()).copied()
+    }
+
+    /// The key of a project id, or `#<id>` when Jira does not know the id (a deleted project),
+    /// so that the plan can still show and remove the stale association.
+    pub fn key_of(&self, id: u64) -> String {
+        self.by_id
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    /// Every known key, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.by_key.keys().map(String::as_str)
+    }
+
+    /// Resolves keys to ids; `#<id>` pseudo-keys resolve to their id. `Err` names the first
+    /// unknown key.
+    pub fn ids_of<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<Vec<u64>, String> {
+        let mut out = BTreeSet::new();
+        for k in keys {
+            let id = match k.strip_prefix('#') {
+                Some(n) => n.parse().ok(),
+                None => self.id_of(k),
+            };
+            out.insert(id.ok_or_else(|| k.to_owned())?);
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// Converts the wire site into a [`LiveState`]. Pure; never fails: objects that cannot be
+/// interpreted are skipped with a warning.
+pub fn from_site(site: &LiveSite) -> LiveState {
+    let mut warnings = Vec::new();
+    let projects = ProjectIndex::new(site.projects.iter().filter_map(|p| {
+        if p.id.is_none() {
+            warnings.push(format!("Jira project `{}` has no id; ignored", p.key));
+        }
+        p.id.map(|id| (id, p.key.clone()))
+    }));
+
+    let mut repos_by_parent: BTreeMap<u64, Vec<&wire::Repository>> = BTreeMap::new();
+    let mut repo_commits = BTreeMap::new();
+    for r in &site.repositories {
+        if let Some(c) = r.extra.get("commits").and_then(serde_json::Value::as_u64) {
+            repo_commits.insert(r.id, c);
+        }
+        if let Some(parent) = r.tracked_folder_id {
+            repos_by_parent.entry(parent).or_default().push(r);
+        }
+    }
+
+    let mut integrations = Vec::new();
+    let mut unsupported = Vec::new();
+    for w in &site.integrations {
+        let Some(id) = w.id else {
+            warnings.push(format!(
+                "a live integration without an id (display name {:?}) was ignored",
+                w.display_name.as_deref().unwrap_or("")
+            ));
+            continue;
+        };
+        let repos = repos_by_parent.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let wire_type = w.integration_type.clone().unwrap_or_default();
+        match Service::from_wire_type(&wire_type) {
+            Some(service) => integrations.push(integration(id, service, w, repos, &projects)),
+            None => unsupported.push(UnsupportedIntegration {
+                id,
+                wire_type: if wire_type.is_empty() {
+                    "UNKNOWN".to_owned()
+                } else {
+                    wire_type
+                },
+                origin: w
+                    .origin
+                    .as_deref()
+                    .map(normalize_origin)
+                    .unwrap_or_default(),
+                owner: w.group.clone().unwrap_or_default(),
+                display_name: w.display_name.clone().unwrap_or_default(),
+                repositories: repos.len(),
+            }),
+        }
+    }
+    integrations.sort_by_key(|i| i.id);
+    unsupported.sort_by_key(|i| i.id);
+    LiveState {
+        integrations,
+        projects,
+        unsupported,
+        repo_commits,
+        warnings,
+    }
+}
+
+fn integration(
+    id: u64,
+    service: Service,
+    w: &wire::Integration,
+    repos: &[&wire::Repository],
+    projects: &ProjectIndex,
+) -> LiveIntegration {
+    let settings = settings_from_wire(w);
+    let mut repositories: Vec<LiveRepository> = repos.iter().map(|r| repository(r)).collect();
+    repositories.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let origin = match w.origin.as_deref() {
+        Some(o) if !o.trim().is_empty() => normalize_origin(o),
+        _ => service.default_origin().unwrap_or_default().to_owned(),
+    };
+    let live_projects = if w.global.unwrap_or(true) {
+        LiveProjects::All
+    } else {
+        LiveProjects::Keys(
+            w.project_mapping_ids
+                .iter()
+                .flatten()
+                .map(|id| projects.key_of(*id))
+                .collect(),
+        )
+    };
+    let indexing = aggregate_indexing(w, &settings, &repositories);
+    LiveIntegration {
+        id,
+        service,
+        origin,
+        owner: w.group.clone().unwrap_or_default(),
+        auth: AuthMethod::from_wire(w.auth_method.as_deref()),
+        display_name: w.display_name.clone().unwrap_or_default(),
+        projects: live_projects,
+        settings,
+        repositories,
+        indexing,
+        aws_region: w
+            .aws_region
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+    }
+}
+
+/// Reads GIJ's settings fields, filling missing ones with GIJ's own defaults. GIJ's default for
+/// `requireUserPat` is `false` (gijctl's config default is `true`, but that is a config choice,
+/// not what an integration that omits the field has).
+pub fn settings_from_wire(w: &wire::Integration) -> Settings {
+    let d = Settings::default();
+    normalize_settings(&Settings {
+        enabled: !w.disabled.unwrap_or(false),
+        require_user_pat: w.require_user_pat.unwrap_or(false),
+        smart_commits: w.smart_commits_enabled.unwrap_or(d.smart_commits),
+        repository_browser: w.git_viewer_enabled.unwrap_or(d.repository_browser),
+        diff_viewing: w.sources_diff_view_enabled.unwrap_or(d.diff_viewing),
+        revision_indexing: w.revision_indexing.unwrap_or(d.revision_indexing),
+        commit_emails: w.send_commit_emails.unwrap_or(d.commit_emails),
+        commit_email_max_age_minutes: w
+            .max_mins_to_commit_email
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(d.commit_email_max_age_minutes),
+        tags_filter: w.tags_filter.clone().unwrap_or_default(),
+        pr_hide_filter: w.pr_hide_filter.clone().unwrap_or_default(),
+        ssl_verify: !w.disable_ssl_verification.unwrap_or(!d.ssl_verify),
+        trust_folder_stat: w.trust_folder_stat.unwrap_or(d.trust_folder_stat),
+        fetch_notes: w.ref_spec_notes.unwrap_or(d.fetch_notes),
+        fetch_changes: w.ref_spec_changes.unwrap_or(d.fetch_changes),
+        fetch_refspecs: split_refspecs(w.ref_spec_custom.as_deref().unwrap_or("")),
+        api_path: w.api_path.clone().unwrap_or_default(),
+        api_filter: w.api_filter.clone().unwrap_or_default(),
+    })
+}
+
+/// Splits GIJ's comma-separated `refSpecCustom`.
+pub fn split_refspecs(s: &str) -> Vec<String> {
+    s.split(',').map(str::to_owned).collect()
+}
+
+/// Joins refspecs the way GIJ stores them (for apply's requests).
+pub fn join_refspecs(specs: &[String]) -> String {
+    specs.join(",")
+}
+
+/// Puts settings in canonical form for comparison: trimmed strings, refspecs trimmed, sorted,
+/// without empties or duplicates. Applied to both sides of every comparison.
+pub fn normalize_settings(s: &Settings) -> Settings {
+    let mut specs: Vec<String> = s
+        .fetch_refspecs
+        .iter()
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .collect();
+    specs.sort();
+    specs.dedup();
+    Settings {
+        tags_filter: s.tags_filter.trim().to_owned(),
+        pr_hide_filter: s.pr_hide_filter.trim().to_owned(),
+        api_path: s.api_path.trim().to_owned(),
+        api_filter: s.api_filter.trim().to_owned(),
+        fetch_refspecs: specs,
+        ..s.clone()
+    }
+}
+
+fn repository(r: &wire::Repository) -> LiveRepository {
+    let state = if r.disabled {
+        IndexState::Disabled
+    } else {
+        match r.state.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            Some("QUEUED") => IndexState::Queued,
+            Some("SCANNING" | "INDEXING") => IndexState::Scanning,
+            Some("UPDATED" | "INDEXED") => IndexState::Updated,
+            Some("ERROR") => IndexState::Error,
+            _ if r.last_indexed_date.is_some() => IndexState::Updated,
+            _ => IndexState::Queued,
+        }
+    };
+    let percent = r.indexing_percent.unwrap_or(match state {
+        IndexState::Updated => 100.0,
+        _ => 0.0,
+    });
+    LiveRepository {
+        id: r.id,
+        name: r.display_name.clone(),
+        enabled: !r.disabled,
+        state,
+        percent,
+    }
+}
+
+/// The integration's aggregate indexing status: the `indexingState` extension when the site
+/// sends it, else derived from the repositories' states and `lastIndexedDate`.
+fn aggregate_indexing(
+    w: &wire::Integration,
+    settings: &Settings,
+    repos: &[LiveRepository],
+) -> IntegrationIndexing {
+    if let Some(s) = w.indexing_state.as_deref() {
+        match s.to_ascii_uppercase().as_str() {
+            "SCANNING" => return IntegrationIndexing::Scanning,
+            "INDEXING" => return IntegrationIndexing::Indexing,
+            "INDEXED" => return IntegrationIndexing::Indexed,
+            "ERROR" => return IntegrationIndexing::Error,
+            "DISABLED" => return IntegrationIndexing::Disabled,
+            _ => {}
+        }
+    }
+    if !settings.enabled {
+        return IntegrationIndexing::Disabled;
+    }
+    let enabled: Vec<&LiveRepository> = repos.iter().filter(|r| r.enabled).collect();
+    if enabled.is_empty() {
+        return if w.last_indexed_date.is_some() || !repos.is_empty() {
+            IntegrationIndexing::Indexed
+        } else {
+            IntegrationIndexing::Scanning
+        };
+    }
+    if enabled.iter().any(|r| r.state == IndexState::Error) {
+        IntegrationIndexing::Error
+    } else if enabled
+        .iter()
+        .any(|r| matches!(r.state, IndexState::Queued | IndexState::Scanning))
+    {
+        IntegrationIndexing::Indexing
+    } else {
+        IntegrationIndexing::Indexed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> LiveSite {
+        let integrations: Vec<wire::Integration> = serde_json::from_str(
+            r#"[
+            {"id": 1, "displayName": "GitHub", "origin": "HTTPS://API.GitHub.com/", "integrationType": "GITHUB",
+             "group": "acme", "global": true, "initDate": 1, "lastIndexedDate": 2, "root": "x"},
+            {"id": 9, "displayName": "Lab", "origin": "https://gitlab.acme.internal", "integrationType": "GITLAB_SERVER",
+             "group": "platform", "global": false, "projectMappingIds": [10001, 10000, 99999], "requireUserPat": true,
+             "refSpecCustom": " refs/b/*,refs/a/*,,refs/a/* ", "disabled": false, "authMethod": "OAUTH",
+             "indexingState": "indexing"},
+            {"id": 12, "displayName": "Odd", "integrationType": "SVN_THING", "group": "x"},
+            {"displayName": "no id", "integrationType": "GITHUB"}
+        ]"#,
+        )
+        .unwrap();
+        let repositories: Vec<wire::Repository> = serde_json::from_str(
+            r#"[
+            {"id": 3, "displayName": "web-app", "trackedFolderId": 1, "state": "UPDATED", "commits": 2500},
+            {"id": 2, "displayName": "api-gateway", "trackedFolderId": 1, "state": "QUEUED"},
+            {"id": 4, "displayName": "legacy", "trackedFolderId": 1, "disabled": true},
+            {"id": 10, "displayName": "deploy", "trackedFolderId": 9, "lastIndexedDate": 5},
+            {"id": 13, "displayName": "trunk", "trackedFolderId": 12}
+        ]"#,
+        )
+        .unwrap();
+        let projects: Vec<wire::Project> = serde_json::from_str(
+            r#"[{"id":"10000","key":"OPS","name":"Operations"},{"id":"10001","key":"web","name":"Web"}]"#,
+        )
+        .unwrap();
+        LiveSite {
+            projects,
+            integrations,
+            repositories,
+        }
+    }
+
+    #[test]
+    fn converts_and_normalises() {
+        let live = from_site(&site());
+        assert_eq!(
+            live.integrations.iter().map(|i| i.id).collect::<Vec<_>>(),
+            [1, 9]
+        );
+        let gh = live.get(1).unwrap();
+        assert_eq!(gh.origin, "https://api.github.com");
+        assert_eq!(gh.projects, LiveProjects::All);
+        assert!(!gh.settings.require_user_pat, "GIJ's default is false");
+        assert_eq!(gh.settings.smart_commits, Settings::default().smart_commits);
+        assert_eq!(
+            gh.repositories
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
+            ["api-gateway", "legacy", "web-app"]
+        );
+        assert_eq!(gh.repositories[1].state, IndexState::Disabled);
+        assert_eq!(
+            gh.indexing,
+            IntegrationIndexing::Indexing,
+            "api-gateway queued"
+        );
+        assert_eq!(live.repo_commits.get(&3), Some(&2500));
+
+        let lab = live.get(9).unwrap();
+        assert_eq!(lab.auth, AuthMethod::Oauth);
+        assert!(lab.settings.require_user_pat);
+        assert_eq!(lab.settings.fetch_refspecs, ["refs/a/*", "refs/b/*"]);
+        assert_eq!(
+            lab.projects,
+            LiveProjects::Keys(["#99999", "OPS", "WEB"].map(String::from).into())
+        );
+        assert_eq!(
+            lab.indexing,
+            IntegrationIndexing::Indexing,
+            "explicit state wins"
+        );
+        assert_eq!(lab.repositories[0].state, IndexState::Updated);
+
+        assert_eq!(live.unsupported.len(), 1);
+        assert_eq!(live.unsupported[0].repositories, 1);
+        assert_eq!(live.warnings.len(), 1);
+    }
+
+    #[test]
+    fn derives_aggregate_states() {
+        let mut s = site();
+        s.integrations[0].indexing_state = None;
+        s.repositories[1].state = Some("ERROR".into());
+        assert_eq!(
+            from_site(&s).get(1).unwrap().indexing,
+            IntegrationIndexing::Error
+        );
+        s.repositories[1].state = Some("UPDATED".into());
+        assert_eq!(
+            from_site(&s).get(1).unwrap().indexing,
+            IntegrationIndexing::Indexed
+        );
+        s.integrations[0].disabled = Some(true);
+        assert_eq!(
+            from_site(&s).get(1).unwrap().indexing,
+            IntegrationIndexing::Disabled
+        );
+    }
+
+    #[test]
+    fn project_index_resolves_both_ways() {
+        let idx = ProjectIndex::new([(10000, "ops".to_owned())]);
+        assert_eq!(idx.id_of("Ops"), Some(10000));
+        assert_eq!(idx.key_of(10000), "OPS");
+        assert_eq!(idx.key_of(5), "#5");
+        assert_eq!(idx.ids_of(["OPS", "#5"]), Ok(vec![5, 10000]));
+        assert_eq!(idx.ids_of(["NOPE"]), Err("NOPE".to_owned()));
+    }
+}

@@ -1,0 +1,286 @@
+//! The pull-request comment rendering.
+//!
+//! Starts with a hidden marker (`<!-- gijctl-plan -->`) so CI can find and update its own
+//! comment, then the summary table, then the risky actions as a warning list, then one collapsed
+//! `<details>` block per integration. GitHub rejects comments over 65,536 characters, so the
+//! output is capped at [`MAX_CHARS`]: blocks that do not fit are left out and a note says how
+//! many.
+
+use std::fmt::Write as _;
+
+use super::duration;
+use super::text::{create_lines, summary_line};
+use crate::plan::fields::{field_name, toml_value};
+use crate::plan::{Action, ActionKind, Plan};
+
+/// The hidden marker CI bots look for.
+pub const MARKER: &str = "<!-- gijctl-plan -->";
+/// Hard cap on the comment length, in characters.
+pub const MAX_CHARS: usize = 65_000;
+
+/// Escapes text for a Markdown table cell or inline HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('`', "'")
+}
+
+/// Keeps a line from closing a fenced block.
+fn fence_safe(s: &str) -> String {
+    s.replace("```", "``\u{200b}`")
+}
+
+fn details_block(key: &str, actions: &[&Action]) -> String {
+    let mut body = String::new();
+    let verbs: Vec<&str> = actions.iter().map(|a| a.verb()).collect();
+    let sym = actions.first().map_or("~", |a| a.symbol());
+    let _ = writeln!(
+        body,
+        "<details><summary><code>{sym} {}</code>: {}</summary>\n",
+        esc(key),
+        verbs.join(", ")
+    );
+    let _ = writeln!(body, "```diff");
+    for a in actions {
+        match &a.kind {
+            ActionKind::Create(spec) => {
+                for l in create_lines(spec) {
+                    let _ = writeln!(body, "+ {}", fence_safe(&l));
+                }
+            }
+            ActionKind::Update { changes } => {
+                for c in changes {
+                    let name = field_name(c.field);
+                    let _ = writeln!(body, "- {name} = {}", fence_safe(&toml_value(&c.old)));
+                    let _ = writeln!(body, "+ {name} = {}", fence_safe(&toml_value(&c.new)));
+                }
+            }
+            ActionKind::Repositories { enable, disable } => {
+                for r in enable {
+                    let _ = writeln!(
+                        body,
+                        "+ repository {} (#{}) enabled",
+                        fence_safe(&r.name),
+                        r.id
+                    );
+                }
+                for r in disable {
+                    let _ = writeln!(
+                        body,
+                        "- repository {} (#{}) disabled",
+                        fence_safe(&r.name),
+                        r.id
+                    );
+                }
+            }
+            ActionKind::Delete {
+                display_name,
+                service,
+                owner,
+                repositories,
+            } => {
+                let _ = writeln!(
+                    body,
+                    "- {service} {} {:?} ({repositories} repositories)",
+                    fence_safe(owner),
+                    fence_safe(display_name)
+                );
+            }
+            ActionKind::Replace {
+                old,
+                old_repositories,
+                create,
+            } => {
+                let _ = writeln!(
+                    body,
+                    "- {} {} at {} {:?} ({old_repositories} repositories)",
+                    old.service,
+                    fence_safe(&old.owner),
+                    fence_safe(&old.origin),
+                    fence_safe(&old.display_name)
+                );
+                for l in create_lines(create) {
+                    let _ = writeln!(body, "+ {}", fence_safe(&l));
+                }
+            }
+            ActionKind::Manual {
+                reason,
+                instructions,
+            } => {
+                let _ = writeln!(body, "! manual step: {}", fence_safe(reason));
+                for (i, s) in instructions.iter().enumerate() {
+                    let _ = writeln!(body, "!   {}. {}", i + 1, fence_safe(s));
+                }
+            }
+            ActionKind::RotateCredential {
+                credential,
+                switches_to_pat,
+            } => {
+                let _ = writeln!(
+                    body,
+                    "~ credential sent again{} (reference fingerprint {})",
+                    if *switches_to_pat {
+                        ", switching from OAuth to a PAT"
+                    } else {
+                        ""
+                    },
+                    credential
+                        .reference_fingerprint
+                        .as_deref()
+                        .unwrap_or("none")
+                );
+            }
+        }
+    }
+    let _ = writeln!(body, "```\n\n</details>\n");
+    body
+}
+
+/// Renders the plan as a pull-request comment of at most [`MAX_CHARS`] characters.
+pub fn render(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut head = String::new();
+    let _ = writeln!(head, "{MARKER}");
+    let _ = writeln!(head, "### gijctl plan\n");
+    let _ = writeln!(head, "**{}**\n", summary_line(s));
+    let _ = writeln!(head, "| Change | Integrations |\n|---|---:|");
+    let mut rows = vec![("Create", s.create), ("Update", s.update)];
+    if s.replace > 0 {
+        rows.push(("Replace", s.replace));
+    }
+    rows.extend([
+        ("Delete", s.delete),
+        ("Manual", s.manual),
+        ("Unchanged", s.unchanged),
+        ("Unmanaged", s.unmanaged),
+    ]);
+    for (name, n) in rows {
+        let _ = writeln!(head, "| {name} | {n} |");
+    }
+    let _ = writeln!(head);
+    if plan.has_changes() {
+        let _ = writeln!(
+            head,
+            "Estimated indexing time: **{}** with at most {} integration(s) indexing at once; \
+             {} API calls.\n",
+            duration(plan.schedule.estimated_indexing_secs),
+            plan.schedule.max_parallel_indexing,
+            plan.schedule.api_calls
+        );
+    } else {
+        let _ = writeln!(head, "No changes. The site matches the config.\n");
+    }
+
+    // Blocks in priority order; each is added only when it fits.
+    let mut blocks: Vec<String> = Vec::new();
+    let risky: Vec<&Action> = plan.risky_actions().collect();
+    if !risky.is_empty() {
+        blocks.push("> [!WARNING]\n> Risky changes: review these before applying.\n\n".to_owned());
+        for a in risky {
+            let what: Vec<&str> = a.risks.iter().map(|r| r.describe()).collect();
+            blocks.push(format!(
+                "- :warning: step {}: `{}` {}\n",
+                a.step,
+                esc(&a.key),
+                what.join("; ")
+            ));
+        }
+        blocks.push("\n".to_owned());
+    }
+    for w in &plan.warnings {
+        blocks.push(format!("- note: {}\n", esc(w)));
+    }
+    let mut keys: Vec<&str> = Vec::new();
+    for a in &plan.actions {
+        if !keys.contains(&a.key.as_str()) {
+            keys.push(&a.key);
+        }
+    }
+    if !keys.is_empty() {
+        blocks.push("#### Changes\n\n".to_owned());
+    }
+    for key in keys {
+        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.key == key).collect();
+        blocks.push(details_block(key, &actions));
+    }
+    if !plan.unmanaged.is_empty() {
+        blocks.push(
+            "#### Unmanaged\n\nLive integrations not in the config (left alone):\n\n\
+             | Id | Service | Owner | Display name | Repositories | Suggested key |\n\
+             |---:|---|---|---|---:|---|\n"
+                .to_owned(),
+        );
+        for u in &plan.unmanaged {
+            blocks.push(format!(
+                "| {} | {} | {} | {} | {} | `{}` |\n",
+                u.id,
+                esc(&u.service),
+                esc(&u.owner),
+                esc(&u.display_name),
+                u.repositories,
+                esc(&u.suggested_key)
+            ));
+        }
+        blocks.push("\n".to_owned());
+    }
+    if !plan.actions.is_empty() {
+        let mut order = String::from(
+            "<details><summary>Execution order</summary>\n\n| Step | Integration | Action | Phase | Indexing | API calls |\n|---:|---|---|---|---|---:|\n",
+        );
+        for a in &plan.actions {
+            let idx = plan
+                .schedule
+                .timeline
+                .iter()
+                .find(|s| s.step == a.step)
+                .map(|s| {
+                    format!(
+                        "~{} (slot {}, from +{})",
+                        duration(s.end_secs - s.start_secs),
+                        s.slot,
+                        duration(s.start_secs)
+                    )
+                })
+                .unwrap_or_default();
+            let phase = serde_json::to_value(a.phase)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                order,
+                "| {} | `{}` | {} | {phase} | {idx} | {} |",
+                a.step,
+                esc(&a.key),
+                a.verb(),
+                a.api_calls
+            );
+        }
+        order.push_str("\n</details>\n");
+        blocks.push(order);
+    }
+
+    let note_reserve = 300;
+    let mut out = head;
+    let mut used = out.chars().count();
+    let mut left_out = 0usize;
+    for b in blocks {
+        let n = b.chars().count();
+        if left_out == 0 && used + n + note_reserve <= MAX_CHARS {
+            out.push_str(&b);
+            used += n;
+        } else {
+            left_out += 1;
+        }
+    }
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            "\n> [!NOTE]\n> This comment was truncated to stay under {MAX_CHARS} characters: \
+             {left_out} section(s) were left out. Run `gijctl plan` or see the JSON plan for \
+             everything."
+        );
+    }
+    out
+}

@@ -1,0 +1,87 @@
+//! Snapshot tests of the three renderings on the quickstart plan (meta redacted).
+
+use crate::plan::testkit::quickstart;
+use crate::plan::{PlanMeta, PlanOptions, plan};
+
+fn quickstart_plan(prune: bool) -> crate::plan::Plan {
+    let (d, l) = quickstart();
+    plan(
+        &d,
+        &l,
+        &PlanOptions {
+            prune: Some(prune),
+            meta: PlanMeta {
+                gijctl_version: "0.0.0-test".into(),
+                created_at: Some("2026-01-01T00:00:00Z".into()),
+                config_path: Some("gij.toml".into()),
+                endpoint: Some("http://127.0.0.1:1".into()),
+            },
+            ..PlanOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn text_snapshot() {
+    insta::assert_snapshot!(super::text::render(&quickstart_plan(false), false));
+}
+
+#[test]
+fn text_with_colour_differs_only_by_escapes() {
+    let p = quickstart_plan(true);
+    let plain = super::text::render(&p, false);
+    let coloured = super::text::render(&p, true);
+    assert!(coloured.contains('\u{1b}'));
+    assert!(!plain.contains('\u{1b}'));
+    let stripped =
+        String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec()).unwrap();
+    assert_eq!(stripped, plain);
+}
+
+#[test]
+fn json_snapshot() {
+    let p = quickstart_plan(true);
+    let v: serde_json::Value = serde_json::from_str(&super::json::render(&p)).unwrap();
+    insta::assert_json_snapshot!(v, { ".meta" => "[meta]" });
+}
+
+#[test]
+fn markdown_snapshot() {
+    let md = super::markdown::render(&quickstart_plan(true));
+    assert!(md.starts_with(super::markdown::MARKER));
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn markdown_is_capped() {
+    let (mut d, l) = quickstart();
+    let template = d.integrations[1].clone();
+    for i in 0..600 {
+        let mut x = template.clone();
+        x.key = format!("gen-{i}");
+        x.owner = format!("owner-{i}");
+        x.file_index = 10 + i;
+        d.integrations.push(x);
+    }
+    let p = plan(&d, &l, &PlanOptions::default()).unwrap();
+    let md = super::markdown::render(&p);
+    assert!(md.chars().count() <= super::markdown::MAX_CHARS);
+    assert!(md.contains("This comment was truncated"));
+    // Balanced details blocks even when truncated.
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
+}
+
+#[test]
+fn no_changes_renders_plainly() {
+    let (mut d, mut l) = quickstart();
+    d.integrations.clear();
+    l.integrations.clear();
+    let p = plan(&d, &l, &PlanOptions::default()).unwrap();
+    let t = super::text::render(&p, false);
+    assert!(t.starts_with("Plan: 0 to create, 0 to update, 0 to delete, 0 manual, 0 unchanged\n"));
+    assert!(t.contains("No changes."));
+}

@@ -1,0 +1,368 @@
+//! The terminal rendering: a summary line, one block per integration with a diff of its
+//! settings, the unmanaged integrations, and the execution order with estimates.
+//!
+//! Symbols (`+ ~ - !`) carry the meaning; colour is decoration, added only when the caller
+//! says so (a TTY without `NO_COLOR`).
+
+use std::fmt::Write as _;
+
+use owo_colors::OwoColorize;
+use similar::{ChangeTag, TextDiff};
+
+use super::duration;
+use crate::plan::fields::{field_name, toml_string, toml_value};
+use crate::plan::{Action, ActionKind, CreateSpec, Phase, Plan, Summary};
+
+/// Paints text only when colour is on.
+#[derive(Debug, Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn green(self, s: &str) -> String {
+        if self.0 {
+            s.green().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+    fn red(self, s: &str) -> String {
+        if self.0 {
+            s.red().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+    fn yellow(self, s: &str) -> String {
+        if self.0 {
+            s.yellow().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+    fn bold(self, s: &str) -> String {
+        if self.0 {
+            s.bold().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+    fn dim(self, s: &str) -> String {
+        if self.0 {
+            s.dimmed().to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+    fn symbol(self, sym: &str) -> String {
+        match sym {
+            "+" => self.green(sym),
+            "-" | "-/+" => self.red(sym),
+            _ => self.yellow(sym),
+        }
+    }
+}
+
+/// The summary line: `Plan: 2 to create, 1 to update, 0 to delete, 1 manual, 3 unchanged`
+/// (replacements are listed only when there are some).
+pub fn summary_line(s: &Summary) -> String {
+    let replace = if s.replace > 0 {
+        format!(", {} to replace", s.replace)
+    } else {
+        String::new()
+    };
+    format!(
+        "Plan: {} to create, {} to update{replace}, {} to delete, {} manual, {} unchanged",
+        s.create, s.update, s.delete, s.manual, s.unchanged
+    )
+}
+
+/// The `field = value` lines of a creation, in gij.toml order.
+pub fn create_lines(spec: &CreateSpec) -> Vec<String> {
+    let mut lines = vec![
+        format!("service = {}", toml_string(spec.service.config_name())),
+        format!("origin = {}", toml_string(&spec.origin)),
+        format!("owner = {}", toml_string(&spec.owner)),
+        format!("display-name = {}", toml_string(&spec.display_name)),
+        format!("auth = {}", toml_string(&spec.auth.to_string())),
+    ];
+    if let Some(fp) = &spec.credential.reference_fingerprint {
+        lines.push(format!("credential = (reference fingerprint {fp})"));
+    }
+    if let Some(u) = &spec.username {
+        lines.push(format!("username = {}", toml_string(u)));
+    }
+    if let Some(r) = &spec.aws_region {
+        lines.push(format!("aws-region = {}", toml_string(r)));
+    }
+    lines.push(format!(
+        "projects = {}",
+        toml_value(&spec.projects.to_value())
+    ));
+    lines.push(format!(
+        "repositories = {{ include = {}, exclude = {} }}",
+        toml_value(&spec.repositories.include.clone().into()),
+        toml_value(&spec.repositories.exclude.clone().into())
+    ));
+    for s in &spec.settings {
+        lines.push(format!(
+            "{} = {}",
+            field_name(s.field),
+            toml_value(&s.value)
+        ));
+    }
+    lines
+}
+
+/// The unified-ish diff of an update's changes: `- field = old` / `+ field = new` lines.
+fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String) {
+    for c in changes {
+        let name = field_name(c.field);
+        let old = format!("{name} = {}\n", toml_value(&c.old));
+        let new = format!("{name} = {}\n", toml_value(&c.new));
+        let diff = TextDiff::from_lines(&old, &new);
+        for ch in diff.iter_all_changes() {
+            let line = ch.value().trim_end_matches('\n');
+            let _ = match ch.tag() {
+                ChangeTag::Delete => writeln!(out, "    {}", p.red(&format!("- {line}"))),
+                ChangeTag::Insert => writeln!(out, "    {}", p.green(&format!("+ {line}"))),
+                ChangeTag::Equal => writeln!(out, "      {line}"),
+            };
+        }
+    }
+    for c in changes {
+        if !c.added.is_empty() || !c.removed.is_empty() {
+            let mut parts: Vec<String> = c.added.iter().map(|k| format!("+{k}")).collect();
+            parts.extend(c.removed.iter().map(|k| format!("-{k}")));
+            let _ = writeln!(
+                out,
+                "    {}",
+                p.dim(&format!("({}: {})", field_name(c.field), parts.join(" ")))
+            );
+        }
+    }
+}
+
+fn repo_list(r: &[crate::plan::RepoRef]) -> String {
+    r.iter()
+        .map(|r| format!("{} (#{})", r.name, r.id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One action's body lines under its integration's header.
+fn action_body(a: &Action, p: Paint, out: &mut String) {
+    match &a.kind {
+        ActionKind::Create(spec) => {
+            for l in create_lines(spec) {
+                let _ = writeln!(out, "    {}", p.green(&format!("+ {l}")));
+            }
+        }
+        ActionKind::Update { changes } => change_diff(changes, p, out),
+        ActionKind::Repositories { enable, disable } => {
+            if !enable.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    {}",
+                    p.green(&format!("+ enable repositories: {}", repo_list(enable)))
+                );
+            }
+            if !disable.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    {}",
+                    p.red(&format!("- disable repositories: {}", repo_list(disable)))
+                );
+            }
+        }
+        ActionKind::Delete {
+            display_name,
+            service,
+            owner,
+            repositories,
+        } => {
+            let _ = writeln!(
+                out,
+                "    {}",
+                p.red(&format!(
+                    "- delete {service} `{owner}` {display_name:?} ({repositories} repositories; clones are kept)"
+                ))
+            );
+        }
+        ActionKind::Replace {
+            old,
+            old_repositories,
+            create,
+        } => {
+            let _ = writeln!(
+                out,
+                "    {}",
+                p.red(&format!(
+                    "- delete {} `{}` at {} {:?} ({old_repositories} repositories)",
+                    old.service, old.owner, old.origin, old.display_name
+                ))
+            );
+            for l in create_lines(create) {
+                let _ = writeln!(out, "    {}", p.green(&format!("+ {l}")));
+            }
+        }
+        ActionKind::Manual {
+            reason,
+            instructions,
+        } => {
+            let _ = writeln!(out, "    {}", p.yellow(&format!("! manual step: {reason}")));
+            for (i, s) in instructions.iter().enumerate() {
+                let _ = writeln!(out, "      {}. {s}", i + 1);
+            }
+        }
+        ActionKind::RotateCredential {
+            credential,
+            switches_to_pat,
+        } => {
+            let what = if *switches_to_pat {
+                "switch from OAuth to a PAT and send it"
+            } else {
+                "send the credential again"
+            };
+            let fp = credential
+                .reference_fingerprint
+                .as_deref()
+                .unwrap_or("none");
+            let _ = writeln!(
+                out,
+                "    {}",
+                p.yellow(&format!("~ {what} (reference fingerprint {fp})"))
+            );
+        }
+    }
+    for r in &a.risks {
+        let _ = writeln!(
+            out,
+            "    {}",
+            p.yellow(&format!("warning: {}", r.describe()))
+        );
+    }
+}
+
+fn header_of(a: &Action) -> String {
+    match (&a.kind, a.target_id) {
+        (ActionKind::Create(spec), _) => format!(
+            "create {} `{}` at {}",
+            spec.service, spec.owner, spec.origin
+        ),
+        (ActionKind::Delete { .. }, Some(id)) => format!("delete live integration #{id}"),
+        (ActionKind::Replace { .. }, Some(id)) => format!("replace live integration #{id}"),
+        (_, Some(id)) => format!("live integration #{id}"),
+        (ActionKind::Manual { .. }, None) => "manual step in GIJ's UI".to_owned(),
+        (_, None) => String::new(),
+    }
+}
+
+/// Renders the whole plan for a terminal.
+pub fn render(plan: &Plan, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", p.bold(&summary_line(&plan.summary)));
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{}", p.yellow(&format!("warning: {w}")));
+    }
+
+    // Per-integration blocks, in order of first appearance.
+    let mut keys: Vec<&str> = Vec::new();
+    for a in &plan.actions {
+        if !keys.contains(&a.key.as_str()) {
+            keys.push(&a.key);
+        }
+    }
+    for key in keys {
+        let actions: Vec<&Action> = plan.actions.iter().filter(|a| a.key == key).collect();
+        let Some(first) = actions.first() else {
+            continue;
+        };
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} {}  {}",
+            p.symbol(first.symbol()),
+            p.bold(key),
+            p.dim(&header_of(first))
+        );
+        for a in actions {
+            action_body(a, p, &mut out);
+        }
+    }
+
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} live integration(s) not in the config (left alone; `gijctl import` writes them, \
+             `prune = true` deletes them):",
+            plan.unmanaged.len()
+        );
+        for u in &plan.unmanaged {
+            let _ = writeln!(
+                out,
+                "  ? #{} {} `{}` {:?} ({} repositories), suggested key `{}`",
+                u.id, u.service, u.owner, u.display_name, u.repositories, u.suggested_key
+            );
+        }
+    }
+
+    if !plan.actions.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", p.bold("Execution order:"));
+        let mut phase = None;
+        for a in &plan.actions {
+            if phase != Some(a.phase) {
+                phase = Some(a.phase);
+                let title = match a.phase {
+                    Phase::Settings => "settings (start no indexing)".to_owned(),
+                    Phase::Indexing => format!(
+                        "indexing (at most {} at a time)",
+                        plan.schedule.max_parallel_indexing
+                    ),
+                    Phase::Delete => "deletions".to_owned(),
+                };
+                let _ = writeln!(out, "  {title}");
+            }
+            let mut line = format!("{:>4}. {} {} {}", a.step, a.symbol(), a.key, a.verb());
+            if let Some(s) = plan.schedule.timeline.iter().find(|s| s.step == a.step) {
+                let _ = write!(
+                    line,
+                    ", starts indexing (~{}, slot {}, from +{})",
+                    duration(s.end_secs - s.start_secs),
+                    s.slot,
+                    duration(s.start_secs)
+                );
+            }
+            let _ = write!(
+                line,
+                ", {} API call{}",
+                a.api_calls,
+                if a.api_calls == 1 { "" } else { "s" }
+            );
+            let _ = writeln!(out, "  {line}");
+        }
+        for b in &plan.schedule.busy {
+            let _ = writeln!(
+                out,
+                "  already indexing on the site: {} (#{}), ~{} left",
+                b.key,
+                b.id,
+                duration(b.remaining_secs)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Estimated indexing time: {} with {} parallel slot(s); {} API calls (not counting \
+             progress polling)",
+            duration(plan.schedule.estimated_indexing_secs),
+            plan.schedule.max_parallel_indexing,
+            plan.schedule.api_calls
+        );
+    } else {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "No changes. The site matches the config.");
+    }
+    out
+}
