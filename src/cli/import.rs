@@ -7,14 +7,14 @@ use anyhow::Context as _;
 
 use super::{Exit, Global};
 use crate::api::GijApi as _;
-use crate::api::client::Client;
+use super::site::{ConnectArgs, connect, runtime};
 
 /// Arguments of `gijctl import`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The GIJ site (Jira base URL)
-    #[arg(long, env = "GIJ_URL", value_name = "URL")]
-    pub endpoint: Option<String>,
+    /// Where the site is
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Where to write the config (`-` for stdout)
     #[arg(short, long, default_value = "gij.toml", value_name = "FILE")]
     pub output: PathBuf,
@@ -32,14 +32,13 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
             args.output.display()
         );
     }
-    let client = Client::from_env(args.endpoint.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let site = runtime
-        .block_on(client.read_site())
-        .context("cannot read the live site")?;
+    let rt = runtime()?;
+    let site = rt.block_on(async {
+        let site = connect(&args.connect).await?;
+        let r = site.client.read_site().await.context("cannot read the live site");
+        site.close().await?;
+        r
+    })?;
     let live = crate::plan::from_site(&site);
     let (text, notes) = crate::plan::import::to_toml(&live);
     for n in notes.iter().chain(&live.warnings) {

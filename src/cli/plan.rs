@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::{ColorWhen, Exit, Global};
+use super::site::{ConnectArgs, Site, connect, load_config, runtime};
 use crate::api::GijApi as _;
-use crate::api::client::Client;
+use crate::config::LoadedConfig;
+use crate::plan::model::Plan;
+use crate::plan::LiveState;
 use crate::plan::{PlanMeta, PlanOptions};
 
 /// Output formats of `gijctl plan`.
@@ -28,9 +31,9 @@ pub struct Args {
     /// The config file
     #[arg(short, long, default_value = "gij.toml", value_name = "FILE")]
     pub config: PathBuf,
-    /// The GIJ site (Jira base URL)
-    #[arg(long, env = "GIJ_URL", value_name = "URL")]
-    pub endpoint: Option<String>,
+    /// Where the site is
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -86,30 +89,68 @@ pub(crate) fn now_rfc3339() -> String {
     )
 }
 
-/// Runs the command.
-pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
-    let loaded = crate::config::load(&args.config)?;
-    let client = Client::from_env(args.endpoint.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let site = runtime
-        .block_on(client.read_site())
+/// Everything a plan run produced; apply continues from here.
+pub(crate) struct Planned {
+    pub loaded: LoadedConfig,
+    pub live: LiveState,
+    pub plan: Plan,
+}
+
+/// Loads the config, reads the site and computes the plan. Nothing is changed.
+pub(crate) async fn compute(
+    site: &Site,
+    loaded: LoadedConfig,
+    rotate: &[String],
+    prune: bool,
+    max_parallel_indexing: Option<u32>,
+) -> anyhow::Result<Planned> {
+    let wire = site
+        .client
+        .read_site()
+        .await
         .context("cannot read the live site")?;
-    let live = crate::plan::from_site(&site);
+    let live = crate::plan::from_site(&wire);
+    for w in &live.warnings {
+        anstream::eprintln!("warning: {w}");
+    }
     let opts = PlanOptions {
-        rotate: args.rotate.iter().cloned().collect::<BTreeSet<_>>(),
-        prune: args.prune.then_some(true),
-        max_parallel_indexing: None,
+        rotate: rotate.iter().cloned().collect::<BTreeSet<_>>(),
+        prune: prune.then_some(true),
+        max_parallel_indexing,
         meta: PlanMeta {
             gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
             created_at: Some(now_rfc3339()),
             config_path: Some(loaded.path.display().to_string()),
-            endpoint: args.endpoint.clone(),
+            endpoint: Some(site.endpoint.clone()),
         },
     };
     let plan = crate::plan::plan(&loaded.desired, &live, &opts)?;
+    Ok(Planned { loaded, live, plan })
+}
+
+/// Renders a plan in the chosen format.
+pub(crate) fn render(plan: &Plan, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => crate::render::text::render(plan, color),
+        Format::Json => crate::render::json::render(plan),
+        Format::Markdown => crate::render::markdown::render(plan),
+    }
+}
+
+/// Runs the command.
+pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let loaded = match load_config(&args.config) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    let planned = rt.block_on(async {
+        let site = connect(&args.connect).await?;
+        let r = compute(&site, loaded, &args.rotate, args.prune, None).await;
+        site.close().await?;
+        r
+    })?;
+    let plan = planned.plan;
     if let Some(out) = &args.out {
         crate::plan::file::write(out, &plan)?;
         if !g.quiet {
@@ -120,12 +161,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
             );
         }
     }
-    let text = match args.format {
-        Format::Text => crate::render::text::render(&plan, use_color(g)),
-        Format::Json => crate::render::json::render(&plan),
-        Format::Markdown => crate::render::markdown::render(&plan),
-    };
-    print!("{text}");
+    print!("{}", render(&plan, args.format, use_color(g)));
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Exit::Changes
     } else {

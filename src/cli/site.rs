@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::Exit;
 use crate::api::client::{Client, ClientConfig};
+use crate::config::LoadedConfig;
 use crate::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
 
 /// Where the site is and how to authenticate.
@@ -107,4 +109,12 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// Loads and validates a config file; on error prints every diagnostic and returns exit 1.
+pub fn load_config(path: &std::path::Path) -> Result<LoadedConfig, Exit> {
+    crate::config::load(path).map_err(|e| {
+        anstream::eprintln!("{e}");
+        Exit::Error
+    })
 }
