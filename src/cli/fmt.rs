@@ -13,7 +13,12 @@ use crate::config::{diagnostic, fmt, load};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The config file
-    #[arg(short, long = "config", value_name = "FILE", default_value = "gij.toml")]
+    #[arg(
+        short,
+        long = "config",
+        value_name = "FILE",
+        default_value = "gij.toml"
+    )]
     pub config: PathBuf,
     /// Change nothing; exit 1 and show a diff when the file is not canonical
     #[arg(long)]
@@ -26,7 +31,10 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
     let source = match load::read_source(&args.config) {
         Ok(s) => s,
         Err(p) => {
-            anstream::eprint!("{}", diagnostic::render(&[p], &name, "", diagnostics_color(g)));
+            anstream::eprint!(
+                "{}",
+                diagnostic::render(&[p], &name, "", diagnostics_color(g))
+            );
             return Ok(Exit::Error);
         }
     };
@@ -37,7 +45,10 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
             let p = diagnostic::Problem::at(
                 e.span().unwrap_or(0..0),
                 "here",
-                format!("invalid TOML: {}", e.message().lines().next().unwrap_or("syntax error")),
+                format!(
+                    "invalid TOML: {}",
+                    e.message().lines().next().unwrap_or("syntax error")
+                ),
             )
             .help("fix the syntax, then run `gijctl fmt` again");
             let out = diagnostic::render(&[p], &name, &parsed.masked_source, diagnostics_color(g));
@@ -64,8 +75,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         anstream::eprint!("{}", load::scrub(&udiff, &parsed.secrets));
         return Ok(Exit::Error);
     }
-    write_atomically(&args.config, &formatted)
-        .with_context(|| format!("cannot write `{name}`"))?;
+    write_atomically(&args.config, &formatted).with_context(|| format!("cannot write `{name}`"))?;
     if !g.quiet {
         anstream::eprintln!("{name}: formatted");
     }

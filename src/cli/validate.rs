@@ -9,7 +9,12 @@ use crate::config;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The config file
-    #[arg(short, long = "config", value_name = "FILE", default_value = "gij.toml")]
+    #[arg(
+        short,
+        long = "config",
+        value_name = "FILE",
+        default_value = "gij.toml"
+    )]
     pub config: PathBuf,
 }
 

@@ -127,7 +127,10 @@ pub fn render(problems: &[Problem], name: &str, source: &str, color: bool) -> St
         .with_context_lines(1);
     let named = NamedSource::new(name, source.to_owned());
     let mut out = String::new();
-    for p in problems {
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
         let report = Report {
             problem: p,
             source: &named,
@@ -153,8 +156,7 @@ pub fn render(problems: &[Problem], name: &str, source: &str, color: bool) -> St
 /// Whether diagnostics on stderr should be coloured: a terminal, and `NO_COLOR` unset or empty.
 pub fn stderr_wants_color() -> bool {
     use std::io::IsTerminal;
-    std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]

@@ -101,6 +101,39 @@ fn rank(order: &[&str], key: &str) -> usize {
     order.iter().position(|k| *k == key).unwrap_or(order.len())
 }
 
+/// Splits the decor before an item into whether it starts with a blank line, and the rest:
+/// comment lines trimmed, runs of blank lines collapsed to one (a blank line between the
+/// comments and the item is kept as written).
+fn lines_of(raw: &str) -> (bool, String) {
+    let mut parts: Vec<&str> = raw.split('\n').collect();
+    // The last part is the indentation before the item itself.
+    parts.pop();
+    let mut leading_blank = false;
+    let mut body = String::new();
+    let mut pending_blank = false;
+    let mut seen_comment = false;
+    for l in parts {
+        let l = l.trim();
+        if l.starts_with('#') {
+            if pending_blank {
+                body.push('\n');
+            }
+            pending_blank = false;
+            seen_comment = true;
+            body.push_str(l);
+            body.push('\n');
+        } else if seen_comment {
+            pending_blank = true;
+        } else {
+            leading_blank = true;
+        }
+    }
+    if pending_blank {
+        body.push('\n');
+    }
+    (leading_blank, body)
+}
+
 /// The comment lines of a decor string, each trimmed and ending with a newline.
 fn comments_of(raw: &str) -> String {
     raw.lines()
@@ -120,9 +153,9 @@ fn format_table(t: &mut Table, path: &[String], is_root: bool) {
 
     // Header decor: a blank line, the comments above it, and a trailing comment if any.
     if !is_root && !t.is_implicit() && !t.is_dotted() {
-        let comments = comments_of(raw(t.decor().prefix()));
+        let (_, body) = lines_of(raw(t.decor().prefix()));
         let suffix = trailing_comment(raw(t.decor().suffix()));
-        t.decor_mut().set_prefix(format!("\n{comments}"));
+        t.decor_mut().set_prefix(format!("\n{body}"));
         t.decor_mut().set_suffix(suffix);
     }
 
@@ -133,10 +166,14 @@ fn format_table(t: &mut Table, path: &[String], is_root: bool) {
         child_path.push(name.clone());
         match item {
             Item::Value(v) => {
-                let comments = comments_of(raw(key.leaf_decor().prefix()));
+                let (leading_blank, body) = lines_of(raw(key.leaf_decor().prefix()));
                 key.fmt();
-                let blank = if comments.is_empty() || first_value { "" } else { "\n" };
-                key.leaf_decor_mut().set_prefix(format!("{blank}{comments}"));
+                let blank = if leading_blank && !first_value {
+                    "\n"
+                } else {
+                    ""
+                };
+                key.leaf_decor_mut().set_prefix(format!("{blank}{body}"));
                 key.leaf_decor_mut().set_suffix(" ");
                 let width = name.len() + 3;
                 format_value(v, &child_path, width, false);
@@ -197,9 +234,9 @@ fn format_value(v: &mut Value, path: &[String], indent_width: usize, inline: boo
 }
 
 fn array_has_comments(a: &Array) -> bool {
-    a.iter().any(|e| {
-        raw(e.decor().prefix()).contains('#') || raw(e.decor().suffix()).contains('#')
-    }) || raw(Some(a.trailing())).contains('#')
+    a.iter()
+        .any(|e| raw(e.decor().prefix()).contains('#') || raw(e.decor().suffix()).contains('#'))
+        || raw(Some(a.trailing())).contains('#')
 }
 
 fn format_array(a: &mut Array, path: &[String], indent_width: usize, inline: bool) {
@@ -230,10 +267,7 @@ fn format_array(a: &mut Array, path: &[String], indent_width: usize, inline: boo
         return;
     }
     for (i, e) in a.iter_mut().enumerate() {
-        let comments: String = before[i]
-            .lines()
-            .map(|l| format!("\n    {l}"))
-            .collect();
+        let comments: String = before[i].lines().map(|l| format!("\n    {l}")).collect();
         e.decor_mut().set_prefix(format!("{comments}\n    "));
         // Element suffix comments would swallow the comma; keep them before the next element.
         e.decor_mut().set_suffix("");
@@ -291,12 +325,12 @@ max-parallel-indexing = 0x2
         let out = format(MESSY).unwrap();
         insta::assert_snapshot!(out, @r##"
         #:schema ../../schema/gijctl.schema.json
+
         version = 1
 
         [integrations.acme-github]
         service = "github"
         owner = "acme"
-
         # the token lives in a file
         credential = "file:tokens/github.token" # keep out of git
         projects = ["OPS", "WEB"]
@@ -320,7 +354,10 @@ max-parallel-indexing = 0x2
     fn long_and_commented_arrays_go_multiline() {
         let src = "ignore = [\n  # why\n  \"projects\", \"enabled\"]\nx = [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\", \"cccccccccccccccccccccccccccccccccc\"]\n";
         let out = format(src).unwrap();
-        assert!(out.contains("ignore = [\n    # why\n    \"projects\",\n    \"enabled\",\n]"), "{out}");
+        assert!(
+            out.contains("ignore = [\n    # why\n    \"projects\",\n    \"enabled\",\n]"),
+            "{out}"
+        );
         assert!(out.contains("x = [\n    \"aaaa"), "{out}");
         assert_eq!(format(&out).unwrap(), out);
     }

@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::Problem;
 use super::model::ConfigFile;
@@ -145,9 +145,8 @@ pub fn read_source(path: &Path) -> Result<String, Problem> {
         ))
         .help("is this the right file? a gij.toml is a few kilobytes"));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        Problem::file(format!("cannot read the config file: {}", io_reason(&e)))
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Problem::file(format!("cannot read the config file: {}", io_reason(&e))))?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
@@ -182,8 +181,12 @@ pub fn parse(source: &str) -> Parsed {
         for e in syntax_errors {
             let span = e.span().unwrap_or(0..0);
             out.problems.push(
-                Problem::at(span, "here", format!("invalid TOML: {}", first_line(e.message())))
-                    .help("fix the TOML syntax first; other checks run once the file parses"),
+                Problem::at(
+                    span,
+                    "here",
+                    format!("invalid TOML: {}", first_line(e.message())),
+                )
+                .help("fix the TOML syntax first; other checks run once the file parses"),
             );
         }
         return out;
@@ -206,7 +209,8 @@ pub fn parse(source: &str) -> Parsed {
             Err(e) => {
                 let span = e.span();
                 let removed = span.clone().and_then(|s| remove_at(table.get_mut(), &s));
-                out.problems.push(type_problem(&e, removed.as_deref(), span));
+                out.problems
+                    .push(type_problem(&e, removed.as_deref(), span));
                 match removed {
                     Some(path) => {
                         out.failed.insert(path);
@@ -277,14 +281,21 @@ fn remove_at(t: &mut DeTable<'_>, span: &Range<usize>) -> Option<KeyPath> {
     Some(path)
 }
 
-fn type_problem(e: &toml::de::Error, path: Option<&[String]>, span: Option<Range<usize>>) -> Problem {
+fn type_problem(
+    e: &toml::de::Error,
+    path: Option<&[String]>,
+    span: Option<Range<usize>>,
+) -> Problem {
     let msg = first_line(e.message()).to_owned();
-    let where_ = path.map(|p| format!("`{}`: ", p.join("."))).unwrap_or_default();
+    let where_ = path
+        .map(|p| format!("`{}`: ", p.join(".")))
+        .unwrap_or_default();
     let mut p = match span {
         Some(s) => Problem::at(s, "wrong value", format!("{where_}{msg}")),
         None => Problem::file(format!("{where_}{msg}")),
     };
     if let Some((got, expected)) = parse_unknown_variant(&msg) {
+        p.message = format!("{where_}unknown value `{got}`");
         p.label = "unknown value".into();
         match did_you_mean(&got, expected.iter().map(String::as_str)) {
             Some(s) => p = p.help(format!("did you mean `{s}`?")),
@@ -358,7 +369,11 @@ fn unknown_key(path: &[String], spans: &Spans) -> Problem {
     } else {
         format!("[{}]", parent.join("."))
     };
-    let mut p = Problem::at(span, "unknown key", format!("unknown key `{key}` in {table}"));
+    let mut p = Problem::at(
+        span,
+        "unknown key",
+        format!("unknown key `{key}` in {table}"),
+    );
     let Some(kind) = table_kind(parent) else {
         return p.help("remove it: this table takes no extra keys");
     };
@@ -381,7 +396,10 @@ fn unknown_key(path: &[String], spans: &Spans) -> Problem {
             TableKind::Root => "the top level of the file".to_owned(),
             o => format!("`{}`", o.header()),
         };
-        return p.help(format!("`{key}` cannot be set in {}: it belongs in {where_}", kind.header()));
+        return p.help(format!(
+            "`{key}` cannot be set in {}: it belongs in {where_}",
+            kind.header()
+        ));
     }
     if kind == TableKind::Root {
         p.label = "unknown key".into();
@@ -410,9 +428,18 @@ fn is_credential_key(k: &str) -> bool {
 
 /// Well-known token prefixes that must never be echoed whatever key they sit under.
 fn has_token_prefix(s: &str) -> bool {
-    ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat-", "xoxb-", "ATATT"]
-        .iter()
-        .any(|p| s.starts_with(p))
+    [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "ATATT",
+    ]
+    .iter()
+    .any(|p| s.starts_with(p))
 }
 
 /// Masks secret-looking string values in the source (same byte length, so spans stay valid)
@@ -426,8 +453,8 @@ fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
     ) {
         match v.get_ref() {
             DeValue::String(s) => {
-                let secretish = (under_credential && SecretRef::parse(s).is_err())
-                    || has_token_prefix(s);
+                let secretish =
+                    (under_credential && SecretRef::parse(s).is_err()) || has_token_prefix(s);
                 if secretish && !s.is_empty() {
                     found.push((v.span(), s.to_string()));
                 }
@@ -484,8 +511,14 @@ mod tests {
             "version = 1\n[integrations.a]\nservice = \"github\"\nowner = 5\nenabled = \"yes\"\n",
         );
         assert_eq!(p.problems.len(), 2, "{:?}", p.problems);
-        assert!(p.failed.contains(&vec!["integrations".into(), "a".into(), "owner".into()]));
-        assert!(p.failed.contains(&vec!["integrations".into(), "a".into(), "enabled".into()]));
+        assert!(
+            p.failed
+                .contains(&vec!["integrations".into(), "a".into(), "owner".into()])
+        );
+        assert!(
+            p.failed
+                .contains(&vec!["integrations".into(), "a".into(), "enabled".into()])
+        );
         let a = &p.file.integrations.as_ref().unwrap()["a"];
         assert!(a.service.is_some());
     }
@@ -496,18 +529,34 @@ mod tests {
         assert_eq!(p.problems.len(), 1);
         assert_eq!(p.problems[0].help.as_deref(), Some("did you mean `owner`?"));
         let p = parse("version = 1\n[defaults]\nservice = \"github\"\n");
-        assert!(p.problems[0].help.as_deref().unwrap().contains("belongs in"));
+        assert!(
+            p.problems[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("belongs in")
+        );
     }
 
     #[test]
     fn unknown_service_suggests() {
         let p = parse("version = 1\n[integrations.a]\nservice = \"githb\"\n");
-        assert_eq!(p.problems[0].help.as_deref(), Some("did you mean `github`?"));
+        assert_eq!(
+            p.problems[0].help.as_deref(),
+            Some("did you mean `github`?")
+        );
     }
 
     #[test]
     fn syntax_errors_do_not_panic() {
-        for src in ["[", "a = ", "x = \"unterminated", "[[a]]\n[a]", "= 1", "a.b = 1\na = 2"] {
+        for src in [
+            "[",
+            "a = ",
+            "x = \"unterminated",
+            "[[a]]\n[a]",
+            "= 1",
+            "a.b = 1\na = 2",
+        ] {
             let p = parse(src);
             assert!(!p.problems.is_empty(), "{src}");
         }

@@ -35,7 +35,11 @@ impl LoadedConfig {
         let ints = &self.desired.integrations;
         let pat = ints.iter().filter(|i| i.auth == AuthMethod::Pat).count();
         let oauth = ints.len() - pat;
-        let noun = if ints.len() == 1 { "integration" } else { "integrations" };
+        let noun = if ints.len() == 1 {
+            "integration"
+        } else {
+            "integrations"
+        };
         format!(
             "{}: valid, {} {noun} ({pat} pat, {oauth} oauth)",
             self.path.display(),
@@ -64,7 +68,12 @@ pub struct ConfigErrors {
 }
 
 impl ConfigErrors {
-    fn new(name: String, masked_source: String, secrets: Vec<String>, problems: Vec<Problem>) -> Self {
+    fn new(
+        name: String,
+        masked_source: String,
+        secrets: Vec<String>,
+        problems: Vec<Problem>,
+    ) -> Self {
         let rendered = load::scrub(
             &diagnostic::render(&problems, &name, &masked_source, false),
             &secrets,

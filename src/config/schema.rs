@@ -13,8 +13,8 @@ use super::model::ConfigFile;
 
 /// The `$id`-less schema as pretty JSON with a trailing newline (the committed file's bytes).
 pub fn schema_json() -> String {
-    let mut out = serde_json::to_string_pretty(&schema_value())
-        .unwrap_or_else(|_| String::from("{}")); // serde_json::Value always serializes
+    let mut out =
+        serde_json::to_string_pretty(&schema_value()).unwrap_or_else(|_| String::from("{}")); // serde_json::Value always serializes
     out.push('\n');
     out
 }
@@ -102,7 +102,11 @@ mod tests {
         let keys = known_keys(TableKind::Integration);
         assert!(keys.iter().any(|k| k == "require-user-pat"));
         assert!(keys.iter().any(|k| k == "aws-region"));
-        assert!(!known_keys(TableKind::Defaults).iter().any(|k| k == "service"));
+        assert!(
+            !known_keys(TableKind::Defaults)
+                .iter()
+                .any(|k| k == "service")
+        );
         assert_eq!(
             known_keys(TableKind::Root),
             ["apply", "defaults", "integrations", "version"]

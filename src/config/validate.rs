@@ -10,9 +10,7 @@ use std::ops::Range;
 
 use super::diagnostic::Problem;
 use super::load::{KeyPath, Parsed, Spans};
-use super::model::{
-    ApplyTable, DefaultsTable, IntegrationTable, ProjectsValue, RepositoriesTable,
-};
+use super::model::{ApplyTable, DefaultsTable, IntegrationTable, ProjectsValue, RepositoriesTable};
 use crate::model::{
     ApplyPolicy, AuthMethod, DesiredIntegration, DesiredState, Field, ProjectKey, ProjectScope,
     RepoSelector, Service, Settings, normalize_origin,
@@ -91,7 +89,9 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
             's' => 1,
             _ => return Err(format!("unexpected `{c}`")),
         };
-        let n: u64 = num.parse().map_err(|_| format!("a number must come before `{c}`"))?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("a number must come before `{c}`"))?;
         total = n
             .checked_mul(mult)
             .and_then(|v| total.checked_add(v))
@@ -130,7 +130,9 @@ impl V<'_> {
     }
 
     fn key_span(&self, path: &[&str]) -> Range<usize> {
-        self.spans.key(path).unwrap_or_else(|| self.spans.best(path))
+        self.spans
+            .key(path)
+            .unwrap_or_else(|| self.spans.best(path))
     }
 
     fn failed(&self, path: &[&str]) -> bool {
@@ -151,7 +153,13 @@ struct Merged<T> {
     from: Option<Vec<String>>,
 }
 
-fn merge<T: Clone>(own: Option<&T>, def: Option<&T>, base: T, key: &str, int_key: &str) -> Merged<T> {
+fn merge<T: Clone>(
+    own: Option<&T>,
+    def: Option<&T>,
+    base: T,
+    key: &str,
+    int_key: &str,
+) -> Merged<T> {
     match (own, def) {
         (Some(v), _) => Merged {
             value: v.clone(),
@@ -186,15 +194,20 @@ pub fn validate(parsed: &Parsed) -> (DesiredState, Vec<Problem>) {
         Some(n) => {
             let span = v.span(&["version"]);
             v.push(
-                Problem::at(span, "unsupported version", format!("unsupported config version `{n}`"))
-                    .help("this gijctl reads `version = 1`"),
+                Problem::at(
+                    span,
+                    "unsupported version",
+                    format!("unsupported config version `{n}`"),
+                )
+                .help("this gijctl reads `version = 1`"),
             );
         }
         None if v.failed(&["version"]) => {}
-        None => v.push(
-            Problem::at(0..0, "", "missing `version`")
-                .help("add `version = 1` at the top of the file, so future formats can be told apart"),
-        ),
+        None => {
+            v.push(Problem::at(0..0, "", "missing `version`").help(
+                "add `version = 1` at the top of the file, so future formats can be told apart",
+            ))
+        }
     }
 
     let defaults = file.defaults.clone().unwrap_or_default();
@@ -257,31 +270,48 @@ fn defaults_as_settings(d: &DefaultsTable) -> IntegrationTable {
 /// Checks values that are wrong wherever they are written.
 fn check_settings_values(v: &mut V<'_>, t: &IntegrationTable, base: &[&str]) {
     let at = |k: &[&str]| -> Vec<String> {
-        base.iter().chain(k.iter()).map(|s| (*s).to_owned()).collect()
+        base.iter()
+            .chain(k.iter())
+            .map(|s| (*s).to_owned())
+            .collect()
     };
     if let Some(n) = t.commit_email_max_age_minutes
         && n < 1
     {
         let s = v.span(&refs(&at(&["commit-email-max-age-minutes"])));
         v.push(
-            Problem::at(s, "must be at least 1", "`commit-email-max-age-minutes` must be at least 1")
-                .help("GIJ counts the age in minutes; 1440 is one day"),
+            Problem::at(
+                s,
+                "must be at least 1",
+                "`commit-email-max-age-minutes` must be at least 1",
+            )
+            .help("GIJ counts the age in minutes; 1440 is one day"),
         );
     } else if let Some(n) = t.commit_email_max_age_minutes
         && n > i64::from(u32::MAX)
     {
         let s = v.span(&refs(&at(&["commit-email-max-age-minutes"])));
-        v.push(Problem::at(s, "too large", "`commit-email-max-age-minutes` is too large"));
+        v.push(Problem::at(
+            s,
+            "too large",
+            "`commit-email-max-age-minutes` is too large",
+        ));
     }
     for key in ["tags-filter", "pr-hide-filter"] {
-        let val = if key == "tags-filter" { &t.tags_filter } else { &t.pr_hide_filter };
+        let val = if key == "tags-filter" {
+            &t.tags_filter
+        } else {
+            &t.pr_hide_filter
+        };
         if let Some(re) = val
             && !re.is_empty()
             && let Err(e) = regex::Regex::new(re)
         {
             let s = v.span(&refs(&at(&[key])));
             let reason = match e {
-                regex::Error::Syntax(m) => m.lines().last().unwrap_or("syntax error").trim().to_owned(),
+                regex::Error::Syntax(m) => {
+                    m.lines().last().unwrap_or("syntax error").trim().to_owned()
+                }
                 regex::Error::CompiledTooBig(_) => "the expression is too large".to_owned(),
                 _ => "invalid expression".to_owned(),
             };
@@ -295,19 +325,31 @@ fn check_settings_values(v: &mut V<'_>, t: &IntegrationTable, base: &[&str]) {
         let s = v.span(&refs(&at(&["api-path"])));
         if !p.is_empty() && !p.starts_with('/') {
             v.push(
-                Problem::at(s.clone(), "must start with /", "`api-path` must be a path starting with `/`")
-                    .help(format!("write `/{}`", p.trim_start_matches('/'))),
+                Problem::at(
+                    s.clone(),
+                    "must start with /",
+                    "`api-path` must be a path starting with `/`",
+                )
+                .help(format!("write `/{}`", p.trim_start_matches('/'))),
             );
         }
         if p.len() > MAX_API_LEN {
-            v.push(Problem::at(s, "too long", "`api-path` is longer than 2000 characters"));
+            v.push(Problem::at(
+                s,
+                "too long",
+                "`api-path` is longer than 2000 characters",
+            ));
         }
     }
     if let Some(f) = &t.api_filter
         && f.len() > MAX_API_LEN
     {
         let s = v.span(&refs(&at(&["api-filter"])));
-        v.push(Problem::at(s, "too long", "`api-filter` is longer than 2000 characters"));
+        v.push(Problem::at(
+            s,
+            "too long",
+            "`api-filter` is longer than 2000 characters",
+        ));
     }
     if let Some(specs) = &t.fetch_refspecs {
         for (i, spec) in specs.iter().enumerate() {
@@ -315,8 +357,12 @@ fn check_settings_values(v: &mut V<'_>, t: &IntegrationTable, base: &[&str]) {
             let s = v.span(&refs(&at(&["fetch-refspecs", &idx])));
             if spec.trim().is_empty() || spec.contains(',') || spec.contains(char::is_whitespace) {
                 v.push(
-                    Problem::at(s, "invalid refspec", "a refspec cannot be empty or contain commas or spaces")
-                        .help("write one refspec per list item, e.g. \"+refs/pull/*:refs/pull/*\""),
+                    Problem::at(
+                        s,
+                        "invalid refspec",
+                        "a refspec cannot be empty or contain commas or spaces",
+                    )
+                    .help("write one refspec per list item, e.g. \"+refs/pull/*:refs/pull/*\""),
                 );
             }
         }
@@ -355,7 +401,10 @@ fn check_settings_values(v: &mut V<'_>, t: &IntegrationTable, base: &[&str]) {
         for (i, f) in fields.iter().enumerate() {
             if !seen.insert(*f) {
                 let s = v.span(&refs(&at(&["ignore", &i.to_string()])));
-                v.push(Problem::at(s, "listed again", "field listed twice in `ignore`").help("remove the duplicate"));
+                v.push(
+                    Problem::at(s, "listed again", "field listed twice in `ignore`")
+                        .help("remove the duplicate"),
+                );
             }
         }
     }
@@ -393,8 +442,12 @@ fn check_repositories(v: &mut V<'_>, r: &RepositoriesTable, base: &[String]) {
         p.push("exclude".into());
         let s = v.span(&refs(&p));
         v.push(
-            Problem::at(s, "excludes everything", "`repositories.exclude` matches every repository")
-                .help("to stop indexing, set `enabled = false` instead"),
+            Problem::at(
+                s,
+                "excludes everything",
+                "`repositories.exclude` matches every repository",
+            )
+            .help("to stop indexing, set `enabled = false` instead"),
         );
     }
 }
@@ -423,11 +476,39 @@ fn resolve_apply(v: &mut V<'_>, t: Option<&ApplyTable>) -> ApplyPolicy {
     let Some(t) = t else { return d };
     let big = i64::from(u32::MAX);
     let mut p = ApplyPolicy {
-        max_parallel_indexing: to_u32(v, t.max_parallel_indexing, "max-parallel-indexing", 1, big, d.max_parallel_indexing),
+        max_parallel_indexing: to_u32(
+            v,
+            t.max_parallel_indexing,
+            "max-parallel-indexing",
+            1,
+            big,
+            d.max_parallel_indexing,
+        ),
         max_deletes: to_u32(v, t.max_deletes, "max-deletes", 0, big, d.max_deletes),
-        max_delete_percent: to_u32(v, t.max_delete_percent, "max-delete-percent", 0, 100, d.max_delete_percent),
-        max_update_percent: to_u32(v, t.max_update_percent, "max-update-percent", 0, 100, d.max_update_percent),
-        min_existing_for_percent: to_u32(v, t.min_existing_for_percent, "min-existing-for-percent", 0, big, d.min_existing_for_percent),
+        max_delete_percent: to_u32(
+            v,
+            t.max_delete_percent,
+            "max-delete-percent",
+            0,
+            100,
+            d.max_delete_percent,
+        ),
+        max_update_percent: to_u32(
+            v,
+            t.max_update_percent,
+            "max-update-percent",
+            0,
+            100,
+            d.max_update_percent,
+        ),
+        min_existing_for_percent: to_u32(
+            v,
+            t.min_existing_for_percent,
+            "min-existing-for-percent",
+            0,
+            big,
+            d.min_existing_for_percent,
+        ),
         on_timeout: t.on_timeout.unwrap_or(d.on_timeout),
         prune: t.prune.unwrap_or(d.prune),
         indexing_timeout_secs: d.indexing_timeout_secs,
@@ -441,8 +522,12 @@ fn resolve_apply(v: &mut V<'_>, t: Option<&ApplyTable>) -> ApplyPolicy {
             ),
             Ok(secs) => p.indexing_timeout_secs = secs,
             Err(why) => v.push(
-                Problem::at(span, "not a duration", format!("`indexing-timeout` is not a duration: {why}"))
-                    .help("write a number and a unit: \"4h\", \"90m\", \"1h30m\", \"2d\""),
+                Problem::at(
+                    span,
+                    "not a duration",
+                    format!("`indexing-timeout` is not a duration: {why}"),
+                )
+                .help("write a number and a unit: \"4h\", \"90m\", \"1h30m\", \"2d\""),
             ),
         }
     }
@@ -453,7 +538,8 @@ fn is_valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 64
         && k.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_valid_region(r: &str) -> bool {
@@ -495,15 +581,27 @@ fn resolve_integration(
             if !v.failed(&refs(&p("service"))) {
                 let names: Vec<&str> = Service::ALL.iter().map(|s| s.config_name()).collect();
                 v.push(
-                    Problem::at(head.clone(), "no service", format!("integration `{key}` has no `service`"))
-                        .help(format!("add `service = \"github\"` (one of: {})", names.join(", "))),
+                    Problem::at(
+                        head.clone(),
+                        "no service",
+                        format!("integration `{key}` has no `service`"),
+                    )
+                    .help(format!(
+                        "add `service = \"github\"` (one of: {})",
+                        names.join(", ")
+                    )),
                 );
             }
             None
         }
     };
 
-    let owner = t.owner.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let owner = t
+        .owner
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
     if owner.is_empty() && !v.failed(&refs(&p("owner"))) {
         let (span, label) = match &t.owner {
             Some(_) => (at(v, "owner"), "empty"),
@@ -515,8 +613,17 @@ fn resolve_integration(
         );
     }
 
-    let auth = merge(t.auth.as_ref(), d.auth.as_ref(), AuthMethod::Pat, "auth", key);
-    let auth_span = auth.from.as_ref().map_or_else(|| head.clone(), |f| v.span(&refs(f)));
+    let auth = merge(
+        t.auth.as_ref(),
+        d.auth.as_ref(),
+        AuthMethod::Pat,
+        "auth",
+        key,
+    );
+    let auth_span = auth
+        .from
+        .as_ref()
+        .map_or_else(|| head.clone(), |f| v.span(&refs(f)));
 
     // Credential: a reference only, never resolved here.
     let mut credential = None;
@@ -556,9 +663,13 @@ fn resolve_integration(
         }
         if auth.value == AuthMethod::Oauth && t.credential.is_some() {
             v.push(
-                Problem::at(at(v, "credential"), "not used with oauth", "an OAuth integration takes no `credential`")
-                    .help("remove `credential`, or set `auth = \"pat\"` to connect with a token")
-                    .related(auth_span.clone(), "oauth chosen here"),
+                Problem::at(
+                    at(v, "credential"),
+                    "not used with oauth",
+                    "an OAuth integration takes no `credential`",
+                )
+                .help("remove `credential`, or set `auth = \"pat\"` to connect with a token")
+                .related(auth_span.clone(), "oauth chosen here"),
             );
         }
         if auth.value == AuthMethod::Pat
@@ -576,12 +687,18 @@ fn resolve_integration(
         match (&t.host, service.default_origin()) {
             (Some(_), Some(_)) => {
                 let help = match self_managed_of(service) {
-                    Some(sm) => format!("remove `host`, or use `service = \"{sm}\"` for a self-managed server"),
+                    Some(sm) => format!(
+                        "remove `host`, or use `service = \"{sm}\"` for a self-managed server"
+                    ),
                     None => "remove `host`".to_owned(),
                 };
                 v.push(
-                    Problem::at(at(v, "host"), "not used", format!("`host` is not used by {service}: its address is fixed"))
-                        .help(help),
+                    Problem::at(
+                        at(v, "host"),
+                        "not used",
+                        format!("`host` is not used by {service}: its address is fixed"),
+                    )
+                    .help(help),
                 );
                 origin = service.default_origin().unwrap_or_default().to_owned();
             }
@@ -589,22 +706,40 @@ fn resolve_integration(
             (Some(h), None) if service == Service::AwsCodecommit => {
                 let _ = h;
                 v.push(
-                    Problem::at(at(v, "host"), "not used", "`host` is not used by aws-codecommit")
-                        .help("remove `host`: the address follows from `aws-region`"),
+                    Problem::at(
+                        at(v, "host"),
+                        "not used",
+                        "`host` is not used by aws-codecommit",
+                    )
+                    .help("remove `host`: the address follows from `aws-region`"),
                 );
             }
             (Some(h), None) => match check_host(h) {
                 Ok(o) => origin = o,
                 Err(why) => v.push(
-                    Problem::at(at(v, "host"), "invalid URL", format!("`host` is not a usable URL: {why}"))
-                        .help("write the server's base URL, e.g. `host = \"https://gitlab.example.com\"`"),
+                    Problem::at(
+                        at(v, "host"),
+                        "invalid URL",
+                        format!("`host` is not a usable URL: {why}"),
+                    )
+                    .help(
+                        "write the server's base URL, e.g. `host = \"https://gitlab.example.com\"`",
+                    ),
                 ),
             },
             (None, None) if service.requires_host() => {
                 if !v.failed(&refs(&p("host"))) {
                     v.push(
-                        Problem::at(head.clone(), "no host", format!("{service} is self-managed: integration `{key}` needs a `host`"))
-                            .help("add the server's base URL, e.g. `host = \"https://git.example.com\"`"),
+                        Problem::at(
+                            head.clone(),
+                            "no host",
+                            format!(
+                                "{service} is self-managed: integration `{key}` needs a `host`"
+                            ),
+                        )
+                        .help(
+                            "add the server's base URL, e.g. `host = \"https://git.example.com\"`",
+                        ),
                     );
                 }
             }
@@ -613,52 +748,88 @@ fn resolve_integration(
 
         // Username (Gerrit user, AWS access key id).
         if service.requires_username() {
-            if auth.value == AuthMethod::Pat && t.username.is_none() && !v.failed(&refs(&p("username"))) {
+            if auth.value == AuthMethod::Pat
+                && t.username.is_none()
+                && !v.failed(&refs(&p("username")))
+            {
                 let what = if service == Service::AwsCodecommit {
                     "the AWS access key id as `username` (the secret key goes in `credential`)"
                 } else {
                     "a `username` (the password goes in `credential`)"
                 };
                 v.push(
-                    Problem::at(head.clone(), "no username", format!("{service} integration `{key}` has no `username`"))
-                        .help(format!("add {what}")),
+                    Problem::at(
+                        head.clone(),
+                        "no username",
+                        format!("{service} integration `{key}` has no `username`"),
+                    )
+                    .help(format!("add {what}")),
                 );
             }
         } else if t.username.is_some() {
             v.push(
-                Problem::at(at(v, "username"), "not used", format!("`username` is not used by {service}"))
-                    .help("only gerrit and aws-codecommit take a username; remove it"),
+                Problem::at(
+                    at(v, "username"),
+                    "not used",
+                    format!("`username` is not used by {service}"),
+                )
+                .help("only gerrit and aws-codecommit take a username; remove it"),
             );
         }
         if t.username.as_deref().is_some_and(|u| u.trim().is_empty()) {
-            v.push(Problem::at(at(v, "username"), "empty", "`username` is empty"));
+            v.push(Problem::at(
+                at(v, "username"),
+                "empty",
+                "`username` is empty",
+            ));
         }
 
         // AWS region.
         if service == Service::AwsCodecommit {
             match &t.aws_region {
                 None if !v.failed(&refs(&p("aws-region"))) => v.push(
-                    Problem::at(head.clone(), "no region", format!("aws-codecommit integration `{key}` has no `aws-region`"))
-                        .help("add the region of the repositories, e.g. `aws-region = \"eu-west-1\"`"),
+                    Problem::at(
+                        head.clone(),
+                        "no region",
+                        format!("aws-codecommit integration `{key}` has no `aws-region`"),
+                    )
+                    .help("add the region of the repositories, e.g. `aws-region = \"eu-west-1\"`"),
                 ),
                 Some(r) if !is_valid_region(r) => v.push(
-                    Problem::at(at(v, "aws-region"), "not a region", format!("`{r}` is not an AWS region"))
-                        .help("write a region code such as `eu-west-1` or `us-east-2`"),
+                    Problem::at(
+                        at(v, "aws-region"),
+                        "not a region",
+                        format!("`{r}` is not an AWS region"),
+                    )
+                    .help("write a region code such as `eu-west-1` or `us-east-2`"),
                 ),
                 Some(r) => origin = aws_origin(r),
                 None => {}
             }
         } else if t.aws_region.is_some() {
             v.push(
-                Problem::at(at(v, "aws-region"), "not used", format!("`aws-region` is not used by {service}"))
-                    .help("only aws-codecommit takes a region; remove it"),
+                Problem::at(
+                    at(v, "aws-region"),
+                    "not used",
+                    format!("`aws-region` is not used by {service}"),
+                )
+                .help("only aws-codecommit takes a region; remove it"),
             );
         }
 
         // Custom API path only exists for GitHub and GitLab.
-        let api_path = merge(t.api_path.as_ref(), d.api_path.as_ref(), String::new(), "api-path", key);
+        let api_path = merge(
+            t.api_path.as_ref(),
+            d.api_path.as_ref(),
+            String::new(),
+            "api-path",
+            key,
+        );
         if !api_path.value.is_empty() && !supports_api_path(service) {
-            let span = api_path.from.as_ref().map_or_else(|| head.clone(), |f| v.span(&refs(f)));
+            let span = api_path
+                .from
+                .as_ref()
+                .map_or_else(|| head.clone(), |f| v.span(&refs(f)));
             v.push(
                 Problem::at(span, "not supported", format!("`api-path` is not supported by {service} (integration `{key}`)"))
                     .help("GIJ's custom API path exists for GitHub and GitLab only; use `api-filter` or `repositories` instead"),
@@ -670,7 +841,13 @@ fn resolve_integration(
     let base = Settings::default();
     macro_rules! m {
         ($field:ident, $key:literal) => {
-            merge(t.$field.as_ref(), d.$field.as_ref(), base.$field.clone(), $key, key)
+            merge(
+                t.$field.as_ref(),
+                d.$field.as_ref(),
+                base.$field.clone(),
+                $key,
+                key,
+            )
         };
     }
     let rup = m!(require_user_pat, "require-user-pat");
@@ -681,8 +858,12 @@ fn resolve_integration(
     {
         if t.require_user_pat == Some(true) {
             v.push(
-                Problem::at(at(v, "require-user-pat"), "not supported", format!("{service} does not support Require User PAT"))
-                    .help("remove `require-user-pat` (it defaults to off for this service)"),
+                Problem::at(
+                    at(v, "require-user-pat"),
+                    "not supported",
+                    format!("{service} does not support Require User PAT"),
+                )
+                .help("remove `require-user-pat` (it defaults to off for this service)"),
             );
         }
         // From [defaults] or the built-in default: not applicable here, so off.
@@ -693,7 +874,10 @@ fn resolve_integration(
             (Some(r), Some(b)) if r[0] == "integrations" || b[0] != "integrations" => {
                 (v.span(&refs(r)), Some(v.span(&refs(b))))
             }
-            (_, Some(b)) => (v.span(&refs(b)), rup.from.as_ref().map(|r| v.span(&refs(r)))),
+            (_, Some(b)) => (
+                v.span(&refs(b)),
+                rup.from.as_ref().map(|r| v.span(&refs(r))),
+            ),
             (Some(r), None) => (v.span(&refs(r)), None),
             (None, None) => (head.clone(), None),
         };
@@ -708,18 +892,29 @@ fn resolve_integration(
         }
         v.push(prob);
     }
-    let projects_raw = merge(t.projects.as_ref(), d.projects.as_ref(), ProjectsValue::Keys(vec![]), "projects", key);
+    let projects_raw = merge(
+        t.projects.as_ref(),
+        d.projects.as_ref(),
+        ProjectsValue::Keys(vec![]),
+        "projects",
+        key,
+    );
     let projects = match (&projects_raw.from, &projects_raw.value) {
         (None, _) | (_, ProjectsValue::All(_)) => ProjectScope::All,
-        (Some(_), ProjectsValue::Keys(keys)) => {
-            ProjectScope::Keys(keys.iter().filter_map(|k| ProjectKey::parse(k).ok()).collect())
-        }
+        (Some(_), ProjectsValue::Keys(keys)) => ProjectScope::Keys(
+            keys.iter()
+                .filter_map(|k| ProjectKey::parse(k).ok())
+                .collect(),
+        ),
     };
     if matches!(&projects_raw.value, ProjectsValue::Keys(k) if k.is_empty())
         && projects_raw.from.is_some()
         && browser.value
     {
-        let span = projects_raw.from.as_ref().map_or_else(|| head.clone(), |f| v.span(&refs(f)));
+        let span = projects_raw
+            .from
+            .as_ref()
+            .map_or_else(|| head.clone(), |f| v.span(&refs(f)));
         v.push(
             Problem::at(span, "no projects", format!("integration `{key}` has the repository browser on but no Jira project"))
                 .help("GIJ needs at least one associated project for the repository browser: list projects, use `\"all\"`, or set `repository-browser = false`"),
@@ -759,8 +954,14 @@ fn resolve_integration(
     let repos_def = d.repositories.clone().unwrap_or_default();
     let dflt = RepoSelector::default();
     let repositories = RepoSelector {
-        include: repos_own.include.or(repos_def.include).unwrap_or(dflt.include),
-        exclude: repos_own.exclude.or(repos_def.exclude).unwrap_or(dflt.exclude),
+        include: repos_own
+            .include
+            .or(repos_def.include)
+            .unwrap_or(dflt.include),
+        exclude: repos_own
+            .exclude
+            .or(repos_def.exclude)
+            .unwrap_or(dflt.exclude),
     };
 
     // `ignore` merges as a union: a default ignore cannot be switched back on per integration
@@ -769,7 +970,10 @@ fn resolve_integration(
     ignore.extend(t.ignore.clone().unwrap_or_default());
     if let Some(own) = &t.ignore {
         for (i, f) in own.iter().enumerate() {
-            let name = serde_json::to_value(f).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default();
+            let name = serde_json::to_value(f)
+                .ok()
+                .and_then(|x| x.as_str().map(str::to_owned))
+                .unwrap_or_default();
             if v.spans.value(&refs(&p(&name))).is_some() {
                 let s = v.span(&refs(&[p("ignore"), vec![i.to_string()]].concat()));
                 v.push(
@@ -783,7 +987,14 @@ fn resolve_integration(
 
     let pinned_id = match t.id {
         Some(n) if n < 1 => {
-            v.push(Problem::at(at(v, "id"), "invalid id", "`id` must be a positive GIJ integration id").help("copy the id from `gijctl plan` or GIJ's integration page"));
+            v.push(
+                Problem::at(
+                    at(v, "id"),
+                    "invalid id",
+                    "`id` must be a positive GIJ integration id",
+                )
+                .help("copy the id from `gijctl plan` or GIJ's integration page"),
+            );
             None
         }
         Some(n) => u64::try_from(n).ok(),
@@ -812,7 +1023,11 @@ fn resolve_integration(
         origin,
         owner,
         auth: auth.value,
-        credential: if auth.value == AuthMethod::Pat { credential } else { None },
+        credential: if auth.value == AuthMethod::Pat {
+            credential
+        } else {
+            None
+        },
         username: t.username.as_ref().map(|u| u.trim().to_owned()),
         aws_region: t.aws_region.clone(),
         display_name,
@@ -828,7 +1043,11 @@ fn resolve_integration(
 }
 
 fn check_host(h: &str) -> Result<String, String> {
-    let with_scheme = if h.contains("://") { h.trim().to_owned() } else { format!("https://{}", h.trim()) };
+    let with_scheme = if h.contains("://") {
+        h.trim().to_owned()
+    } else {
+        format!("https://{}", h.trim())
+    };
     let u = url::Url::parse(&with_scheme).map_err(|e| e.to_string())?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(format!("scheme `{}` is not http or https", u.scheme()));
@@ -846,7 +1065,10 @@ fn check_host(h: &str) -> Result<String, String> {
 }
 
 fn normalise_name(n: &str) -> String {
-    n.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    n.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
@@ -859,6 +1081,46 @@ fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
             .unwrap_or_else(|| v.key_span(&["integrations", &d.key]))
     };
     for d in ints {
+        if let Some(id) = d.pinned_id {
+            if let Some(first) = ids.get(&id) {
+                let s = v.span(&["integrations", &d.key, "id"]);
+                let fs = v.span(&["integrations", &first.key, "id"]);
+                v.push(
+                    Problem::at(
+                        s,
+                        "duplicate",
+                        format!("live id {id} is pinned by `{}` and `{}`", first.key, d.key),
+                    )
+                    .related(fs, "first pinned here")
+                    .help("an id belongs to one integration; remove one of the pins"),
+                );
+            } else {
+                ids.insert(id, d);
+            }
+        }
+        if !d.origin.is_empty() {
+            let ident = (d.service, d.origin.clone(), d.owner.to_lowercase());
+            if let Some(first) = idents.get(&ident) {
+                let s = v.key_span(&["integrations", &d.key]);
+                let fs = v.key_span(&["integrations", &first.key]);
+                v.push(
+                    Problem::at(
+                        s,
+                        "duplicate",
+                        format!(
+                            "`{}` and `{}` connect the same {} owner `{}` at {}",
+                            first.key, d.key, d.service, d.owner, d.origin
+                        ),
+                    )
+                    .related(fs, "first declared here")
+                    .help("declare each service, host and owner once; merge the two tables"),
+                );
+                // Their derived display names collide too; one report is enough.
+                continue;
+            } else {
+                idents.insert(ident, d);
+            }
+        }
         if !d.display_name.is_empty() {
             if let Some(first) = names.get(&normalise_name(&d.display_name)) {
                 let s = name_span(v, d);
@@ -870,33 +1132,6 @@ fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
                 );
             } else {
                 names.insert(normalise_name(&d.display_name), d);
-            }
-        }
-        if !d.origin.is_empty() {
-            let ident = (d.service, d.origin.clone(), d.owner.to_lowercase());
-            if let Some(first) = idents.get(&ident) {
-                let s = v.key_span(&["integrations", &d.key]);
-                let fs = v.key_span(&["integrations", &first.key]);
-                v.push(
-                    Problem::at(s, "duplicate", format!("`{}` and `{}` connect the same {} owner `{}` at {}", first.key, d.key, d.service, d.owner, d.origin))
-                        .related(fs, "first declared here")
-                        .help("declare each service, host and owner once; merge the two tables"),
-                );
-            } else {
-                idents.insert(ident, d);
-            }
-        }
-        if let Some(id) = d.pinned_id {
-            if let Some(first) = ids.get(&id) {
-                let s = v.span(&["integrations", &d.key, "id"]);
-                let fs = v.span(&["integrations", &first.key, "id"]);
-                v.push(
-                    Problem::at(s, "duplicate", format!("live id {id} is pinned by `{}` and `{}`", first.key, d.key))
-                        .related(fs, "first pinned here")
-                        .help("an id belongs to one integration; remove one of the pins"),
-                );
-            } else {
-                ids.insert(id, d);
             }
         }
     }
@@ -928,7 +1163,10 @@ mod tests {
 
     #[test]
     fn hosts_normalise_and_reject_bad_urls() {
-        assert_eq!(check_host("GitLab.Example.com/").unwrap(), "https://gitlab.example.com");
+        assert_eq!(
+            check_host("GitLab.Example.com/").unwrap(),
+            "https://gitlab.example.com"
+        );
         assert!(check_host("ftp://x").is_err());
         assert!(check_host("https://u:p@x").is_err());
         assert!(check_host("https://x?y=1").is_err());
