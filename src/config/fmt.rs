@@ -263,7 +263,7 @@ fn format_array(a: &mut Array, path: &[String], indent_width: usize, inline: boo
     a.set_trailing("");
     let single = a.to_string();
     let fits = indent_width + single.len() <= MAX_WIDTH && !single.contains('\n');
-    if (fits && !commented) || (inline && !commented) || a.is_empty() {
+    if ((fits || inline) && !commented) || a.is_empty() {
         return;
     }
     for (i, e) in a.iter_mut().enumerate() {

@@ -309,6 +309,8 @@ fn type_problem(
         p = p.help("quote the value: \"...\"");
     } else if msg.contains("expected a sequence") {
         p = p.help("write a list: [\"a\", \"b\"]");
+    } else {
+        p = p.help("see docs/config.md for the values this key accepts");
     }
     p
 }

@@ -57,13 +57,15 @@ pub struct ConfigErrors {
     pub rendered: String,
     /// How many errors there are.
     pub count: usize,
-    /// The problems themselves, for callers that render differently.
-    pub problems: Vec<Problem>,
-    /// The file name shown in diagnostics.
-    pub name: String,
-    /// The source with secret-looking values masked (what snippets show).
-    pub masked_source: String,
-    /// Secret-looking values to scrub from any rendering.
+    detail: Box<Detail>,
+}
+
+/// What [`ConfigErrors::render`] needs besides the problems' count, boxed to keep `Result`s small.
+#[derive(Debug, Clone)]
+struct Detail {
+    problems: Vec<Problem>,
+    name: String,
+    masked_source: String,
     secrets: Vec<String>,
 }
 
@@ -81,17 +83,25 @@ impl ConfigErrors {
         ConfigErrors {
             rendered,
             count: problems.len(),
-            problems,
-            name,
-            masked_source,
-            secrets,
+            detail: Box::new(Detail {
+                problems,
+                name,
+                masked_source,
+                secrets,
+            }),
         }
+    }
+
+    /// The problems, sorted by position, for callers that present them differently.
+    pub fn problems(&self) -> &[Problem] {
+        &self.detail.problems
     }
 
     /// Renders every problem, with colour when `color` is true; secrets are masked either way.
     pub fn render(&self, color: bool) -> String {
-        let out = diagnostic::render(&self.problems, &self.name, &self.masked_source, color);
-        load::scrub(&out, &self.secrets)
+        let d = &self.detail;
+        let out = diagnostic::render(&d.problems, &d.name, &d.masked_source, color);
+        load::scrub(&out, &d.secrets)
     }
 }
 

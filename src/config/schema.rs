@@ -23,7 +23,45 @@ pub fn schema_json() -> String {
 pub fn schema_value() -> serde_json::Value {
     let generator = SchemaSettings::draft07().for_deserialize().into_generator();
     let schema = generator.into_root_schema_for::<ConfigFile>();
-    schema.to_value()
+    let mut v = schema.to_value();
+    strip_null(&mut v);
+    v
+}
+
+/// TOML has no null: drop the `null` alternatives that `Option` fields get, so editors do not
+/// suggest it.
+fn strip_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            for key in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(alts)) = map.get_mut(key) {
+                    alts.retain(|a| a.get("type").is_none_or(|t| t != "null"));
+                    if alts.len() == 1 {
+                        let only = alts.remove(0);
+                        map.remove(key);
+                        if let Value::Object(o) = only {
+                            for (k, val) in o {
+                                map.entry(k).or_insert(val);
+                            }
+                        }
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                strip_null(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_null),
+        _ => {}
+    }
 }
 
 /// Which table a key lives in, for unknown-key hints.
@@ -95,6 +133,11 @@ mod tests {
             .cloned()
             .unwrap_or_default();
         assert!(req.contains(&"service".into()) && req.contains(&"owner".into()));
+    }
+
+    #[test]
+    fn schema_has_no_null() {
+        assert!(!schema_json().contains("\"null\""));
     }
 
     #[test]

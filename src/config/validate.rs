@@ -464,6 +464,10 @@ fn to_u32(v: &mut V<'_>, val: Option<i64>, key: &str, min: i64, max: i64, defaul
         let mut p = Problem::at(s, "out of range", format!("`{key}` must be {range}"));
         if key == "max-parallel-indexing" && n < 1 {
             p = p.help("at least one integration must be allowed to index; GIJ advises 1 or 2");
+        } else if max == 100 {
+            p = p.help("percentages are whole numbers from 0 to 100");
+        } else {
+            p = p.help(format!("write a whole number, {range}"));
         }
         v.push(p);
         return default;
@@ -1140,6 +1144,128 @@ fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load(src: &str) -> DesiredState {
+        match crate::config::load_str(src, "gij.toml") {
+            Ok(d) => d,
+            Err(e) => panic!("{}", e.rendered),
+        }
+    }
+
+    fn errors(src: &str) -> Vec<String> {
+        match crate::config::load_str(src, "gij.toml") {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems().iter().map(|p| p.message.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_merge_under_each_integration() {
+        let d = load(
+            r#"version = 1
+[defaults]
+projects = ["ops"]
+smart-commits = false
+repositories = { exclude = ["old-*"] }
+ignore = ["display-name"]
+[integrations.b]
+service = "gitlab-self-managed"
+host = "GitLab.Example.com/"
+owner = "platform"
+credential = "env:T"
+smart-commits = true
+ignore = ["projects"]
+[integrations.a]
+service = "github"
+owner = "acme"
+credential = "file:t.token"
+projects = "all"
+"#,
+        );
+        let [b, a] = &d.integrations[..] else {
+            panic!("two integrations")
+        };
+        assert_eq!(
+            (b.key.as_str(), b.file_index),
+            ("b", 0),
+            "file order, not key order"
+        );
+        assert_eq!(b.origin, "https://gitlab.example.com");
+        assert!(b.settings.smart_commits, "integration overrides defaults");
+        assert!(!a.settings.smart_commits, "defaults apply");
+        assert!(
+            a.settings.require_user_pat,
+            "require-user-pat defaults to on"
+        );
+        assert_eq!(a.origin, "https://api.github.com");
+        assert_eq!(a.display_name, "GitHub · acme");
+        assert_eq!(b.display_name, "GitLab · platform");
+        assert_eq!(a.projects, ProjectScope::All);
+        assert_eq!(
+            b.projects,
+            ProjectScope::Keys([ProjectKey::parse("OPS").unwrap()].into())
+        );
+        assert_eq!(a.repositories.include, vec!["*"]);
+        assert_eq!(a.repositories.exclude, vec!["old-*"]);
+        assert_eq!(b.ignore, [Field::DisplayName, Field::Projects].into());
+        assert_eq!(a.credential.as_ref().unwrap().to_string(), "file:t.token");
+        assert_eq!(d.policy, ApplyPolicy::default());
+    }
+
+    #[test]
+    fn user_pat_is_off_where_the_service_has_none() {
+        let d = load(
+            r#"version = 1
+[integrations.ml]
+service = "aws-codecommit"
+owner = "ml"
+aws-region = "eu-west-1"
+username = "AKIAEXAMPLE"
+credential = "env:AWS"
+"#,
+        );
+        let ml = &d.integrations[0];
+        assert!(!ml.settings.require_user_pat);
+        assert_eq!(ml.origin, "https://git-codecommit.eu-west-1.amazonaws.com");
+        assert_eq!(ml.username.as_deref(), Some("AKIAEXAMPLE"));
+    }
+
+    #[test]
+    fn apply_policy_parses() {
+        let d = load(
+            "version = 1\n[apply]\nmax-parallel-indexing = 1\nindexing-timeout = \"1h30m\"\non-timeout = \"continue\"\nprune = true\nmax-deletes = 0\n",
+        );
+        assert_eq!(d.policy.max_parallel_indexing, 1);
+        assert_eq!(d.policy.indexing_timeout_secs, 5400);
+        assert_eq!(d.policy.on_timeout, crate::model::OnTimeout::Continue);
+        assert!(d.policy.prune);
+        assert_eq!(d.policy.max_deletes, 0);
+        assert!(d.integrations.is_empty());
+    }
+
+    #[test]
+    fn oauth_integrations_have_no_credential() {
+        let d = load(
+            "version = 1\n[integrations.m]\nservice = \"github\"\nowner = \"m\"\nauth = \"oauth\"\n",
+        );
+        assert_eq!(d.integrations[0].auth, AuthMethod::Oauth);
+        assert!(d.integrations[0].credential.is_none());
+    }
+
+    #[test]
+    fn missing_version_and_type_errors_do_not_cascade() {
+        let e = errors("[integrations.a]\nservice = \"github\"\nowner = \"a\"\ncredential = 5\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].contains("missing `version`"), "{e:?}");
+        assert!(e[1].contains("credential"), "{e:?}");
+    }
+
+    #[test]
+    fn pinned_ids_must_be_unique_and_positive() {
+        let base = "version = 1\n[integrations.a]\nservice = \"github\"\nowner = \"a\"\ncredential = \"env:T\"\nid = 7\n[integrations.b]\nservice = \"github\"\nowner = \"b\"\ncredential = \"env:T\"\nid = 7\n";
+        assert_eq!(errors(base).len(), 1);
+        assert!(errors(&base.replace("id = 7", "id = 0"))[0].contains("positive"));
+    }
 
     #[test]
     fn durations_parse() {
