@@ -367,3 +367,39 @@ max-parallel-indexing = 0x2
         assert!(format("a = ").is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    /// TOML-ish fragments, so that many generated inputs parse.
+    fn doc() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("version = 1".to_owned()),
+            Just("[integrations.a]".to_owned()),
+            Just("[apply]".to_owned()),
+            Just("# note".to_owned()),
+            Just(String::new()),
+            Just("  owner='x'   # c".to_owned()),
+            Just("service = \"github\"".to_owned()),
+            Just("projects = [\"A\",\n # k\n \"B\" ]".to_owned()),
+            Just("repositories={include=[\"*\"]}".to_owned()),
+            Just("zzz = 0x1F".to_owned()),
+            "[a-z]{1,6} = [0-9]{1,3}",
+        ];
+        proptest::collection::vec(line, 0..12).prop_map(|v| v.join("\n"))
+    }
+
+    proptest! {
+        #[test]
+        fn format_is_idempotent_and_loading_never_panics(src in doc()) {
+            let _ = crate::config::load_str(&src, "gij.toml");
+            if let Ok(once) = super::format(&src) {
+                prop_assert_eq!(super::format(&once).ok(), Some(once.clone()));
+                let a: Result<toml::Table, _> = toml::from_str(&src);
+                let b: Result<toml::Table, _> = toml::from_str(&once);
+                prop_assert_eq!(a.ok(), b.ok(), "formatting keeps the meaning");
+            }
+        }
+    }
+}
