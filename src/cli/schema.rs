@@ -1,4 +1,4 @@
-//! `gijctl schema`.
+//! `gijctl schema`: print the JSON Schema of gij.toml to stdout.
 
 use super::{Exit, Global};
 
@@ -8,5 +8,9 @@ pub struct Args {}
 
 /// Runs the command.
 pub fn run(_g: &Global, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`gijctl schema` is not implemented yet")
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(crate::config::schema::schema_json().as_bytes())?;
+    out.flush()?;
+    Ok(Exit::Ok)
 }

@@ -1,36 +1,149 @@
 //! gij.toml: the configuration language (model, parsing with spans, validation, schema, fmt).
 //!
-//! STUB: the config helper replaces this file; the public signature of [`load`] is the contract
-//! that `plan`, `apply` and the CLI use.
+//! [`load`] is the one entry point that `plan`, `apply` and the CLI use: it reads the file,
+//! collects *every* problem (syntax, types, unknown keys, semantic checks) and either returns
+//! the resolved [`DesiredState`] or a [`ConfigErrors`] that renders them all with
+//! file:line:column, a source snippet and a hint. Nothing here touches the network or resolves
+//! a secret: credentials stay [`crate::secret::SecretRef`]s until a command needs them.
+
+pub mod diagnostic;
+pub mod fmt;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 
-use crate::model::DesiredState;
+use crate::model::{AuthMethod, DesiredState};
+use diagnostic::Problem;
 
 /// A parsed and validated gij.toml.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
     /// The file it was read from.
     pub path: PathBuf,
+    /// The directory that relative `file:` credential references resolve against.
+    pub base_dir: PathBuf,
     /// The resolved desired state.
     pub desired: DesiredState,
 }
 
+impl LoadedConfig {
+    /// A one-line summary for `validate`: `gij.toml: valid, 3 integrations (2 pat, 1 oauth)`.
+    pub fn summary(&self) -> String {
+        let ints = &self.desired.integrations;
+        let pat = ints.iter().filter(|i| i.auth == AuthMethod::Pat).count();
+        let oauth = ints.len() - pat;
+        let noun = if ints.len() == 1 {
+            "integration"
+        } else {
+            "integrations"
+        };
+        format!(
+            "{}: valid, {} {noun} ({pat} pat, {oauth} oauth)",
+            self.path.display(),
+            ints.len()
+        )
+    }
+}
+
 /// Every problem found in a config file. `Display` renders them all, each with
 /// file:line:column, a source snippet and a hint, ready to print to stderr.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{rendered}")]
 pub struct ConfigErrors {
-    /// The rendered diagnostics.
+    /// The rendered diagnostics, without colour.
     pub rendered: String,
     /// How many errors there are.
     pub count: usize,
+    detail: Box<Detail>,
+}
+
+/// What [`ConfigErrors::render`] needs besides the problems' count, boxed to keep `Result`s small.
+#[derive(Debug, Clone)]
+struct Detail {
+    problems: Vec<Problem>,
+    name: String,
+    masked_source: String,
+    secrets: Vec<String>,
+}
+
+impl ConfigErrors {
+    fn new(
+        name: String,
+        masked_source: String,
+        secrets: Vec<String>,
+        problems: Vec<Problem>,
+    ) -> Self {
+        let rendered = load::scrub(
+            &diagnostic::render(&problems, &name, &masked_source, false),
+            &secrets,
+        );
+        ConfigErrors {
+            rendered,
+            count: problems.len(),
+            detail: Box::new(Detail {
+                problems,
+                name,
+                masked_source,
+                secrets,
+            }),
+        }
+    }
+
+    /// The problems, sorted by position, for callers that present them differently.
+    pub fn problems(&self) -> &[Problem] {
+        &self.detail.problems
+    }
+
+    /// Renders every problem, with colour when `color` is true; secrets are masked either way.
+    pub fn render(&self, color: bool) -> String {
+        let d = &self.detail;
+        let out = diagnostic::render(&d.problems, &d.name, &d.masked_source, color);
+        load::scrub(&out, &d.secrets)
+    }
 }
 
 /// Reads, parses and validates a gij.toml. Never touches the network.
 pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
-    Err(ConfigErrors {
-        rendered: format!("{}: config loading is not implemented yet", path.display()),
-        count: 1,
+    let name = path.display().to_string();
+    let source = load::read_source(path)
+        .map_err(|p| ConfigErrors::new(name.clone(), String::new(), Vec::new(), vec![p]))?;
+    let desired = load_str(&source, &name)?;
+    let base_dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        base_dir,
+        desired,
     })
+}
+
+/// Parses and validates gij.toml text; `name` is the file name shown in diagnostics.
+pub fn load_str(source: &str, name: &str) -> Result<DesiredState, ConfigErrors> {
+    let parsed = load::parse(source);
+    let mut problems = parsed.problems.clone();
+    if parsed.syntax_broken {
+        return Err(ConfigErrors::new(
+            name.to_owned(),
+            parsed.masked_source,
+            parsed.secrets,
+            problems,
+        ));
+    }
+    let (desired, more) = validate::validate(&parsed);
+    problems.extend(more);
+    if problems.is_empty() {
+        return Ok(desired);
+    }
+    problems.sort_by_key(|p| p.span.as_ref().map_or(0, |s| s.start));
+    Err(ConfigErrors::new(
+        name.to_owned(),
+        parsed.masked_source,
+        parsed.secrets,
+        problems,
+    ))
 }

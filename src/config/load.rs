@@ -1,0 +1,576 @@
+//! Reading gij.toml into [`ConfigFile`] while keeping every span, and collecting every
+//! syntax error, type error and unknown key instead of stopping at the first.
+//!
+//! The document is parsed once into a spanned `DeTable`. Deserialization goes through
+//! `serde_ignored` so unknown keys are collected (config-as-code must not drop a typo'd setting
+//! silently). A type error aborts serde, so the offending key is removed from the table and
+//! deserialization is retried: each round finds one more error, and the keys that failed are
+//! remembered so that `validate` does not also report them as missing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostic::Problem;
+use super::model::ConfigFile;
+use super::schema::{TableKind, known_keys};
+use crate::secret::SecretRef;
+
+/// Files larger than this are refused before parsing: no real gij.toml comes close.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// A key path inside the document, e.g. `["integrations", "acme", "owner"]`.
+pub type KeyPath = Vec<String>;
+
+/// Where each key and value of the document is.
+#[derive(Debug, Default, Clone)]
+pub struct Spans {
+    entries: HashMap<KeyPath, (Range<usize>, Range<usize>)>,
+    /// Start offset of each integration's key, for file order.
+    pub whole: Range<usize>,
+}
+
+impl Spans {
+    fn build(table: &Spanned<DeTable<'_>>) -> Spans {
+        let mut s = Spans {
+            entries: HashMap::new(),
+            whole: table.span(),
+        };
+        let mut path = Vec::new();
+        walk_table(table.get_ref(), &mut path, &mut s.entries);
+        s
+    }
+
+    /// The span of the key at `path` (for arrays, the element).
+    pub fn key(&self, path: &[&str]) -> Option<Range<usize>> {
+        self.entries.get(&owned(path)).map(|(k, _)| k.clone())
+    }
+
+    /// The span of the value at `path`.
+    pub fn value(&self, path: &[&str]) -> Option<Range<usize>> {
+        self.entries.get(&owned(path)).map(|(_, v)| v.clone())
+    }
+
+    /// The value span at `path`, else the nearest ancestor's key span, else the file start.
+    pub fn best(&self, path: &[&str]) -> Range<usize> {
+        for n in (1..=path.len()).rev() {
+            if n == path.len() {
+                if let Some(v) = self.value(&path[..n]) {
+                    return v;
+                }
+            } else if let Some(k) = self.key(&path[..n]) {
+                return k;
+            }
+        }
+        0..0
+    }
+}
+
+fn owned(path: &[&str]) -> KeyPath {
+    path.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn walk_table(
+    t: &DeTable<'_>,
+    path: &mut KeyPath,
+    out: &mut HashMap<KeyPath, (Range<usize>, Range<usize>)>,
+) {
+    for (k, v) in t.iter() {
+        path.push(k.get_ref().to_string());
+        out.insert(path.clone(), (k.span(), v.span()));
+        walk_value(v, path, out);
+        path.pop();
+    }
+}
+
+fn walk_value(
+    v: &Spanned<DeValue<'_>>,
+    path: &mut KeyPath,
+    out: &mut HashMap<KeyPath, (Range<usize>, Range<usize>)>,
+) {
+    match v.get_ref() {
+        DeValue::Table(t) => walk_table(t, path, out),
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                path.push(i.to_string());
+                out.insert(path.clone(), (item.span(), item.span()));
+                walk_value(item, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The result of reading and deserializing a file, before semantic validation.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The file, leniently deserialized (keys with type errors removed).
+    pub file: ConfigFile,
+    /// Where everything is.
+    pub spans: Spans,
+    /// Keys whose values had the wrong type (already reported).
+    pub failed: BTreeSet<KeyPath>,
+    /// Problems found so far.
+    pub problems: Vec<Problem>,
+    /// Whether the TOML syntax itself is broken (validation is then skipped).
+    pub syntax_broken: bool,
+    /// The source with secret-looking values masked, for snippets.
+    pub masked_source: String,
+    /// Secret-looking values found in the file, to scrub from any message.
+    pub secrets: Vec<String>,
+}
+
+/// Reads the file, refusing directories, huge files and non-UTF-8 content with a clear error.
+pub fn read_source(path: &Path) -> Result<String, Problem> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            "create it (see examples/quickstart/gij.toml) or pass another file with `-c FILE`"
+        } else {
+            "check the path and its permissions"
+        };
+        Problem::file(format!("cannot read the config file: {}", io_reason(&e))).help(hint)
+    })?;
+    if meta.is_dir() {
+        return Err(Problem::file("the config path is a directory, not a file")
+            .help("pass the file itself, e.g. `-c dir/gij.toml`"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Problem::file(format!(
+            "the config file is {} bytes; gijctl refuses files larger than 10 MiB",
+            meta.len()
+        ))
+        .help("is this the right file? a gij.toml is a few kilobytes"));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Problem::file(format!("cannot read the config file: {}", io_reason(&e))))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        Problem::file(format!(
+            "the config file is not valid UTF-8 (line {line}, byte {at})"
+        ))
+        .help("TOML files must be UTF-8: re-save the file with UTF-8 encoding")
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
+
+/// Parses `source`; never panics on any input.
+pub fn parse(source: &str) -> Parsed {
+    let (doc, syntax_errors) = DeTable::parse_recoverable(source);
+    let (masked_source, secrets) = mask_secrets(source, doc.get_ref());
+    let mut out = Parsed {
+        spans: Spans::build(&doc),
+        masked_source,
+        secrets,
+        ..Parsed::default()
+    };
+    if !syntax_errors.is_empty() {
+        out.syntax_broken = true;
+        for e in syntax_errors {
+            let span = e.span().unwrap_or(0..0);
+            out.problems.push(
+                Problem::at(
+                    span,
+                    "here",
+                    format!("invalid TOML: {}", first_line(e.message())),
+                )
+                .help("fix the TOML syntax first; other checks run once the file parses"),
+            );
+        }
+        return out;
+    }
+
+    let mut table = doc;
+    for _ in 0..500 {
+        let mut ignored: Vec<KeyPath> = Vec::new();
+        let de = toml::de::Deserializer::from(table.clone());
+        let result: Result<ConfigFile, toml::de::Error> =
+            serde_ignored::deserialize(de, |p| ignored.push(path_of(&p)));
+        match result {
+            Ok(file) => {
+                for path in ignored {
+                    out.problems.push(unknown_key(&path, &out.spans));
+                }
+                out.file = file;
+                return out;
+            }
+            Err(e) => {
+                let span = e.span();
+                let removed = span.clone().and_then(|s| remove_at(table.get_mut(), &s));
+                out.problems
+                    .push(type_problem(&e, removed.as_deref(), span));
+                match removed {
+                    Some(path) => {
+                        out.failed.insert(path);
+                    }
+                    None => return out,
+                }
+            }
+        }
+    }
+    out
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s).trim()
+}
+
+fn path_of(p: &serde_ignored::Path<'_>) -> KeyPath {
+    let mut v = Vec::new();
+    fn go(p: &serde_ignored::Path<'_>, v: &mut KeyPath) {
+        match p {
+            serde_ignored::Path::Root => {}
+            serde_ignored::Path::Seq { parent, index } => {
+                go(parent, v);
+                v.push(index.to_string());
+            }
+            serde_ignored::Path::Map { parent, key } => {
+                go(parent, v);
+                v.push(key.clone());
+            }
+            serde_ignored::Path::Some { parent }
+            | serde_ignored::Path::NewtypeStruct { parent }
+            | serde_ignored::Path::NewtypeVariant { parent } => go(parent, v),
+        }
+    }
+    go(p, &mut v);
+    v
+}
+
+/// Removes the innermost key whose key or value contains `span`; returns its path.
+///
+/// Standard tables (`[a.b]`) have no contiguous span, so every table is searched.
+fn remove_at(t: &mut DeTable<'_>, span: &Range<usize>) -> Option<KeyPath> {
+    fn find(t: &DeTable<'_>, span: &Range<usize>) -> Option<KeyPath> {
+        let contains = |r: Range<usize>| r.start <= span.start && span.end <= r.end;
+        for (k, v) in t.iter() {
+            if let DeValue::Table(inner) = v.get_ref()
+                && v.span() != *span
+                && let Some(mut sub) = find(inner, span)
+            {
+                sub.insert(0, k.get_ref().to_string());
+                return Some(sub);
+            }
+        }
+        t.iter()
+            .find(|(k, v)| contains(k.span()) || contains(v.span()))
+            .map(|(k, _)| vec![k.get_ref().to_string()])
+    }
+    let path = find(t, span)?;
+    let (last, parents) = path.split_last()?;
+    let mut cur = t;
+    for p in parents {
+        match cur.get_mut(p.as_str()).map(|v| v.get_mut()) {
+            Some(DeValue::Table(inner)) => cur = inner,
+            _ => return None,
+        }
+    }
+    cur.remove(last.as_str())?;
+    Some(path)
+}
+
+fn type_problem(
+    e: &toml::de::Error,
+    path: Option<&[String]>,
+    span: Option<Range<usize>>,
+) -> Problem {
+    let msg = first_line(e.message()).to_owned();
+    let where_ = path
+        .map(|p| format!("`{}`: ", p.join(".")))
+        .unwrap_or_default();
+    let mut p = match span {
+        Some(s) => Problem::at(s, "wrong value", format!("{where_}{msg}")),
+        None => Problem::file(format!("{where_}{msg}")),
+    };
+    if let Some((got, expected)) = parse_unknown_variant(&msg) {
+        p.message = format!("{where_}unknown value `{got}`");
+        p.label = "unknown value".into();
+        match did_you_mean(&got, expected.iter().map(String::as_str)) {
+            Some(s) => p = p.help(format!("did you mean `{s}`?")),
+            None => p = p.help(format!("use one of: {}", expected.join(", "))),
+        }
+    } else if msg.contains("expected a boolean") {
+        p = p.help("write `true` or `false` without quotes");
+    } else if msg.contains("expected i64") || msg.contains("expected an integer") {
+        p = p.help("write a whole number without quotes");
+    } else if msg.contains("expected a string") {
+        p = p.help("quote the value: \"...\"");
+    } else if msg.contains("expected a sequence") {
+        p = p.help("write a list: [\"a\", \"b\"]");
+    } else {
+        p = p.help("see docs/config.md for the values this key accepts");
+    }
+    p
+}
+
+/// Splits serde's "unknown variant `x`, expected one of `a`, `b`" message.
+fn parse_unknown_variant(msg: &str) -> Option<(String, Vec<String>)> {
+    let rest = msg.strip_prefix("unknown variant `")?;
+    let (got, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    Some((got.to_owned(), expected))
+}
+
+/// The closest candidate to `got`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(got: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let norm = got.to_ascii_lowercase().replace('_', "-");
+    candidates
+        .map(|c| {
+            let score = if c == norm {
+                1.0
+            } else {
+                strsim::jaro_winkler(&norm, c).max(strsim::normalized_damerau_levenshtein(&norm, c))
+            };
+            (score, c)
+        })
+        .filter(|(s, _)| *s >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn table_kind(parent: &[String]) -> Option<TableKind> {
+    let p: Vec<&str> = parent.iter().map(String::as_str).collect();
+    Some(match p.as_slice() {
+        [] => TableKind::Root,
+        ["defaults"] => TableKind::Defaults,
+        ["apply"] => TableKind::Apply,
+        ["integrations", _] => TableKind::Integration,
+        ["integrations", _, "repositories"] | ["defaults", "repositories"] => {
+            TableKind::Repositories
+        }
+        _ => return None,
+    })
+}
+
+fn unknown_key(path: &[String], spans: &Spans) -> Problem {
+    let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+    let span = spans.key(&refs).unwrap_or_else(|| spans.best(&refs));
+    let (parent, key) = match path.split_last() {
+        Some((k, parent)) => (parent, k.as_str()),
+        None => (&[][..], ""),
+    };
+    let table = if parent.is_empty() {
+        "the top level".to_owned()
+    } else {
+        format!("[{}]", parent.join("."))
+    };
+    let mut p = Problem::at(
+        span,
+        "unknown key",
+        format!("unknown key `{key}` in {table}"),
+    );
+    let Some(kind) = table_kind(parent) else {
+        return p.help("remove it: this table takes no extra keys");
+    };
+    let known = known_keys(kind);
+    if let Some(s) = did_you_mean(key, known.iter().map(String::as_str)) {
+        return p.help(format!("did you mean `{s}`?"));
+    }
+    // A key valid in another table: say where it belongs.
+    let elsewhere = [
+        TableKind::Integration,
+        TableKind::Apply,
+        TableKind::Defaults,
+        TableKind::Root,
+    ]
+    .into_iter()
+    .find(|k| *k != kind && known_keys(*k).iter().any(|x| x == key));
+    if let Some(other) = elsewhere {
+        let where_ = match other {
+            TableKind::Integration => "each `[integrations.<key>]` table".to_owned(),
+            TableKind::Root => "the top level of the file".to_owned(),
+            o => format!("`{}`", o.header()),
+        };
+        return p.help(format!(
+            "`{key}` cannot be set in {}: it belongs in {where_}",
+            kind.header()
+        ));
+    }
+    if kind == TableKind::Root {
+        p.label = "unknown key".into();
+        return p.help(format!(
+            "the top level takes {}; integrations go under `[integrations.<key>]`",
+            known.join(", ")
+        ));
+    }
+    if known.len() <= 10 {
+        p = p.help(format!("{} takes: {}", kind.header(), known.join(", ")));
+    } else {
+        p = p.help("see docs/config.md for every key");
+    }
+    p
+}
+
+/// Keys whose values are credentials (or typos of `credential`), so their values are masked.
+fn is_credential_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    ["credential", "token", "secret", "password", "passwd"]
+        .iter()
+        .any(|w| k.contains(w))
+        || k == "pat"
+        || strsim::normalized_damerau_levenshtein(&k, "credential") >= 0.6
+}
+
+/// Well-known token prefixes that must never be echoed whatever key they sit under.
+fn has_token_prefix(s: &str) -> bool {
+    [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "ATATT",
+    ]
+    .iter()
+    .any(|p| s.starts_with(p))
+}
+
+/// Masks secret-looking string values in the source (same byte length, so spans stay valid)
+/// and returns the values themselves, for scrubbing messages.
+fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
+    let mut found: Vec<(Range<usize>, String)> = Vec::new();
+    fn visit(
+        v: &Spanned<DeValue<'_>>,
+        under_credential: bool,
+        found: &mut Vec<(Range<usize>, String)>,
+    ) {
+        match v.get_ref() {
+            DeValue::String(s) => {
+                let secretish =
+                    (under_credential && SecretRef::parse(s).is_err()) || has_token_prefix(s);
+                if secretish && !s.is_empty() {
+                    found.push((v.span(), s.to_string()));
+                }
+            }
+            DeValue::Array(a) => {
+                for item in a.iter() {
+                    visit(item, under_credential, found);
+                }
+            }
+            DeValue::Table(t) => {
+                for (k, item) in t.iter() {
+                    visit(item, is_credential_key(k.get_ref()), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (k, v) in doc.iter() {
+        visit(v, is_credential_key(k.get_ref()), &mut found);
+    }
+    let mut bytes = source.as_bytes().to_vec();
+    for (span, _) in &found {
+        // Keep the quotes so the snippet still reads as a string.
+        let inner = (span.start + 1)..span.end.saturating_sub(1);
+        if inner.start < inner.end && inner.end <= bytes.len() {
+            for b in &mut bytes[inner] {
+                *b = b'*';
+            }
+        }
+    }
+    let masked = String::from_utf8(bytes).unwrap_or_else(|_| "*".repeat(source.len()));
+    let mut values: Vec<String> = found.into_iter().map(|(_, s)| s).collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    (masked, values)
+}
+
+/// Replaces every secret-looking value in `text` with asterisks.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s.as_str(), "********");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_type_error() {
+        let p = parse(
+            "version = 1\n[integrations.a]\nservice = \"github\"\nowner = 5\nenabled = \"yes\"\n",
+        );
+        assert_eq!(p.problems.len(), 2, "{:?}", p.problems);
+        assert!(
+            p.failed
+                .contains(&vec!["integrations".into(), "a".into(), "owner".into()])
+        );
+        assert!(
+            p.failed
+                .contains(&vec!["integrations".into(), "a".into(), "enabled".into()])
+        );
+        let a = &p.file.integrations.as_ref().unwrap()["a"];
+        assert!(a.service.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_right_one() {
+        let p = parse("version = 1\n[integrations.a]\nservice = \"github\"\nonwer = \"x\"\n");
+        assert_eq!(p.problems.len(), 1);
+        assert_eq!(p.problems[0].help.as_deref(), Some("did you mean `owner`?"));
+        let p = parse("version = 1\n[defaults]\nservice = \"github\"\n");
+        assert!(
+            p.problems[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("belongs in")
+        );
+    }
+
+    #[test]
+    fn unknown_service_suggests() {
+        let p = parse("version = 1\n[integrations.a]\nservice = \"githb\"\n");
+        assert_eq!(
+            p.problems[0].help.as_deref(),
+            Some("did you mean `github`?")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_do_not_panic() {
+        for src in [
+            "[",
+            "a = ",
+            "x = \"unterminated",
+            "[[a]]\n[a]",
+            "= 1",
+            "a.b = 1\na = 2",
+        ] {
+            let p = parse(src);
+            assert!(!p.problems.is_empty(), "{src}");
+        }
+    }
+
+    #[test]
+    fn masks_literal_credentials_keeping_offsets() {
+        let src = "credential = \"hunter2hunter2\"\nx = \"env:OK\"\n";
+        let p = parse(src);
+        assert_eq!(p.masked_source.len(), src.len());
+        assert!(!p.masked_source.contains("hunter2"));
+        assert!(p.masked_source.contains("env:OK"));
+        assert_eq!(scrub("got hunter2hunter2!", &p.secrets), "got ********!");
+    }
+}
