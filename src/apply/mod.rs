@@ -3,5 +3,7 @@
 pub mod events;
 pub mod executor;
 pub mod request;
+pub mod safety;
+pub mod steps;
 #[cfg(test)]
 mod tests;

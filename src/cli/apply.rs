@@ -1,12 +1,434 @@
-//! `gijctl apply`.
+//! `gijctl apply [PLANFILE]`: makes the site match gij.toml, settings first, then creations
+//! and enables gated by indexing slots, deletions last.
+//!
+//! Without PLANFILE it computes a fresh plan, shows it and asks for confirmation (or takes
+//! `--auto-approve`). With PLANFILE it executes a saved plan: saving it was the approval, and
+//! each action whose live object or desired config changed since is refused as stale.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::plan::{Format, compute, render, use_color};
+use super::site::{ConnectArgs, connect, load_config, runtime};
 use super::{Exit, Global};
+use crate::apply::events::{Display, Event, Reporter};
+use crate::apply::executor::{ExecOptions, Outcome, execute};
+use crate::apply::safety::{self, Overrides};
+use crate::apply::steps::prepare;
+use crate::model::{IntegrationIndexing, OnTimeout};
+use crate::plan::fingerprint::stale_actions;
+use crate::plan::model::Action;
+
+/// Output of `gijctl apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApplyFormat {
+    /// The plan and progress for people
+    Text,
+    /// The NDJSON event stream on stdout (the plan goes to stderr)
+    Json,
+}
 
 /// Arguments of `gijctl apply`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A plan saved with `gijctl plan --out FILE`; its actions run unless they went stale
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+    /// The config file (default: the one the saved plan names, else gij.toml)
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the site is
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Apply without asking (required when stdin is not a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Exit 2 when changes were applied (0: nothing to do)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// With PLANFILE: refuse the whole plan if any action is stale
+    #[arg(long, requires = "plan_file")]
+    pub strict: bool,
+    /// Integrations indexing at once (overrides `[apply] max-parallel-indexing`)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel_indexing: Option<u32>,
+    /// Per-integration indexing timeout, e.g. 30m or 4h (overrides `[apply] indexing-timeout`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub indexing_timeout: Option<Duration>,
+    /// On an indexing timeout, report it and go on instead of stopping
+    #[arg(long)]
+    pub continue_on_timeout: bool,
+    /// How often indexing progress is polled [default: 5s; 100ms with --dev-server]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// Delete live integrations the config does not declare (overrides `[apply] prune`)
+    #[arg(long)]
+    pub prune: bool,
+    /// Send the credential of integration KEY again (can be repeated)
+    #[arg(long, value_name = "KEY")]
+    pub rotate: Vec<String>,
+    /// Allow up to N deletions in this run (overrides `[apply] max-deletes`)
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<u32>,
+    /// Allow deleting up to P% of the live integrations in this run
+    #[arg(long, value_name = "P")]
+    pub max_delete_percent: Option<u32>,
+    /// Allow changing up to P% of the live integrations in this run
+    #[arg(long, value_name = "P")]
+    pub max_update_percent: Option<u32>,
+    /// Also write the NDJSON event stream to FILE
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ApplyFormat,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `4h` (or bare seconds).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. 30s, 5m or 4h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}`; use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
 
 /// Runs the command.
-pub fn run(_g: &Global, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`gijctl apply` is not implemented yet")
+pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let saved = match &args.plan_file {
+        Some(p) => Some(
+            crate::plan::file::read(p)
+                .with_context(|| format!("cannot use the saved plan `{}`", p.display()))?,
+        ),
+        None => None,
+    };
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| {
+            saved
+                .as_ref()
+                .and_then(|p| p.meta.config_path.as_ref().map(PathBuf::from))
+        })
+        .unwrap_or_else(|| PathBuf::from("gij.toml"));
+    let loaded = match load_config(&config_path) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let site = connect(&args.connect).await?;
+        let r = apply(g, &args, saved, loaded, &site).await;
+        site.close().await?;
+        r
+    })
+}
+
+async fn apply(
+    g: &Global,
+    args: &Args,
+    saved: Option<crate::plan::model::Plan>,
+    loaded: crate::config::LoadedConfig,
+    site: &super::site::Site,
+) -> anyhow::Result<Exit> {
+    let dev = site.dev.is_some();
+    let planned = compute(
+        site,
+        loaded,
+        &args.rotate,
+        args.prune,
+        args.max_parallel_indexing,
+    )
+    .await?;
+    let fresh = planned.plan;
+    let live = planned.live;
+    let loaded = planned.loaded;
+    let policy = &loaded.desired.policy;
+
+    // Which plan runs: the fresh one, or the saved one minus its stale actions.
+    let (plan, stale) = match saved {
+        Some(saved) => {
+            if let (Some(then), false) = (&saved.meta.endpoint, dev) {
+                if then != &site.endpoint {
+                    anstream::eprintln!(
+                        "warning: the plan was made against {then}, this apply runs against {}",
+                        site.endpoint
+                    );
+                }
+            }
+            let stale = stale_actions(&saved, &loaded.desired, &live);
+            (saved, stale)
+        }
+        None => (fresh, Vec::new()),
+    };
+    let json = args.format == ApplyFormat::Json;
+    let color = use_color(g);
+    let shown = render(&plan, Format::Text, color && !json);
+    if json {
+        anstream::eprint!("{shown}");
+    } else {
+        print!("{shown}");
+        let _ = std::io::stdout().flush();
+    }
+
+    if !stale.is_empty() {
+        anstream::eprintln!("\nStale actions (refused):");
+        for s in &stale {
+            anstream::eprintln!("  step {} `{}`: {}", s.step, s.key, s.reason);
+        }
+        if args.strict {
+            anstream::eprintln!(
+                "error: {} of {} actions are stale and `--strict` refuses the whole plan; nothing was changed. Run `gijctl plan --out FILE` again and review it",
+                stale.len(),
+                plan.actions.len()
+            );
+            return Ok(Exit::Stale);
+        }
+    }
+    let stale_steps: std::collections::BTreeSet<u32> = stale.iter().map(|s| s.step).collect();
+    let actions: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| !stale_steps.contains(&a.step))
+        .collect();
+    if actions.is_empty() {
+        anstream::eprintln!("\nNothing to apply.");
+        return Ok(if stale.is_empty() {
+            Exit::Ok
+        } else {
+            Exit::Stale
+        });
+    }
+
+    // Safety limits, on the whole site, before anything changes.
+    let overrides = Overrides {
+        max_deletes: args.max_deletes,
+        max_delete_percent: args.max_delete_percent,
+        max_update_percent: args.max_update_percent,
+    };
+    let violations = safety::check(&actions, live.integrations.len() as u32, policy, overrides);
+    if !violations.is_empty() {
+        for v in &violations {
+            anstream::eprintln!("error: refusing to apply: {v}");
+        }
+        anstream::eprintln!("nothing was changed");
+        return Ok(Exit::SafetyRefused);
+    }
+    for a in actions.iter().filter(|a| !a.risks.is_empty()) {
+        let risks: Vec<&str> = a.risks.iter().map(|r| r.describe()).collect();
+        anstream::eprintln!("warning: step {} `{}` {}", a.step, a.key, risks.join(", "));
+    }
+
+    // Every credential is read and every request built before the first change.
+    let project_ids: BTreeMap<String, u64> = live
+        .projects
+        .keys()
+        .filter_map(|k| live.projects.id_of(k).map(|id| (k.to_owned(), id)))
+        .collect();
+    let (steps, manual) = prepare(&actions, &loaded.desired, &project_ids, &loaded.base_dir)?;
+
+    if args.plan_file.is_none() && !args.auto_approve && !confirm(actions.len())? {
+        anstream::eprintln!("Apply cancelled; nothing was changed.");
+        return Ok(Exit::Error);
+    }
+
+    let display = if g.quiet {
+        Display::Silent
+    } else if std::io::stderr().is_terminal() {
+        Display::Bars
+    } else {
+        Display::Lines
+    };
+    let mut sinks: Vec<Box<dyn std::io::Write + Send>> = Vec::new();
+    if let Some(path) = &args.events {
+        let f = fs_err::File::create(path)?;
+        sinks.push(Box::new(std::io::BufWriter::new(f)));
+    }
+    if json {
+        sinks.push(Box::new(std::io::stdout()));
+    }
+    let ndjson: Option<Box<dyn std::io::Write + Send>> = match sinks.len() {
+        0 => None,
+        1 => sinks.pop(),
+        _ => Some(Box::new(Tee(sinks))),
+    };
+    let mut reporter = Reporter::new(display, ndjson);
+    let already_indexing: Vec<u64> = live
+        .integrations
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.indexing,
+                IntegrationIndexing::Indexing | IntegrationIndexing::Scanning
+            )
+        })
+        .map(|i| i.id)
+        .collect();
+    let max_parallel = args
+        .max_parallel_indexing
+        .unwrap_or(policy.max_parallel_indexing);
+    reporter.emit(Event::ApplyStart {
+        actions: steps.len(),
+        max_parallel_indexing: max_parallel,
+        already_indexing: already_indexing.clone(),
+    });
+    let reporter = Arc::new(reporter);
+    let opts = ExecOptions {
+        max_parallel_indexing: max_parallel as usize,
+        poll_interval: args.poll_interval.unwrap_or(if dev {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(5)
+        }),
+        indexing_timeout: args
+            .indexing_timeout
+            .unwrap_or(Duration::from_secs(policy.indexing_timeout_secs)),
+        on_timeout: if args.continue_on_timeout {
+            OnTimeout::Continue
+        } else {
+            policy.on_timeout
+        },
+        settings_concurrency: 4,
+    };
+    let client = Arc::new(site.client.clone());
+    let keys: BTreeMap<u32, (u32, String, String)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s.seq,
+                (
+                    s.step,
+                    s.key.clone(),
+                    format!("{:?}", std::mem::discriminant(&s.kind)),
+                ),
+            )
+        })
+        .collect();
+    let report = execute(
+        client.clone(),
+        steps,
+        already_indexing,
+        opts,
+        reporter.clone(),
+    )
+    .await;
+    let (ok, failed, skipped) = report.counts();
+    let stats = site.client.stats();
+    let code = if report.stopped_on_timeout {
+        Exit::IndexingTimeout
+    } else if failed > 0 || skipped > 0 {
+        Exit::Partial
+    } else if !stale.is_empty() {
+        Exit::Stale
+    } else if args.detailed_exitcode {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    };
+    reporter.emit_shared(Event::ApplyComplete {
+        succeeded: ok,
+        failed,
+        not_attempted: skipped + stale.len(),
+        exit_code: code as u8,
+        requests: stats.requests,
+        secs: reporter.elapsed().as_secs_f64(),
+    });
+
+    // The final account: what failed, what was not attempted, and what is left to a person.
+    let mut problems = Vec::new();
+    for (seq, (key, o)) in &report.outcomes {
+        let step = keys.get(seq).map_or(0, |k| k.0);
+        match o {
+            Outcome::Failed(m) => problems.push(format!("  failed       step {step} `{key}`: {m}")),
+            Outcome::TimedOut(id) => problems.push(format!(
+                "  timed out    step {step} `{key}`: integration #{id} is still indexing; it keeps indexing on the site, run apply again later to continue"
+            )),
+            Outcome::NotAttempted(m) => problems.push(format!("  not attempted step {step} `{key}`: {m}")),
+            Outcome::Succeeded(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        anstream::eprintln!("\n{}", problems.join("\n"));
+    }
+    if !manual.is_empty() {
+        anstream::eprintln!("\nManual steps (gijctl cannot do these through the API):");
+        for m in &manual {
+            anstream::eprintln!("  step {} `{}`: {}", m.step, m.key, m.reason);
+            for i in &m.instructions {
+                anstream::eprintln!("    - {i}");
+            }
+        }
+    }
+    if stats.retries > 0 || stats.rate_limited > 0 {
+        anstream::eprintln!(
+            "note: {} requests, {} retries, {} rate-limited answers, {:.1}s spent waiting",
+            stats.requests,
+            stats.retries,
+            stats.rate_limited,
+            stats.total_wait.as_secs_f64()
+        );
+    }
+    Ok(code)
+}
+
+/// Asks on the terminal; only `yes` approves.
+fn confirm(n: usize) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "refusing to apply without confirmation: stdin is not a terminal; review the plan and pass `--auto-approve`"
+        );
+    }
+    anstream::eprint!("\nApply these {n} actions? Only `yes` is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// Writes to several sinks (the events file and stdout).
+struct Tee(Vec<Box<dyn std::io::Write + Send>>);
+
+impl std::io::Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for w in &mut self.0 {
+            w.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        for w in &mut self.0 {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("100ms").unwrap(), Duration::from_millis(100));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("5 parsecs").is_err());
+    }
 }

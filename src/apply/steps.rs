@@ -1,0 +1,253 @@
+//! Turns plan actions into executor steps: resolves credentials and builds request bodies.
+//!
+//! Every credential is resolved here, before the first request, so a missing secret stops the
+//! apply before anything changed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::executor::{Step, StepKind};
+use super::request::{RequestError, create_request, update_request};
+use crate::api::wire;
+use crate::model::{AuthMethod, DesiredIntegration, DesiredState, Field};
+use crate::plan::model::{Action, ActionKind};
+use crate::secret::{Secret, SecretError};
+
+/// Why steps could not be prepared. Nothing has been changed when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The plan names an integration the config does not declare.
+    #[error("step {step}: integration `{key}` is not declared in the config")]
+    NotDeclared {
+        /// Plan step.
+        step: u32,
+        /// Key.
+        key: String,
+    },
+    /// A credential could not be read.
+    #[error("integration `{key}`: cannot read its credential")]
+    Credential {
+        /// Key.
+        key: String,
+        /// Why.
+        #[source]
+        source: SecretError,
+    },
+    /// A PAT integration has no credential reference.
+    #[error("integration `{key}`: no credential is configured for a PAT integration")]
+    NoCredential {
+        /// Key.
+        key: String,
+    },
+    /// A request could not be built.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A step has no live id.
+    #[error("step {step}: integration `{key}` has no live id")]
+    NoTarget {
+        /// Plan step.
+        step: u32,
+        /// Key.
+        key: String,
+    },
+}
+
+/// A manual step that apply reports but cannot perform.
+#[derive(Debug, Clone)]
+pub struct ManualNote {
+    /// Plan step.
+    pub step: u32,
+    /// Key.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+    /// What to do.
+    pub instructions: Vec<String>,
+}
+
+fn credential(d: &DesiredIntegration, base: &Path) -> Result<Secret, PrepareError> {
+    let r = d
+        .credential
+        .as_ref()
+        .ok_or_else(|| PrepareError::NoCredential { key: d.key.clone() })?;
+    r.resolve(base).map_err(|source| PrepareError::Credential {
+        key: d.key.clone(),
+        source,
+    })
+}
+
+/// Builds the executor steps for `actions` (a subset of `plan.actions`, in plan order).
+pub fn prepare(
+    actions: &[&Action],
+    desired: &DesiredState,
+    project_ids: &BTreeMap<String, u64>,
+    base: &Path,
+) -> Result<(Vec<Step>, Vec<ManualNote>), PrepareError> {
+    let by_key: BTreeMap<&str, &DesiredIntegration> = desired
+        .integrations
+        .iter()
+        .map(|d| (d.key.as_str(), d))
+        .collect();
+    let mut steps = Vec::new();
+    let mut manual = Vec::new();
+    let mut seq = 0u32;
+    let mut push = |steps: &mut Vec<Step>, a: &Action, kind: StepKind| {
+        seq += 1;
+        steps.push(Step {
+            seq,
+            step: a.step,
+            key: a.key.clone(),
+            kind,
+        });
+    };
+    for a in actions {
+        let declared = || {
+            by_key
+                .get(a.key.as_str())
+                .copied()
+                .ok_or_else(|| PrepareError::NotDeclared {
+                    step: a.step,
+                    key: a.key.clone(),
+                })
+        };
+        let target = || {
+            a.target_id.ok_or_else(|| PrepareError::NoTarget {
+                step: a.step,
+                key: a.key.clone(),
+            })
+        };
+        match &a.kind {
+            ActionKind::Create(_) => {
+                let d = declared()?;
+                push(&mut steps, a, create_step(d, project_ids, base)?);
+            }
+            ActionKind::Replace { .. } => {
+                // Create before destroy: the new integration indexes while the old one still
+                // serves, and the old one goes in the delete phase.
+                let d = declared()?;
+                push(&mut steps, a, create_step(d, project_ids, base)?);
+                push(&mut steps, a, StepKind::Delete { id: target()? });
+            }
+            ActionKind::Update { changes } => {
+                let d = declared()?;
+                let id = target()?;
+                let enabled = changes
+                    .iter()
+                    .find(|c| c.field == Field::Enabled)
+                    .and_then(|c| c.new.as_bool());
+                if changes.iter().any(|c| c.field != Field::Enabled) {
+                    let request = update_request(d, project_ids, None)?;
+                    push(
+                        &mut steps,
+                        a,
+                        StepKind::Update {
+                            id,
+                            request: Box::new(request),
+                        },
+                    );
+                }
+                match enabled {
+                    Some(true) => push(
+                        &mut steps,
+                        a,
+                        StepKind::Enable {
+                            id,
+                            repos: vec![],
+                            integration: true,
+                        },
+                    ),
+                    Some(false) => push(
+                        &mut steps,
+                        a,
+                        StepKind::Disable {
+                            id,
+                            repos: vec![],
+                            integration: true,
+                        },
+                    ),
+                    None => {}
+                }
+            }
+            ActionKind::Repositories { enable, disable } => {
+                let id = target()?;
+                if !disable.is_empty() {
+                    let repos = disable.iter().map(|r| r.id).collect();
+                    push(
+                        &mut steps,
+                        a,
+                        StepKind::Disable {
+                            id,
+                            repos,
+                            integration: false,
+                        },
+                    );
+                }
+                if !enable.is_empty() {
+                    let repos = enable.iter().map(|r| r.id).collect();
+                    push(
+                        &mut steps,
+                        a,
+                        StepKind::Enable {
+                            id,
+                            repos,
+                            integration: false,
+                        },
+                    );
+                }
+            }
+            ActionKind::RotateCredential { .. } => {
+                let d = declared()?;
+                let id = target()?;
+                let secret = credential(d, base)?;
+                let (pat, password, username) = if d.service.requires_username() {
+                    (None, Some(secret), d.username.clone())
+                } else {
+                    (Some(secret), None, None)
+                };
+                let request = wire::IntegrationRequest {
+                    pat,
+                    password,
+                    username,
+                    ..Default::default()
+                };
+                push(
+                    &mut steps,
+                    a,
+                    StepKind::Update {
+                        id,
+                        request: Box::new(request),
+                    },
+                );
+            }
+            ActionKind::Delete { .. } => push(&mut steps, a, StepKind::Delete { id: target()? }),
+            ActionKind::Manual {
+                reason,
+                instructions,
+            } => manual.push(ManualNote {
+                step: a.step,
+                key: a.key.clone(),
+                reason: reason.clone(),
+                instructions: instructions.clone(),
+            }),
+        }
+    }
+    Ok((steps, manual))
+}
+
+fn create_step(
+    d: &DesiredIntegration,
+    project_ids: &BTreeMap<String, u64>,
+    base: &Path,
+) -> Result<StepKind, PrepareError> {
+    let secret = match d.auth {
+        AuthMethod::Pat => Some(credential(d, base)?),
+        AuthMethod::Oauth => None,
+    };
+    let select = !d.repositories.selects_all();
+    let request = create_request(d, project_ids, secret, select)?;
+    Ok(StepKind::Create {
+        request: Box::new(request),
+        repositories: d.repositories.clone(),
+        enabled: d.settings.enabled,
+    })
+}
