@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn update_share_is_per_integration() {
-        let acts = vec![
+        let acts = [
             action(1, ActionKind::Update { changes: vec![] }),
             Action {
                 key: "k1".into(),

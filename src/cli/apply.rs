@@ -163,13 +163,13 @@ async fn apply(
     // Which plan runs: the fresh one, or the saved one minus its stale actions.
     let (plan, stale) = match saved {
         Some(saved) => {
-            if let (Some(then), false) = (&saved.meta.endpoint, dev) {
-                if then != &site.endpoint {
-                    anstream::eprintln!(
-                        "warning: the plan was made against {then}, this apply runs against {}",
-                        site.endpoint
-                    );
-                }
+            if let (Some(then), false) = (&saved.meta.endpoint, dev)
+                && then != &site.endpoint
+            {
+                anstream::eprintln!(
+                    "warning: the plan was made against {then}, this apply runs against {}",
+                    site.endpoint
+                );
             }
             let stale = stale_actions(&saved, &loaded.desired, &live);
             (saved, stale)

@@ -1,0 +1,410 @@
+//! End-to-end tests of `gijctl apply`: the real binary against a real dev-server over loopback,
+//! with the dev-server's clock scaled so indexing takes milliseconds. Covers the indexing limit
+//! (the server's own peak record), faults, kill -9 and resume, safety limits and stale plans.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use gijctl::devserver::{
+    DevServer, DevServerConfig, FaultConfig, RateLimitConfig, RunningServer, SeedSource,
+};
+use serde_json::{Value, json};
+
+const GH_TOKEN: &str = "dev-gh-apply-token";
+
+/// A dev-server in this process plus a temp dir holding the config.
+struct Site {
+    rt: tokio::runtime::Runtime,
+    server: Option<RunningServer>,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn start(seed: Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let seed_path = dir.path().join("seed.json");
+        std::fs::write(&seed_path, serde_json::to_vec_pretty(&seed).unwrap()).unwrap();
+        let mut cfg = DevServerConfig {
+            seed: Some(SeedSource::Path(seed_path)),
+            time_scale: 2000.0,
+            ..DevServerConfig::default()
+        };
+        tweak(&mut cfg);
+        let server = rt.block_on(DevServer::start(cfg)).unwrap();
+        Site {
+            rt,
+            server: Some(server),
+            dir,
+        }
+    }
+
+    fn server(&self) -> &RunningServer {
+        self.server.as_ref().unwrap()
+    }
+
+    fn write_config(&self, text: &str) -> PathBuf {
+        let p = self.dir.path().join("gij.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gijctl"));
+        c.args(args)
+            .arg("--endpoint")
+            .arg(self.server().base_url())
+            .env("GIJ_TOKEN", self.server().admin_token().expose())
+            .env("GH_TOKEN", GH_TOKEN)
+            .env("NO_COLOR", "1")
+            .env_remove("GIJ_URL")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// (type, group) of every integration on the site, with duplicates kept.
+    fn identities(&self) -> Vec<(String, Option<String>)> {
+        self.server()
+            .state_snapshot()
+            .integrations
+            .values()
+            .map(|i| (i.integration_type.clone(), i.group.clone()))
+            .collect()
+    }
+
+    fn assert_no_duplicates(&self) {
+        let ids = self.identities();
+        let unique: BTreeSet<_> = ids.iter().cloned().collect();
+        assert_eq!(ids.len(), unique.len(), "duplicate integrations: {ids:?}");
+    }
+
+    fn writes(&self) -> u64 {
+        self.server()
+            .stats()
+            .requests
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET "))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+/// A catalog of `n` GitHub organisations with `m` repositories each, and the OPS project.
+fn seed(n: usize, m: usize, existing: Vec<Value>) -> Value {
+    let groups: Vec<Value> = (1..=n)
+        .map(|i| {
+            let repos: Vec<Value> = (1..=m)
+                .map(|j| json!({"name": format!("repo-{j}"), "commits": 200 + (i * 37 + j * 53) % 400}))
+                .collect();
+            json!({"name": format!("org-{i:02}"), "repositories": repos})
+        })
+        .collect();
+    let names: Vec<String> = (1..=n).map(|i| format!("org-{i:02}")).collect();
+    json!({
+        "projects": [{"id": 10000, "key": "OPS", "name": "Operations"}],
+        "catalog": {"services": [{
+            "type": "GITHUB", "origin": "https://api.github.com", "groups": groups,
+            "tokens": [{"value": GH_TOKEN, "groups": names}]
+        }]},
+        "integrations": existing,
+    })
+}
+
+/// A gij.toml declaring organisations `range`.
+fn config(range: std::ops::RangeInclusive<usize>, extra: &str) -> String {
+    let mut s = format!("version = 1\n\n[apply]\nmax-parallel-indexing = 2\n{extra}\n");
+    for i in range {
+        s.push_str(&format!(
+            "\n[integrations.org-{i:02}]\nservice = \"github\"\nowner = \"org-{i:02}\"\ncredential = \"env:GH_TOKEN\"\nprojects = [\"OPS\"]\n"
+        ));
+    }
+    s
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn plan_is_empty(site: &Site, cfg: &Path) {
+    let o = site.run(&["plan", "-c", cfg.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(
+        code(&o),
+        0,
+        "plan after apply is not empty:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+}
+
+#[test]
+fn twenty_integrations_never_exceed_the_indexing_limit() {
+    let site = Site::start(seed(20, 3, vec![]), |_| {});
+    let cfg = site.write_config(&config(1..=20, ""));
+    let events = site.dir.path().join("events.ndjson");
+    let o = site.run(&[
+        "apply",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--auto-approve",
+        "--poll-interval",
+        "10ms",
+        "--events",
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let stats = site.server().stats();
+    assert_eq!(
+        stats.peak_indexing, 2,
+        "the server saw {} integrations indexing at once",
+        stats.peak_indexing
+    );
+    assert_eq!(site.identities().len(), 20);
+    site.assert_no_duplicates();
+
+    // The event stream is versioned NDJSON, and at no point were more than two creations in
+    // flight; the window slides (a creation starts before the earlier pair has both finished).
+    let text = std::fs::read_to_string(&events).unwrap();
+    let mut in_flight = 0i32;
+    let mut peak = 0;
+    let mut slid = false;
+    let mut done_since_start = 0;
+    for line in text.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(e["v"], 1);
+        match e["type"].as_str().unwrap() {
+            "action_start" => {
+                in_flight += 1;
+                if done_since_start == 1 {
+                    slid = true;
+                }
+                done_since_start = 0;
+            }
+            "action_done" => {
+                in_flight -= 1;
+                done_since_start += 1;
+            }
+            _ => {}
+        }
+        peak = peak.max(in_flight);
+    }
+    assert_eq!(peak, 2);
+    assert!(
+        slid,
+        "every creation waited for two completions: not a sliding window"
+    );
+    assert!(text.contains("\"type\":\"apply_complete\""));
+    plan_is_empty(&site, &cfg);
+}
+
+#[test]
+fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
+    let site = Site::start(seed(8, 2, vec![]), |c| {
+        c.faults = FaultConfig {
+            seed: 7,
+            error_rate: 0.1,
+            drop_rate: 0.05,
+            lose_create_rate: 0.3,
+            latency_ms: 1,
+            spike_rate: 0.05,
+            spike_ms: 30,
+            retry_after_ms: 5,
+            ..FaultConfig::default()
+        };
+        c.rate_limit = RateLimitConfig {
+            capacity: 20,
+            refill_per_sec: 4000.0,
+        };
+    });
+    let cfg = site.write_config(&config(1..=8, ""));
+    let o = site.run(&[
+        "apply",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--auto-approve",
+        "--poll-interval",
+        "10ms",
+    ]);
+    let faults: u64 = site.server().stats().faults.values().sum();
+    assert!(faults > 0, "no fault was injected");
+    // Every action either succeeded, or a rerun finishes the job: nothing is lost either way.
+    if code(&o) != 0 {
+        let o = site.run(&[
+            "apply",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--auto-approve",
+            "--poll-interval",
+            "10ms",
+        ]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    site.assert_no_duplicates();
+    assert_eq!(site.identities().len(), 8);
+    site.server().set_faults(FaultConfig::default());
+    plan_is_empty(&site, &cfg);
+}
+
+#[test]
+fn kill_9_at_several_points_then_rerun_converges() {
+    let site = Site::start(seed(6, 3, vec![]), |c| c.time_scale = 100.0);
+    let cfg = site.write_config(&config(1..=6, ""));
+    let args = [
+        "apply",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--auto-approve",
+        "--poll-interval",
+        "10ms",
+    ];
+    for threshold in [4u64, 9, 15, 30] {
+        let before = site.server().stats().total_requests;
+        let mut child = site
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut finished = false;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                finished = true;
+                break;
+            }
+            if site.server().stats().total_requests >= before + threshold {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !finished {
+            child.kill().unwrap(); // SIGKILL
+        }
+        let _ = child.wait();
+        site.assert_no_duplicates();
+    }
+    let o = site.run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    site.assert_no_duplicates();
+    assert_eq!(site.identities().len(), 6);
+    plan_is_empty(&site, &cfg);
+}
+
+fn existing(i: usize, name: &str) -> Value {
+    json!({"type": "GITHUB", "group": format!("org-{i:02}"), "credential": GH_TOKEN,
+           "settings": {"displayName": name, "global": true}})
+}
+
+#[test]
+fn safety_limits_refuse_before_any_change() {
+    let existing: Vec<Value> = (1..=12).map(|i| existing(i, &format!("old {i}"))).collect();
+    let site = Site::start(seed(12, 1, existing), |_| {});
+    // Declares one of twelve and prunes: eleven deletions, over the default limit of five.
+    let cfg = site.write_config(&config(1..=1, "prune = true"));
+    let o = site.run(&["apply", "-c", cfg.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("deletes 11 integrations, over the limit of 5"),
+        "{err}"
+    );
+    assert!(err.contains("--max-deletes 11"), "{err}");
+    assert_eq!(site.writes(), 0, "a refused apply changed the site");
+    assert_eq!(site.identities().len(), 12);
+}
+
+#[test]
+fn no_approval_no_change() {
+    let site = Site::start(seed(2, 1, vec![]), |_| {});
+    let cfg = site.write_config(&config(1..=2, ""));
+    let o = site.run(&["apply", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("--auto-approve"), "{}", stderr(&o));
+    assert_eq!(site.writes(), 0);
+}
+
+#[test]
+fn stale_saved_plan_actions_are_refused() {
+    let site = Site::start(seed(2, 1, vec![existing(1, "Old name")]), |_| {});
+    let cfg = site.write_config(&config(1..=2, ""));
+    let planfile = site.dir.path().join("plan.json");
+    let o = site.run(&[
+        "plan",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        planfile.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let plan_text = std::fs::read_to_string(&planfile).unwrap();
+    assert!(!plan_text.contains(GH_TOKEN));
+
+    // Someone edits org-01 in the UI after the plan was reviewed.
+    let id = *site
+        .server()
+        .state_snapshot()
+        .integrations
+        .keys()
+        .next()
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    site.rt.block_on(async {
+        let r = reqwest::Client::new()
+            .put(format!(
+                "{}/rest/gitplugin/1.0/integration/{id}",
+                site.server().base_url()
+            ))
+            .bearer_auth(site.server().admin_token().expose())
+            .json(&json!({"smartCommitsEnabled": false}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    });
+
+    // --strict refuses the whole plan.
+    let o = site.run(&["apply", planfile.to_str().unwrap(), "--strict"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert_eq!(site.identities().len(), 1, "--strict changed the site");
+
+    // Without --strict the fresh action (create org-02) runs and the stale one is refused.
+    let o = site.run(&[
+        "apply",
+        planfile.to_str().unwrap(),
+        "--poll-interval",
+        "10ms",
+    ]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("changed on the site since the plan was made"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(site.identities().len(), 2);
+    let state = site.server().state_snapshot();
+    assert_eq!(
+        state.integrations[&id].settings.display_name.as_deref(),
+        Some("Old name")
+    );
+}
