@@ -408,3 +408,86 @@ fn stale_saved_plan_actions_are_refused() {
         Some("Old name")
     );
 }
+
+#[test]
+fn two_concurrent_applies_never_duplicate() {
+    for round in 0..3 {
+        let site = Site::start(seed(4, 2, vec![]), |_| {});
+        let cfg = site.write_config(&config(1..=4, ""));
+        let args = [
+            "apply",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--auto-approve",
+            "--poll-interval",
+            "10ms",
+        ];
+        let a = site
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let b = site
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        site.assert_no_duplicates();
+        assert_eq!(site.identities().len(), 4, "round {round}");
+        // Whoever lost a race says so and exits with the partial code; the other finished.
+        for o in [&a, &b] {
+            assert!(matches!(code(o), 0 | 4), "round {round}: {}", stderr(o));
+            if code(o) == 4 {
+                assert!(
+                    stderr(o).contains("another apply"),
+                    "round {round}: {}",
+                    stderr(o)
+                );
+            }
+        }
+        plan_is_empty(&site, &cfg);
+    }
+}
+
+#[test]
+fn resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted() {
+    // org-01 was created disabled (repository selection pending) and apply died before
+    // selecting and enabling: the rerun must select first, then enable.
+    let pending = json!({"type": "GITHUB", "group": "org-01", "credential": GH_TOKEN, "disabled": true,
+                         "indexed": false, "settings": {"displayName": "GitHub · org-01", "global": false,
+                         "projectMappingIds": [10000]}});
+    let site = Site::start(seed(1, 4, vec![pending]), |_| {});
+    let cfg = site.write_config(&config(1..=1, "").replace(
+        "projects = [\"OPS\"]\n",
+        "projects = [\"OPS\"]\nrepositories = { include = [\"*\"], exclude = [\"repo-4\"] }\n",
+    ));
+    let o = site.run(&[
+        "apply",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--auto-approve",
+        "--poll-interval",
+        "10ms",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let state = site.server().state_snapshot();
+    let indexed: Vec<&str> = state
+        .repositories
+        .values()
+        .filter(|r| !r.disabled)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(indexed, ["repo-1", "repo-2", "repo-3"]);
+    assert!(
+        !state.indexing_log.iter().any(|i| state
+            .repositories
+            .get(&i.repo_id)
+            .is_some_and(|r| r.name == "repo-4")),
+        "repo-4 was indexed"
+    );
+    site.assert_no_duplicates();
+    plan_is_empty(&site, &cfg);
+}

@@ -880,9 +880,10 @@ async fn lost_create_adoption_works_when_the_server_ignores_filters() {
     .await;
     let c = client(&server);
     let post = "/rest/gitplugin/1.0/integration";
-    // An integration for the same group and type exists before: it must not be adopted.
+    // An integration of the same type for another group exists before: the lookup, which the
+    // server does not filter, must not adopt it.
     let old = c
-        .create_integration(&github_request("acme", "GitHub · acme"))
+        .create_integration(&github_request("other", "GitHub · other"))
         .await
         .unwrap();
     server.script(Method::POST, post, Fault::ApplyThenDrop);
@@ -895,10 +896,28 @@ async fn lost_create_adoption_works_when_the_server_ignores_filters() {
         .into_iter()
         .filter(|i| i["group"] == json!("acme"))
         .collect();
-    assert_eq!(acme.len(), 2);
+    assert_eq!(acme.len(), 1);
     assert_ne!(created.id, old.id);
-    assert_eq!(created.id, acme[1]["id"].as_u64());
+    assert_eq!(created.id, acme[0]["id"].as_u64());
     assert_eq!(server.count(&Method::POST, post), 2);
+}
+
+#[tokio::test]
+async fn create_refuses_when_the_integration_already_exists() {
+    let server = Builder::new().start().await;
+    let c = client(&server);
+    let post = "/rest/gitplugin/1.0/integration";
+    c.create_integration(&github_request("acme", "GitHub · acme"))
+        .await
+        .unwrap();
+    // Planned as a create, but someone (a concurrent apply) made it meanwhile.
+    let err = c
+        .create_integration(&github_request("acme", "GitHub · acme"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::AlreadyExists { .. }), "{err:?}");
+    assert!(err.to_string().contains("another apply"), "{err}");
+    assert_eq!(server.count(&Method::POST, post), 1);
 }
 
 #[tokio::test]
@@ -948,8 +967,8 @@ async fn create_5xx_is_looked_up_and_429_is_simply_retried() {
         .await
         .unwrap();
     assert_eq!(server.count(&Method::POST, post), 4);
-    // Only the pre-create snapshot was read.
-    assert_eq!(server.count(&Method::GET, post), gets_before + 1);
+    // Only the pre-create snapshot and the post-create duplicate check were read.
+    assert_eq!(server.count(&Method::GET, post), gets_before + 2);
     let groups: Vec<Value> = server
         .integrations()
         .iter()

@@ -1036,6 +1036,23 @@ impl Client {
             .iter()
             .filter_map(|i| i.id)
             .collect();
+        // The plan said "create" because none existed; one existing now means a concurrent
+        // apply (or a person) got there first. Creating a second would be a duplicate.
+        if !before.is_empty() {
+            return Err(ApiError::AlreadyExists {
+                what: format!(
+                    "a {} integration for `{}` at {}",
+                    req.integration_type.as_deref().unwrap_or("?"),
+                    req.fields.group.as_deref().unwrap_or(""),
+                    req.fields.origin.as_deref().unwrap_or("its default origin"),
+                ),
+                ids: before
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         let mut call = self.call(
             Method::POST,
             self.url(&format!("{GIJ}/integration"), &[]),
@@ -1296,7 +1313,36 @@ impl GijApi for Client {
         &self,
         req: &wire::IntegrationRequest,
     ) -> Result<wire::Integration, ApiError> {
-        self.create(req).await
+        let created = self.create(req).await?;
+        let Some(mine) = created.id else {
+            return Ok(created);
+        };
+        // Two applies that planned the same creation can both pass the pre-create check. After
+        // creating, look again: the lowest id wins, and the loser deletes its own brand-new
+        // integration and stops, so exactly one survives whatever the interleaving.
+        let winner = self
+            .find_like(req)
+            .await?
+            .iter()
+            .filter_map(|i| i.id)
+            .min()
+            .unwrap_or(mine);
+        if winner < mine {
+            warn!(
+                "integration {mine} duplicates integration {winner}, created at the same time \
+                 by another apply; deleting {mine}"
+            );
+            self.delete_integration(mine).await?;
+            return Err(ApiError::AlreadyExists {
+                what: format!(
+                    "a {} integration for `{}`",
+                    req.integration_type.as_deref().unwrap_or("?"),
+                    req.fields.group.as_deref().unwrap_or("")
+                ),
+                ids: winner.to_string(),
+            });
+        }
+        Ok(created)
     }
 
     async fn update_integration(

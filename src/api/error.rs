@@ -54,6 +54,18 @@ pub enum ApiError {
         /// The server's `error` (and `advice`).
         message: String,
     },
+    /// A create found its integration already on the site: something (most likely another
+    /// apply running at the same time) created it after the plan was made.
+    #[error(
+        "{what} already exists on the site (id {ids}) although the plan was to create it: another \
+         apply or a person created it meanwhile; nothing was created. Run `gijctl plan` again"
+    )]
+    AlreadyExists {
+        /// The identity (type, origin, group).
+        what: String,
+        /// The ids found, comma-separated.
+        ids: String,
+    },
     /// 422: the site refused the request's content (bad credentials, OAuth create, ...).
     #[error("{method} {url}: 422 Unprocessable: {error}{}", advice_suffix(advice.as_deref()))]
     Unprocessable {

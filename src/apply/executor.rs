@@ -62,6 +62,10 @@ pub enum StepKind {
         repos: Vec<u64>,
         /// Enable the integration itself.
         integration: bool,
+        /// When enabling the integration: first wait for discovery and disable the
+        /// repositories this selector does not want (an apply interrupted between create and
+        /// enable resumes here without indexing anything unwanted).
+        select: Option<RepoSelector>,
     },
     /// Create an integration: starts indexing.
     Create {
@@ -550,7 +554,11 @@ async fn run_indexing<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecO
                 id,
                 repos,
                 integration,
+                select,
             } => {
+                if let (true, Some(sel)) = (*integration, select) {
+                    select_repositories(api, *id, sel, opts, start).await?;
+                }
                 for r in repos {
                     api.set_disabled(*r, false).await?;
                 }

@@ -154,6 +154,7 @@ pub fn prepare(
                             id,
                             repos: vec![],
                             integration: true,
+                            select: (!d.repositories.selects_all()).then(|| d.repositories.clone()),
                         },
                     ),
                     Some(false) => push(
@@ -191,6 +192,7 @@ pub fn prepare(
                             id,
                             repos,
                             integration: false,
+                            select: None,
                         },
                     );
                 }
