@@ -588,6 +588,50 @@ fn missing_token_variable_is_a_clear_error() {
 }
 
 #[test]
+fn endpoint_and_token_default_to_the_environment() {
+    let site = Site::start("quickstart");
+    let mut c = gijctl(&root(), &["plan", "-c", "examples/quickstart/gij.toml"]);
+    c.env("GIJ_URL", site.url()).env("GIJ_TOKEN", ADMIN_TOKEN);
+    let out = output(c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("Plan: 2 to create"),
+        "{}",
+        out.stdout
+    );
+    assert_no_secrets(&out.all(), &[]);
+}
+
+#[test]
+fn import_prints_to_stdout_and_never_overwrites_silently() {
+    let site = Site::start("quickstart");
+    let printed = site.run(&root(), &["import", "-o", "-"]);
+    assert_eq!(printed.code, 0, "{}", printed.stderr);
+    assert!(
+        printed.stdout.contains("[integrations.acme]"),
+        "{}",
+        printed.stdout
+    );
+    assert_no_secrets(&printed.all(), &[]);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs_err::write(tmp.path().join("gij.toml"), "# mine\n").expect("write");
+    let refused = site.run(tmp.path(), &["import"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("already exists"),
+        "{}",
+        refused.stderr
+    );
+    let kept = fs_err::read_to_string(tmp.path().join("gij.toml")).expect("read");
+    assert_eq!(kept, "# mine\n");
+    let forced = site.run(tmp.path(), &["import", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let written = fs_err::read_to_string(tmp.path().join("gij.toml")).expect("read");
+    assert_eq!(written, printed.stdout, "file and stdout agree");
+}
+
+#[test]
 fn no_endpoint_and_no_dev_server_is_a_clear_error() {
     let out = run(&root(), &["plan", "-c", "examples/quickstart/gij.toml"]);
     assert_eq!(out.code, 1);

@@ -155,6 +155,22 @@ fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String)
         }
     }
     for c in changes {
+        // From or to "all": +/- lists would mislead (the listed projects were or stay
+        // associated); say what the switch means instead.
+        let all = serde_json::Value::from("all");
+        if c.field == Field::Projects && (c.old == all || c.new == all) {
+            let note = if c.new == all {
+                "every Jira project, including future ones".to_owned()
+            } else {
+                format!("no longer every Jira project, only {}", list_keys(&c.new))
+            };
+            let _ = writeln!(
+                out,
+                "    {}",
+                p.dim(&format!("({}: {note})", field_name(c.field)))
+            );
+            continue;
+        }
         if !c.added.is_empty() || !c.removed.is_empty() {
             let mut parts: Vec<String> = c.added.iter().map(|k| format!("+{k}")).collect();
             parts.extend(c.removed.iter().map(|k| format!("-{k}")));
@@ -165,6 +181,18 @@ fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String)
             );
         }
     }
+}
+
+/// `API, OPS, WEB` from a JSON list of project keys.
+fn list_keys(v: &serde_json::Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 fn repo_list(r: &[crate::plan::RepoRef]) -> String {
