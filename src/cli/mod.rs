@@ -146,8 +146,19 @@ fn init_logging(g: &Global) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_env("GIJCTL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Log lines go to stderr: colour them only as `--color` says, or on a terminal without
+    // `NO_COLOR` (escape codes in CI logs and files are noise).
+    let ansi = match g.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

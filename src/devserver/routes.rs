@@ -349,7 +349,9 @@ fn repo_view(site: &SiteState, r: &RepoRec, now: i64) -> wire::Repository {
         init_date: Some(r.init_date),
         last_indexed_date: r.last_indexed_date,
         indexing_percent: Some(st.percent),
-        extra: BTreeMap::new(),
+        // [ext] The repository's size, so that plans estimate indexing time from real sizes
+        // (read by `plan::live` from the repository's extra keys).
+        extra: BTreeMap::from([("commits".to_owned(), Value::from(r.commits))]),
     }
 }
 

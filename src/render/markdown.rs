@@ -9,9 +9,9 @@
 use std::fmt::Write as _;
 
 use super::duration;
-use super::text::{create_lines, summary_line};
+use super::text::{OTHER_SETTINGS_DEFAULT, create_lines, create_omits_defaults, summary_line};
 use crate::plan::fields::{field_name, toml_value};
-use crate::plan::{Action, ActionKind, Plan};
+use crate::plan::{Action, ActionKind, CreateSpec, Plan};
 
 /// The hidden marker CI bots look for.
 pub const MARKER: &str = "<!-- gijctl-plan -->";
@@ -32,6 +32,16 @@ fn fence_safe(s: &str) -> String {
     s.replace("```", "``\u{200b}`")
 }
 
+/// A creation inside a `diff` block: `+` lines, then the defaults note as a context line.
+fn create_diff_lines(spec: &CreateSpec, body: &mut String) {
+    for l in create_lines(spec) {
+        let _ = writeln!(body, "+ {}", fence_safe(&l));
+    }
+    if create_omits_defaults(spec) {
+        let _ = writeln!(body, "  {OTHER_SETTINGS_DEFAULT}");
+    }
+}
+
 fn details_block(key: &str, actions: &[&Action]) -> String {
     let mut body = String::new();
     let verbs: Vec<&str> = actions.iter().map(|a| a.verb()).collect();
@@ -46,9 +56,7 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
     for a in actions {
         match &a.kind {
             ActionKind::Create(spec) => {
-                for l in create_lines(spec) {
-                    let _ = writeln!(body, "+ {}", fence_safe(&l));
-                }
+                create_diff_lines(spec, &mut body);
             }
             ActionKind::Update { changes } => {
                 for c in changes {
@@ -101,9 +109,7 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
                     fence_safe(&old.origin),
                     fence_safe(&old.display_name)
                 );
-                for l in create_lines(create) {
-                    let _ = writeln!(body, "+ {}", fence_safe(&l));
-                }
+                create_diff_lines(create, &mut body);
             }
             ActionKind::Manual {
                 reason,

@@ -85,3 +85,46 @@ fn no_changes_renders_plainly() {
     assert!(t.starts_with("Plan: 0 to create, 0 to update, 0 to delete, 0 manual, 0 unchanged\n"));
     assert!(t.contains("No changes."));
 }
+
+#[test]
+fn creations_list_only_settings_that_differ_from_the_defaults() {
+    let (mut d, l) = quickstart();
+    let gitlab = d
+        .integrations
+        .iter_mut()
+        .find(|i| i.key == "platform-gitlab")
+        .unwrap();
+    gitlab.settings.smart_commits = false;
+    gitlab.settings.require_user_pat = false;
+    gitlab.settings.tags_filter = "^v".into();
+    let p = plan(&d, &l, &PlanOptions::default()).unwrap();
+    for rendered in [super::text::render(&p, false), super::markdown::render(&p)] {
+        let start = rendered
+            .find("create gitlab-self-managed")
+            .unwrap_or_else(|| {
+                rendered
+                    .find("<code>+ platform-gitlab</code>")
+                    .expect("the creation is rendered")
+            });
+        let block = &rendered[start..];
+        let block = &block[..block.find("other settings: defaults").expect("note")];
+        assert!(block.contains("+ smart-commits = false"), "{block}");
+        assert!(block.contains("+ require-user-pat = false"), "{block}");
+        assert!(block.contains(r#"+ tags-filter = "^v""#), "{block}");
+        assert!(!block.contains("diff-viewing"), "{block}");
+        assert!(!block.contains("enabled"), "{block}");
+    }
+    // The plan document itself keeps every setting, for apply and automation.
+    let create = p
+        .actions
+        .iter()
+        .find_map(|a| match &a.kind {
+            crate::plan::ActionKind::Create(s) if a.key == "platform-gitlab" => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        create.settings.len(),
+        crate::plan::fields::SETTINGS_FIELDS.len()
+    );
+}

@@ -10,8 +10,9 @@ use owo_colors::OwoColorize;
 use similar::{ChangeTag, TextDiff};
 
 use super::duration;
-use crate::plan::fields::{field_name, toml_string, toml_value};
-use crate::plan::{Action, ActionKind, CreateSpec, Phase, Plan, Summary};
+use crate::model::{Field, Settings};
+use crate::plan::fields::{self, field_name, toml_string, toml_value};
+use crate::plan::{Action, ActionKind, CreateSpec, Phase, Plan, SettingValue, Summary};
 
 /// Paints text only when colour is on.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +77,26 @@ pub fn summary_line(s: &Summary) -> String {
     )
 }
 
-/// The `field = value` lines of a creation, in gij.toml order.
+/// The note that follows a creation's lines when settings at their defaults were left out.
+pub const OTHER_SETTINGS_DEFAULT: &str = "other settings: defaults";
+
+/// Whether a creation lists this setting: only values that differ from the defaults
+/// ([`Settings::default`], GIJ's own defaults except where gijctl is safer), so that a reviewer
+/// sees what is special about the new integration instead of 17 lines of boilerplate.
+/// Require User PAT is always listed: it decides whether users act with their own identity.
+fn shown_on_create(s: &SettingValue, defaults: &Settings) -> bool {
+    s.field == Field::RequireUserPat || fields::get(defaults, s.field).as_ref() != Some(&s.value)
+}
+
+/// Whether a creation leaves settings out of [`create_lines`] because they are at their
+/// defaults; renderers then add [`OTHER_SETTINGS_DEFAULT`].
+pub fn create_omits_defaults(spec: &CreateSpec) -> bool {
+    let defaults = Settings::default();
+    spec.settings.iter().any(|s| !shown_on_create(s, &defaults))
+}
+
+/// The `field = value` lines of a creation, in gij.toml order: the connection, projects and
+/// repositories, then only the settings that differ from the defaults (plus Require User PAT).
 pub fn create_lines(spec: &CreateSpec) -> Vec<String> {
     let mut lines = vec![
         format!("service = {}", toml_string(spec.service.config_name())),
@@ -103,7 +123,12 @@ pub fn create_lines(spec: &CreateSpec) -> Vec<String> {
         toml_value(&spec.repositories.include.clone().into()),
         toml_value(&spec.repositories.exclude.clone().into())
     ));
-    for s in &spec.settings {
+    let defaults = Settings::default();
+    for s in spec
+        .settings
+        .iter()
+        .filter(|s| shown_on_create(s, &defaults))
+    {
         lines.push(format!(
             "{} = {}",
             field_name(s.field),
@@ -130,6 +155,22 @@ fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String)
         }
     }
     for c in changes {
+        // From or to "all": +/- lists would mislead (the listed projects were or stay
+        // associated); say what the switch means instead.
+        let all = serde_json::Value::from("all");
+        if c.field == Field::Projects && (c.old == all || c.new == all) {
+            let note = if c.new == all {
+                "every Jira project, including future ones".to_owned()
+            } else {
+                format!("no longer every Jira project, only {}", list_keys(&c.new))
+            };
+            let _ = writeln!(
+                out,
+                "    {}",
+                p.dim(&format!("({}: {note})", field_name(c.field)))
+            );
+            continue;
+        }
         if !c.added.is_empty() || !c.removed.is_empty() {
             let mut parts: Vec<String> = c.added.iter().map(|k| format!("+{k}")).collect();
             parts.extend(c.removed.iter().map(|k| format!("-{k}")));
@@ -142,6 +183,18 @@ fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String)
     }
 }
 
+/// `API, OPS, WEB` from a JSON list of project keys.
+fn list_keys(v: &serde_json::Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
 fn repo_list(r: &[crate::plan::RepoRef]) -> String {
     r.iter()
         .map(|r| format!("{} (#{})", r.name, r.id))
@@ -149,14 +202,20 @@ fn repo_list(r: &[crate::plan::RepoRef]) -> String {
         .join(", ")
 }
 
+/// A creation's `+` lines and, when some settings are left out, the defaults note.
+fn create_body(spec: &CreateSpec, p: Paint, out: &mut String) {
+    for l in create_lines(spec) {
+        let _ = writeln!(out, "    {}", p.green(&format!("+ {l}")));
+    }
+    if create_omits_defaults(spec) {
+        let _ = writeln!(out, "      {}", p.dim(OTHER_SETTINGS_DEFAULT));
+    }
+}
+
 /// One action's body lines under its integration's header.
 fn action_body(a: &Action, p: Paint, out: &mut String) {
     match &a.kind {
-        ActionKind::Create(spec) => {
-            for l in create_lines(spec) {
-                let _ = writeln!(out, "    {}", p.green(&format!("+ {l}")));
-            }
-        }
+        ActionKind::Create(spec) => create_body(spec, p, out),
         ActionKind::Update { changes } => change_diff(changes, p, out),
         ActionKind::Repositories { enable, disable } => {
             if !enable.is_empty() {
@@ -201,9 +260,7 @@ fn action_body(a: &Action, p: Paint, out: &mut String) {
                     old.service, old.owner, old.origin, old.display_name
                 ))
             );
-            for l in create_lines(create) {
-                let _ = writeln!(out, "    {}", p.green(&format!("+ {l}")));
-            }
+            create_body(create, p, out);
         }
         ActionKind::Manual {
             reason,
