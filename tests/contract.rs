@@ -955,8 +955,10 @@ async fn a_429_on_create_is_retried_and_creates_once() {
         vec![created.id.unwrap()]
     );
     assert_eq!(request_count(&srv, R_CREATE), 2);
-    assert_eq!(srv.stats().rate_limited, 1);
-    assert_eq!(c.stats().rate_limited, 1);
+    // The POST met the limit once; the post-create duplicate check may meet it too. Client and
+    // server must agree on every 429.
+    assert!(srv.stats().rate_limited >= 1);
+    assert_eq!(c.stats().rate_limited, srv.stats().rate_limited);
 }
 
 #[tokio::test]

@@ -90,7 +90,6 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 /// Everything a plan run produced; apply continues from here.
-#[allow(dead_code)] // `loaded` and `live` are read by apply (in progress)
 pub(crate) struct Planned {
     pub loaded: LoadedConfig,
     pub live: LiveState,
