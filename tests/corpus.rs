@@ -109,7 +109,11 @@ fn generated_cases(dir: &Path) -> Vec<Case> {
     let deep = dir.join("deep.toml");
     std::fs::write(
         &deep,
-        format!("version = 1\nx = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+        format!(
+            "version = 1\nx = {}1{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
     )
     .unwrap();
     add("arrays-100000-deep", deep, "invalid TOML");
@@ -185,7 +189,11 @@ fn generated_cases(dir: &Path) -> Vec<Case> {
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(dir.join("secret.token"), format!("{MARK}-token")).unwrap();
     let cfg = with_credential(&outside, "cred-parent.toml", "file:../secret.token");
-    add("credential-in-parent-directory", cfg, "leaves the config directory");
+    add(
+        "credential-in-parent-directory",
+        cfg,
+        "leaves the config directory",
+    );
     cases
 }
 
@@ -211,7 +219,11 @@ fn check(case: &Case, out: &Out, command: &str) {
         "{what}: a literal secret was printed:\n{}",
         out.all()
     );
-    assert!(out.stdout.is_empty(), "{what}: stdout is not empty: {}", out.stdout);
+    assert!(
+        out.stdout.is_empty(),
+        "{what}: stdout is not empty: {}",
+        out.stdout
+    );
     assert!(
         out.stderr.len() < 64 * 1024,
         "{what}: {} bytes of diagnostics; long values must be cut",
@@ -230,7 +242,9 @@ fn fingerprint(path: &Path) -> Option<Vec<u8>> {
 
 fn start_dev_server(rt: &tokio::runtime::Runtime) -> RunningServer {
     rt.block_on(DevServer::start(DevServerConfig {
-        seed: Some(SeedSource::Path(root().join("examples/quickstart/seed.json"))),
+        seed: Some(SeedSource::Path(
+            root().join("examples/quickstart/seed.json"),
+        )),
         time_scale: 0.0,
         admin_tokens: vec![Secret::new(ADMIN.into())],
         ..DevServerConfig::default()

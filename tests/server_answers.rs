@@ -74,7 +74,7 @@ where
 fn plan(endpoint: &str, attempts: &str) -> Out {
     let cfg = root().join("examples/quickstart/gij.toml");
     let cfg = cfg.to_string_lossy();
-    let mut args = vec![
+    let args = vec![
         "plan",
         "-c",
         &cfg,
@@ -95,7 +95,11 @@ fn assert_refused(what: &str, out: &Out, expect: &str) {
         "{what}: stderr lacks `{expect}`:\n{}",
         out.stderr
     );
-    assert!(!out.all().contains(TOKEN), "{what}: token printed:\n{}", out.all());
+    assert!(
+        !out.all().contains(TOKEN),
+        "{what}: token printed:\n{}",
+        out.all()
+    );
     assert!(out.stdout.is_empty(), "{what}: stdout: {}", out.stdout);
 }
 
@@ -108,9 +112,12 @@ fn json(status: u16, body: &'static str) -> Response {
         .into_response()
 }
 
+/// A name, the mock's answer, and what the error must say.
+type Case = (&'static str, fn() -> Response, &'static str);
+
 #[test]
 fn malformed_bodies_are_clear_errors() {
-    let cases: Vec<(&str, fn() -> Response, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "truncated JSON",
             || json(200, r#"{"integrations": [{"id": 1, "displayName": "#),
@@ -270,7 +277,11 @@ fn slow_loris_and_silent_servers_hit_the_request_timeout() {
     let started = Instant::now();
     let out = plan(&trickle.base, "2");
     assert_refused("slow loris", &out, "request timeout");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Accepts the connection and never answers.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -343,7 +354,10 @@ fn the_token_is_not_sent_after_a_cross_host_redirect() {
     let other = serve([127, 0, 0, 2], || json(200, r#"{"integrations":[]}"#));
     for (status, target) in [
         (StatusCode::FOUND, format!("{}/login.jsp", other.base)),
-        (StatusCode::TEMPORARY_REDIRECT, format!("{}/rest/api/2/project", other.base)),
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            format!("{}/rest/api/2/project", other.base),
+        ),
     ] {
         let to = target.clone();
         let first = serve([127, 0, 0, 1], move || {
@@ -353,6 +367,10 @@ fn the_token_is_not_sent_after_a_cross_host_redirect() {
         assert_refused("cross-host redirect", &out, "redirected to another origin");
         assert!(first.with_token.load(Ordering::SeqCst) >= 1);
     }
-    assert_eq!(other.hits.load(Ordering::SeqCst), 0, "the other host was contacted");
+    assert_eq!(
+        other.hits.load(Ordering::SeqCst),
+        0,
+        "the other host was contacted"
+    );
     assert_eq!(other.with_token.load(Ordering::SeqCst), 0);
 }

@@ -182,8 +182,15 @@ fn init_logging(g: &Global) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_env("GIJCTL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Logs go to stderr: colour them only where diagnostics would be coloured.
+    let ansi = match g.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

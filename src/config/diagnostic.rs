@@ -168,7 +168,9 @@ fn long_line_block(p: &Problem, name: &str, source: &str) -> Option<String> {
     let start = span.start.min(source.len());
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_no = source[..line_start].matches('\n').count() + 1;
-    let col = source.get(line_start..start).map_or(1, |s| s.chars().count() + 1);
+    let col = source
+        .get(line_start..start)
+        .map_or(1, |s| s.chars().count() + 1);
     let too_long = source
         .lines()
         .skip(line_no.saturating_sub(2))

@@ -522,7 +522,10 @@ fn check_strings(t: &DeTable<'_>, path: &mut KeyPath, problems: &mut Vec<Problem
                 problems.push(Problem::at(
                     k.span(),
                     "control character",
-                    format!("a key contains a control character (U+{:04X})", u32::from(c)),
+                    format!(
+                        "a key contains a control character (U+{:04X})",
+                        u32::from(c)
+                    ),
                 ));
                 continue;
             }

@@ -1098,7 +1098,8 @@ pub fn check_secret_files(parsed: &Parsed, base: &Path) -> Vec<Problem> {
         return problems;
     };
     for (key, t) in tables {
-        let Some(Ok(SecretRef::File(rel))) = t.credential.as_deref().map(|c| SecretRef::parse(c.trim()))
+        let Some(Ok(SecretRef::File(rel))) =
+            t.credential.as_deref().map(|c| SecretRef::parse(c.trim()))
         else {
             continue;
         };
@@ -1123,8 +1124,9 @@ pub fn check_secret_files(parsed: &Parsed, base: &Path) -> Vec<Problem> {
         let problem = |label: &str, msg: String| Problem::at(span.clone(), label.to_owned(), msg);
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound
-                && std::fs::symlink_metadata(&path).is_err() =>
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && std::fs::symlink_metadata(&path).is_err() =>
             {
                 continue;
             }
@@ -1132,7 +1134,10 @@ pub fn check_secret_files(parsed: &Parsed, base: &Path) -> Vec<Problem> {
                 problems.push(
                     problem(
                         "unreadable",
-                        format!("the file of `file:{shown}` cannot be read: {}", e.to_string().to_lowercase()),
+                        format!(
+                            "the file of `file:{shown}` cannot be read: {}",
+                            e.to_string().to_lowercase()
+                        ),
                     )
                     .help("point `file:` at a readable regular file holding only the token"),
                 );
@@ -1157,7 +1162,9 @@ pub fn check_secret_files(parsed: &Parsed, base: &Path) -> Vec<Problem> {
             problems.push(
                 problem(
                     "not a token file",
-                    format!("`file:{shown}` points into /dev, /proc or /sys, which hold no token files"),
+                    format!(
+                        "`file:{shown}` points into /dev, /proc or /sys, which hold no token files"
+                    ),
                 )
                 .help("point `file:` at a regular file holding only the token"),
             );
@@ -1266,6 +1273,16 @@ fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
             }
         }
     }
+}
+
+/// A user value cut to `max` characters for a message (the snippet shows where it is).
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
 }
 
 #[cfg(test)]
@@ -1424,14 +1441,4 @@ credential = "env:AWS"
         assert!(check_host("https://u:p@x").is_err());
         assert!(check_host("https://x?y=1").is_err());
     }
-}
-
-/// A user value cut to `max` characters for a message (the snippet shows where it is).
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max).collect();
-    out.push('…');
-    out
 }

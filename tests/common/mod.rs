@@ -88,7 +88,11 @@ pub fn gijctl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
 /// Asserts the common contract of a refused input: exit 1, no panic, no raw escape sequence
 /// (output is uncoloured here, so an ESC byte would come from the input).
 pub fn assert_clean_failure(what: &str, out: &Out) {
-    assert_eq!(out.code, 1, "{what}: exit code\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 1,
+        "{what}: exit code\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
     assert!(
         !out.all().contains("panicked"),
         "{what}: panicked\n{}",
