@@ -59,6 +59,10 @@ pub enum SecretError {
     /// The file is empty.
     #[error("secret file `{0}` is empty")]
     FileEmpty(PathBuf),
+    /// The file holds more than one token-like line, or control characters: it is not a token
+    /// file (e.g. `/etc/passwd` or a private key), and sending it anywhere would leak it.
+    #[error("secret file `{0}` does not hold a single token (several lines or control characters)")]
+    NotAToken(PathBuf),
 }
 
 impl SecretRef {
@@ -116,13 +120,35 @@ impl SecretRef {
                 if meta.len() > 64 * 1024 {
                     return Err(SecretError::FileTooLarge(path));
                 }
-                let v = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
+                // Check the opened handle again and read through a cap: the path may have been
+                // swapped for a device or a bigger file since `metadata`.
+                let io = |source| SecretError::File {
                     path: path.clone(),
                     source,
-                })?;
+                };
+                let file = std::fs::File::open(&path).map_err(io)?;
+                if !file.metadata().map_err(io)?.is_file() {
+                    return Err(SecretError::NotRegularFile(path));
+                }
+                let mut bytes = Vec::new();
+                {
+                    use std::io::Read as _;
+                    file.take(64 * 1024 + 1)
+                        .read_to_end(&mut bytes)
+                        .map_err(io)?;
+                }
+                if bytes.len() > 64 * 1024 {
+                    return Err(SecretError::FileTooLarge(path));
+                }
+                let Ok(v) = String::from_utf8(bytes) else {
+                    return Err(SecretError::NotAToken(path));
+                };
                 let v = v.trim();
                 if v.is_empty() {
                     return Err(SecretError::FileEmpty(path));
+                }
+                if v.chars().any(char::is_control) {
+                    return Err(SecretError::NotAToken(path));
                 }
                 Ok(Secret::new(v.to_owned()))
             }

@@ -353,6 +353,17 @@ impl Client {
     /// `GIJ_URL`, the token from the secret reference `token_ref` (`--token`, default
     /// `env:GIJ_TOKEN`); relative `file:` paths resolve against the working directory.
     pub fn from_env(endpoint: Option<&str>, token_ref: Option<&str>) -> Result<Client, ApiError> {
+        Client::from_env_tuned(endpoint, token_ref, |_| {})
+    }
+
+    /// [`Client::from_env`], letting the caller adjust the config (request timeout, retries)
+    /// before the client is built. The endpoint is checked before the token is read, so a plain
+    /// `http://` endpoint is refused even when no token is available.
+    pub fn from_env_tuned(
+        endpoint: Option<&str>,
+        token_ref: Option<&str>,
+        tune: impl FnOnce(&mut ClientConfig),
+    ) -> Result<Client, ApiError> {
         let base = match endpoint {
             Some(e) => e.to_owned(),
             None => match std::env::var("GIJ_URL") {
@@ -366,6 +377,7 @@ impl Client {
                 }
             },
         };
+        Endpoint::parse(&base)?;
         let reference = token_ref.unwrap_or("env:GIJ_TOKEN");
         // A literal token passed as `--token` must not be echoed back in the error.
         let shown = if reference.starts_with("env:") || reference.starts_with("file:") {
@@ -379,7 +391,9 @@ impl Client {
                 reference: shown,
                 source,
             })?;
-        Client::new(ClientConfig::new(base, token))
+        let mut config = ClientConfig::new(base, token);
+        tune(&mut config);
+        Client::new(config)
     }
 
     /// Returns the validated base URL.

@@ -110,22 +110,58 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&cli.global);
-    let result = match cli.command {
-        Command::Validate(a) => validate::run(&cli.global, a),
-        Command::Schema(a) => schema::run(&cli.global, a),
-        Command::Fmt(a) => fmt::run(&cli.global, a),
-        Command::Plan(a) => plan::run(&cli.global, a),
-        Command::Apply(a) => apply::run(&cli.global, a),
-        Command::Import(a) => import::run(&cli.global, a),
-        Command::DevServer(a) => dev_server::run(&cli.global, a),
-    };
+    install_panic_hook();
+    let global = cli.global;
+    let command = cli.command;
+    let result = std::panic::catch_unwind(move || {
+        if std::env::var_os(FORCE_PANIC_ENV).is_some_and(|v| !v.is_empty()) {
+            // Lets the secrets suite prove that a panic payload is never printed.
+            let payload = std::env::var(FORCE_PANIC_ENV).unwrap_or_default();
+            panic!("forced by {FORCE_PANIC_ENV}: {payload}");
+        }
+        match command {
+            Command::Validate(a) => validate::run(&global, a),
+            Command::Schema(a) => schema::run(&global, a),
+            Command::Fmt(a) => fmt::run(&global, a),
+            Command::Plan(a) => plan::run(&global, a),
+            Command::Apply(a) => apply::run(&global, a),
+            Command::Import(a) => import::run(&global, a),
+            Command::DevServer(a) => dev_server::run(&global, a),
+        }
+    });
     match result {
-        Ok(code) => code.into(),
-        Err(e) => {
+        Ok(Ok(code)) => code.into(),
+        Ok(Err(e)) => {
             report_error(&e);
             Exit::Error.into()
         }
+        // The hook already printed the short report.
+        Err(_) => Exit::Error.into(),
     }
+}
+
+/// Hidden: set to any non-empty value to make gijctl panic on purpose (tests of the hook).
+const FORCE_PANIC_ENV: &str = "GIJCTL_DEBUG_FORCE_PANIC";
+
+/// Replaces the default panic message, which prints the payload (a `Debug` of whatever value
+/// was involved, possibly holding a token), with a short report: where, never what. Also makes
+/// a panic exit 1 like any other error (through `catch_unwind` in [`main`]).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "error: internal error in gijctl {}{at}; nothing more is shown because the \
+                 details could hold secrets. Please report it with the command you ran\n",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
+        );
+    }));
 }
 
 /// Prints an error and its causes to stderr, `error: ...` then `  caused by: ...` lines.
@@ -146,15 +182,11 @@ fn init_logging(g: &Global) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_env("GIJCTL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    // Log lines go to stderr: colour them only as `--color` says, or on a terminal without
-    // `NO_COLOR` (escape codes in CI logs and files are noise).
+    // Logs go to stderr: colour them only where diagnostics would be coloured.
     let ansi = match g.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
-        ColorWhen::Auto => {
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

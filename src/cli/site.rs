@@ -38,6 +38,29 @@ pub struct ConnectArgs {
         requires = "dev_server"
     )]
     pub dev_time_scale: f64,
+    /// Time limit of one HTTP request, from sending to the end of the answer, in seconds
+    /// (a stalled or trickling server fails the attempt instead of hanging the run)
+    #[arg(
+        long,
+        env = "GIJCTL_REQUEST_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 60.0,
+        value_parser = positive_secs
+    )]
+    pub request_timeout: f64,
+    /// Attempts per request, the first included (1 disables retries)
+    #[arg(long, env = "GIJCTL_MAX_ATTEMPTS", value_name = "N", default_value_t = 6,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+}
+
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 /// A connected site: the client, plus the embedded dev-server that must outlive it.
@@ -94,7 +117,12 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Site> {
             "no GIJ site given: pass `--endpoint URL` or set `GIJ_URL` (or `--dev-server SEED` for a local simulation)"
         );
     };
-    let client = Client::from_env(Some(&endpoint), Some(&args.token))?;
+    let timeout = std::time::Duration::from_secs_f64(args.request_timeout);
+    let attempts = args.max_attempts;
+    let client = Client::from_env_tuned(Some(&endpoint), Some(&args.token), |c| {
+        c.request_timeout = timeout;
+        c.retry.max_attempts = attempts;
+    })?;
     Ok(Site {
         client,
         dev: None,

@@ -136,6 +136,10 @@ pub fn render(problems: &[Problem], name: &str, source: &str, color: bool) -> St
             source: &named,
         };
         let mut block = String::new();
+        if let Some(block) = long_line_block(p, name, source) {
+            out.push_str(&block);
+            continue;
+        }
         if handler.render_report(&mut block, &report).is_err() {
             block = format!("error: {}\n", p.message);
         }
@@ -151,6 +155,43 @@ pub fn render(problems: &[Problem], name: &str, source: &str, color: bool) -> St
         out.push_str(&block);
     }
     out
+}
+
+/// Source lines longer than this are not shown in snippets (a hostile or generated file could
+/// otherwise print megabytes); the diagnostic then gives only the position.
+const MAX_SNIPPET_LINE: usize = 300;
+
+/// For a problem whose line (or a context line next to it) is too long to show, a compact
+/// rendering with the position only.
+fn long_line_block(p: &Problem, name: &str, source: &str) -> Option<String> {
+    let span = p.span.as_ref()?;
+    let start = span.start.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_no = source[..line_start].matches('\n').count() + 1;
+    let col = source
+        .get(line_start..start)
+        .map_or(1, |s| s.chars().count() + 1);
+    let too_long = source
+        .lines()
+        .skip(line_no.saturating_sub(2))
+        .take(3)
+        .chain(p.related.iter().filter_map(|(r, _)| {
+            let s = r.start.min(source.len());
+            let ls = source[..s].rfind('\n').map_or(0, |i| i + 1);
+            source[ls..].lines().next()
+        }))
+        .any(|l| l.len() > MAX_SNIPPET_LINE);
+    if !too_long {
+        return None;
+    }
+    let mut out = format!(
+        "  × {}\n   ╭─[{name}:{line_no}:{col}] (the line is too long to show)\n",
+        p.message
+    );
+    if let Some(h) = &p.help {
+        out.push_str(&format!("  help: {h}\n"));
+    }
+    Some(out)
 }
 
 /// Whether diagnostics on stderr should be coloured: a terminal, and `NO_COLOR` unset or empty.

@@ -138,6 +138,13 @@ pub fn read_source(path: &Path) -> Result<String, Problem> {
         return Err(Problem::file("the config path is a directory, not a file")
             .help("pass the file itself, e.g. `-c dir/gij.toml`"));
     }
+    if !meta.is_file() {
+        // A device (`/dev/zero`), FIFO or socket would never end or block forever.
+        return Err(Problem::file(
+            "the config path is not a regular file (a device, FIFO or socket)",
+        )
+        .help("pass a gij.toml file"));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(Problem::file(format!(
             "the config file is {} bytes; gijctl refuses files larger than 10 MiB",
@@ -145,8 +152,24 @@ pub fn read_source(path: &Path) -> Result<String, Problem> {
         ))
         .help("is this the right file? a gij.toml is a few kilobytes"));
     }
-    let bytes = std::fs::read(path)
+    // Read through a cap as well: the file may have grown (or been swapped) since `metadata`.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            use std::io::Read as _;
+            f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)
+        })
         .map_err(|e| Problem::file(format!("cannot read the config file: {}", io_reason(&e))))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Problem::file(
+            "the config file grew past 10 MiB while it was read; gijctl refuses files larger than 10 MiB",
+        ));
+    }
+    // A UTF-8 byte order mark (Windows editors add one) is not TOML: drop it, keeping offsets
+    // meaningful for everything after it.
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
@@ -191,6 +214,8 @@ pub fn parse(source: &str) -> Parsed {
         }
         return out;
     }
+
+    check_strings(doc.get_ref(), &mut Vec::new(), &mut out.problems);
 
     let mut table = doc;
     for _ in 0..500 {
@@ -418,6 +443,100 @@ fn unknown_key(path: &[String], spans: &Spans) -> Problem {
     p
 }
 
+/// Longest string value accepted anywhere (`api-path` and `api-filter` have the same limit):
+/// longer values are mistakes or attacks, and would flood diagnostics.
+pub const MAX_STRING_CHARS: usize = 2000;
+
+/// Characters that must not appear in any value: C0/C1 controls (terminal escape sequences,
+/// NUL) and the Unicode bidirectional controls that can make a reviewed value read differently
+/// from what it is ("Trojan Source").
+fn forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Refuses control characters, over-long strings and pasted tokens in every string value.
+/// Credential values are left to `validate`, which explains references.
+fn check_strings(t: &DeTable<'_>, path: &mut KeyPath, problems: &mut Vec<Problem>) {
+    fn value(
+        v: &Spanned<DeValue<'_>>,
+        path: &mut KeyPath,
+        problems: &mut Vec<Problem>,
+        credential: bool,
+    ) {
+        match v.get_ref() {
+            DeValue::String(s) => {
+                let at = path.join(".");
+                if let Some(c) = s.chars().find(|c| forbidden_char(*c)) {
+                    problems.push(
+                        Problem::at(
+                            v.span(),
+                            "control character",
+                            format!(
+                                "`{at}` contains a control character (U+{:04X})",
+                                u32::from(c)
+                            ),
+                        )
+                        .help("remove escape sequences and invisible characters from the value"),
+                    );
+                } else if s.chars().count() > MAX_STRING_CHARS {
+                    problems.push(
+                        Problem::at(
+                            v.span(),
+                            "too long",
+                            format!(
+                                "`{at}` is {} characters long; values are at most {MAX_STRING_CHARS}",
+                                s.chars().count()
+                            ),
+                        )
+                        .help("is this the intended value?"),
+                    );
+                } else if !credential && has_token_prefix(s) {
+                    problems.push(
+                        Problem::at(
+                            v.span(),
+                            "literal secret",
+                            format!(
+                                "`{at}` looks like a literal credential (a token was pasted here)"
+                            ),
+                        )
+                        .help("remove it, and revoke the token if this file was shared; credentials go in `credential = \"env:NAME\"`"),
+                    );
+                }
+            }
+            DeValue::Array(a) => {
+                for (i, item) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    value(item, path, problems, credential);
+                    path.pop();
+                }
+            }
+            DeValue::Table(t) => table(t, path, problems),
+            _ => {}
+        }
+    }
+    fn table(t: &DeTable<'_>, path: &mut KeyPath, problems: &mut Vec<Problem>) {
+        for (k, v) in t.iter() {
+            let key = k.get_ref();
+            if let Some(c) = key.chars().find(|c| forbidden_char(*c)) {
+                problems.push(Problem::at(
+                    k.span(),
+                    "control character",
+                    format!(
+                        "a key contains a control character (U+{:04X})",
+                        u32::from(c)
+                    ),
+                ));
+                continue;
+            }
+            path.push(key.to_string());
+            value(v, path, problems, key == "credential");
+            path.pop();
+        }
+    }
+    table(t, path, problems);
+}
+
 /// Keys whose values are credentials (or typos of `credential`), so their values are masked.
 fn is_credential_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
@@ -429,7 +548,7 @@ fn is_credential_key(k: &str) -> bool {
 }
 
 /// Well-known token prefixes that must never be echoed whatever key they sit under.
-fn has_token_prefix(s: &str) -> bool {
+pub(crate) fn has_token_prefix(s: &str) -> bool {
     [
         "ghp_",
         "gho_",
@@ -444,6 +563,16 @@ fn has_token_prefix(s: &str) -> bool {
     .any(|p| s.starts_with(p))
 }
 
+/// Whether a string is a URL with `user:password@` (a token pasted into `host`).
+fn has_userinfo(s: &str) -> bool {
+    let Some(i) = s.find("://") else {
+        return false;
+    };
+    let rest = &s[i + 3..];
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.contains('@')
+}
+
 /// Masks secret-looking string values in the source (same byte length, so spans stay valid)
 /// and returns the values themselves, for scrubbing messages.
 fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
@@ -455,8 +584,10 @@ fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
     ) {
         match v.get_ref() {
             DeValue::String(s) => {
-                let secretish =
-                    (under_credential && SecretRef::parse(s).is_err()) || has_token_prefix(s);
+                let secretish = (under_credential && SecretRef::parse(s).is_err())
+                    || has_token_prefix(s)
+                    || s.strip_prefix("env:").is_some_and(has_token_prefix)
+                    || has_userinfo(s);
                 if secretish && !s.is_empty() {
                     found.push((v.span(), s.to_string()));
                 }

@@ -110,11 +110,11 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let name = path.display().to_string();
     let source = load::read_source(path)
         .map_err(|p| ConfigErrors::new(name.clone(), String::new(), Vec::new(), vec![p]))?;
-    let desired = load_str(&source, &name)?;
     let base_dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let desired = load_in(&source, &name, Some(&base_dir))?;
     Ok(LoadedConfig {
         path: path.to_path_buf(),
         base_dir,
@@ -124,6 +124,12 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
 
 /// Parses and validates gij.toml text; `name` is the file name shown in diagnostics.
 pub fn load_str(source: &str, name: &str) -> Result<DesiredState, ConfigErrors> {
+    load_in(source, name, None)
+}
+
+/// [`load_str`], plus the checks of `file:` credential targets when the config's directory is
+/// known.
+fn load_in(source: &str, name: &str, base: Option<&Path>) -> Result<DesiredState, ConfigErrors> {
     let parsed = load::parse(source);
     let mut problems = parsed.problems.clone();
     if parsed.syntax_broken {
@@ -136,6 +142,9 @@ pub fn load_str(source: &str, name: &str) -> Result<DesiredState, ConfigErrors> 
     }
     let (desired, more) = validate::validate(&parsed);
     problems.extend(more);
+    if let Some(base) = base {
+        problems.extend(validate::check_secret_files(&parsed, base));
+    }
     if problems.is_empty() {
         return Ok(desired);
     }

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
+use std::path::Path;
 
 use super::diagnostic::Problem;
 use super::load::{KeyPath, Parsed, Spans};
@@ -573,7 +574,7 @@ fn resolve_integration(
 
     if !is_valid_key(key) {
         v.push(
-            Problem::at(head.clone(), "invalid key", format!("integration key `{key}` is not a simple name"))
+            Problem::at(head.clone(), "invalid key", format!("integration key `{}` is not a simple name", shorten(key, 64)))
                 .help("use letters, digits, `-` and `_` (at most 64), e.g. `acme-github`; the key must stay stable"),
         );
     }
@@ -634,7 +635,12 @@ fn resolve_integration(
     if let Some(c) = &t.credential {
         let span = at(v, "credential");
         match SecretRef::parse(c.trim()) {
-            Ok(r) => credential = Some(r),
+            Ok(r) => {
+                if let Some(p) = reference_problem(&r, span.clone()) {
+                    v.push(p);
+                }
+                credential = Some(r)
+            }
             Err(SecretError::Literal) => v.push(
                 Problem::at(span, "literal secret", SecretError::Literal.to_string()).help(
                     "for example `credential = \"env:GITHUB_TOKEN\"`, then `export GITHUB_TOKEN=...` before running gijctl; revoke the token if this file was shared",
@@ -1046,6 +1052,134 @@ fn resolve_integration(
     })
 }
 
+/// Static checks of a parsed reference: a token pasted after `env:`, and `file:` paths that
+/// climb out of the config's directory (the policy in docs/security.md).
+fn reference_problem(r: &SecretRef, span: Range<usize>) -> Option<Problem> {
+    match r {
+        SecretRef::Env(name) => {
+            let lower = name.to_ascii_lowercase();
+            let pasted = super::load::has_token_prefix(name)
+                || ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat"]
+                    .iter()
+                    .any(|p| lower.starts_with(p));
+            pasted.then(|| {
+                Problem::at(span, "literal secret", SecretError::Literal.to_string()).help(
+                    "`env:` takes the name of an environment variable, e.g. `env:GITHUB_TOKEN`, \
+                     not the token itself; revoke the token if this file was shared",
+                )
+            })
+        }
+        SecretRef::File(p) => {
+            let climbs = p.is_relative()
+                && p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            climbs.then(|| {
+                Problem::at(
+                    span,
+                    "leaves the config directory",
+                    "this `file:` reference leaves the config directory (`..`)",
+                )
+                .help(
+                    "keep token files next to gij.toml or below it, or write an absolute path \
+                     (e.g. `file:/run/secrets/github-token`) so reviewers see where it points",
+                )
+            })
+        }
+    }
+}
+
+/// Checks the files that `file:` credential references point at, without reading them: each
+/// must be a regular file (after symlinks) of at most 64 KiB, outside `/dev`, `/proc` and
+/// `/sys`. A missing file is not an error here (it may be provisioned only where apply runs);
+/// resolving it later reports it.
+pub fn check_secret_files(parsed: &Parsed, base: &Path) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let Some(tables) = parsed.file.integrations.as_ref() else {
+        return problems;
+    };
+    for (key, t) in tables {
+        let Some(Ok(SecretRef::File(rel))) =
+            t.credential.as_deref().map(|c| SecretRef::parse(c.trim()))
+        else {
+            continue;
+        };
+        let shown = rel.display().to_string();
+        if shown.chars().any(char::is_control)
+            || (rel.is_relative()
+                && rel
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir)))
+        {
+            continue; // already reported
+        }
+        let span = parsed
+            .spans
+            .value(&["integrations", key, "credential"])
+            .unwrap_or(0..0);
+        let path = if rel.is_absolute() {
+            rel.clone()
+        } else {
+            base.join(&rel)
+        };
+        let problem = |label: &str, msg: String| Problem::at(span.clone(), label.to_owned(), msg);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && std::fs::symlink_metadata(&path).is_err() =>
+            {
+                continue;
+            }
+            Err(e) => {
+                problems.push(
+                    problem(
+                        "unreadable",
+                        format!(
+                            "the file of `file:{shown}` cannot be read: {}",
+                            e.to_string().to_lowercase()
+                        ),
+                    )
+                    .help("point `file:` at a readable regular file holding only the token"),
+                );
+                continue;
+            }
+        };
+        if !meta.is_file() {
+            problems.push(
+                problem(
+                    "not a regular file",
+                    format!("`file:{shown}` is not a regular file (a device, FIFO or directory)"),
+                )
+                .help("point `file:` at a regular file holding only the token"),
+            );
+            continue;
+        }
+        let canonical = std::fs::canonicalize(&path).unwrap_or(path);
+        if ["/dev", "/proc", "/sys"]
+            .iter()
+            .any(|d| canonical.starts_with(d))
+        {
+            problems.push(
+                problem(
+                    "not a token file",
+                    format!(
+                        "`file:{shown}` points into /dev, /proc or /sys, which hold no token files"
+                    ),
+                )
+                .help("point `file:` at a regular file holding only the token"),
+            );
+            continue;
+        }
+        if meta.len() > 64 * 1024 {
+            problems.push(problem(
+                "too large",
+                format!("`file:{shown}` is larger than 64 KiB; it cannot be a token"),
+            ));
+        }
+    }
+    problems
+}
+
 fn check_host(h: &str) -> Result<String, String> {
     let with_scheme = if h.contains("://") {
         h.trim().to_owned()
@@ -1139,6 +1273,16 @@ fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
             }
         }
     }
+}
+
+/// A user value cut to `max` characters for a message (the snippet shows where it is).
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
 }
 
 #[cfg(test)]

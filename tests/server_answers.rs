@@ -1,0 +1,376 @@
+//! Malformed and hostile server answers, and the transport rules, through the real binary:
+//! `gijctl plan --endpoint` against tiny axum mocks on loopback. Every case must exit 1 with a
+//! clear message, never panic, never print the API token, and finish fast (the request timeout
+//! is set with `--request-timeout`, retries with `--max-attempts`).
+//!
+//! Run: `cargo test --test server_answers`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use common::{Out, assert_clean_failure, gijctl, root};
+
+const TOKEN: &str = "srv-answers-token-5b2c91ee";
+
+/// A mock site: every request gets `answer()`; requests and their Authorization headers are
+/// counted.
+struct Mock {
+    base: String,
+    hits: Arc<AtomicUsize>,
+    with_token: Arc<AtomicUsize>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn serve<F>(ip: [u8; 4], answer: F) -> Mock
+where
+    F: Fn() -> Response + Clone + Send + Sync + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let with_token = Arc::new(AtomicUsize::new(0));
+    let (h, t) = (hits.clone(), with_token.clone());
+    let app = Router::new().fallback(move |headers: HeaderMap| {
+        let answer = answer.clone();
+        let (h, t) = (h.clone(), t.clone());
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            if headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains(TOKEN))
+            {
+                t.fetch_add(1, Ordering::SeqCst);
+            }
+            answer()
+        }
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(SocketAddr::from((ip, 0))))
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Mock {
+        base: format!("http://{addr}"),
+        hits,
+        with_token,
+        _rt: rt,
+    }
+}
+
+fn plan(endpoint: &str, attempts: &str) -> Out {
+    let cfg = root().join("examples/quickstart/gij.toml");
+    let cfg = cfg.to_string_lossy();
+    let args = vec![
+        "plan",
+        "-c",
+        &cfg,
+        "--endpoint",
+        endpoint,
+        "--request-timeout",
+        "1",
+        "--max-attempts",
+        attempts,
+    ];
+    gijctl(&root(), &args, &[("GIJ_TOKEN", TOKEN)])
+}
+
+fn assert_refused(what: &str, out: &Out, expect: &str) {
+    assert_clean_failure(what, out);
+    assert!(
+        out.stderr.contains(expect),
+        "{what}: stderr lacks `{expect}`:\n{}",
+        out.stderr
+    );
+    assert!(
+        !out.all().contains(TOKEN),
+        "{what}: token printed:\n{}",
+        out.all()
+    );
+    assert!(out.stdout.is_empty(), "{what}: stdout: {}", out.stdout);
+}
+
+fn json(status: u16, body: &'static str) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// A name, the mock's answer, and what the error must say.
+type Case = (&'static str, fn() -> Response, &'static str);
+
+#[test]
+fn malformed_bodies_are_clear_errors() {
+    let cases: Vec<Case> = vec![
+        (
+            "truncated JSON",
+            || json(200, r#"{"integrations": [{"id": 1, "displayName": "#),
+            "unexpected answer",
+        ),
+        (
+            "wrong types",
+            || json(200, r#"{"integrations": "many", "repositories": 7}"#),
+            "does not have the expected shape",
+        ),
+        ("empty 200", || json(200, ""), "unexpected answer"),
+        (
+            "JSON nested 100000 deep",
+            || {
+                let s = "[".repeat(100_000);
+                (StatusCode::OK, s).into_response()
+            },
+            "unexpected answer",
+        ),
+        (
+            "non-JSON 500",
+            || {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error: database down",
+                )
+                    .into_response()
+            },
+            "500 server error",
+        ),
+        (
+            "HTML login page with 200",
+            || {
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<html><head><title>Log in - Jira</title></head><body><form>...</form></body></html>",
+                )
+                    .into_response()
+            },
+            "the server answered HTML",
+        ),
+        (
+            "401",
+            || json(401, r#"{"message":"unauthorized"}"#),
+            "401 Unauthorized",
+        ),
+        (
+            "500 echoing the token",
+            || {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(r#"{{"success":false,"error":"bad header Bearer {TOKEN}"}}"#),
+                )
+                    .into_response()
+            },
+            "[redacted]",
+        ),
+        (
+            "200 success=false",
+            || json(200, r#"{"success":false,"error":"index locked"}"#),
+            "index locked",
+        ),
+        (
+            "declared 200 MB body",
+            || {
+                // A stream that sends a little and then stalls: hyper keeps the declared length
+                // and flushes the headers.
+                let body = StallAfter(Some(bytes::Bytes::from_static(b"{")));
+                let mut r = Response::new(Body::from_stream(body));
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, "200000000".parse().unwrap());
+                r
+            },
+            "refusing to read it",
+        ),
+    ];
+    for (what, answer, expect) in cases {
+        let mock = serve([127, 0, 0, 1], answer);
+        let out = plan(&mock.base, "2");
+        assert_refused(what, &out, expect);
+        assert!(mock.hits.load(Ordering::SeqCst) >= 1, "{what}: no request");
+    }
+}
+
+/// Peak resident memory of the largest child process waited for so far, in bytes.
+fn children_max_rss() -> u64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    assert_eq!(rc, 0);
+    u64::try_from(u.ru_maxrss).unwrap_or(0) * 1024
+}
+
+#[test]
+fn an_endless_body_is_refused_at_the_cap_without_buffering_it() {
+    // 1 GiB streamed without a length: the client must stop at its 64 MiB list cap.
+    let mock = serve([127, 0, 0, 1], || {
+        let chunk = bytes::Bytes::from(vec![b' '; 1 << 20]);
+        let stream = futures_stream(chunk, 1024);
+        Response::new(Body::from_stream(stream))
+    });
+    let started = Instant::now();
+    let out = plan(&mock.base, "1");
+    assert_refused("endless body", &out, "refusing to read it");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let rss = children_max_rss();
+    assert!(
+        rss < 300 * 1024 * 1024,
+        "gijctl peaked at {} MiB for a 1 GiB answer; the cap is 64 MiB",
+        rss >> 20
+    );
+}
+
+fn futures_stream(
+    chunk: bytes::Bytes,
+    n: usize,
+) -> impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+    tokio_stream_iter(std::iter::repeat_n(chunk, n))
+}
+
+fn tokio_stream_iter<I>(
+    it: I,
+) -> impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send
+where
+    I: Iterator<Item = bytes::Bytes> + Send + Unpin + 'static,
+{
+    struct S<I>(I);
+    impl<I: Iterator<Item = bytes::Bytes> + Unpin> futures_core::Stream for S<I> {
+        type Item = Result<bytes::Bytes, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next().map(Ok))
+        }
+    }
+    S(it)
+}
+
+#[test]
+fn slow_loris_and_silent_servers_hit_the_request_timeout() {
+    // Headers at once, then one byte per 200 ms forever.
+    let trickle = serve([127, 0, 0, 1], || {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
+        tokio::spawn(async move {
+            loop {
+                if tx.send(Ok(bytes::Bytes::from_static(b" "))).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let stream = ReceiverStream(rx);
+        Response::new(Body::from_stream(stream))
+    });
+    let started = Instant::now();
+    let out = plan(&trickle.base, "2");
+    assert_refused("slow loris", &out, "request timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Accepts the connection and never answers.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let started = Instant::now();
+    let out = plan(&format!("http://{addr}"), "2");
+    assert_refused("silent server", &out, "request timeout");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Yields its chunk, then never ends (and never wakes anyone).
+struct StallAfter(Option<bytes::Bytes>);
+
+impl futures_core::Stream for StallAfter {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.0.take() {
+            Some(b) => std::task::Poll::Ready(Some(Ok(b))),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+struct ReceiverStream(tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>);
+
+impl futures_core::Stream for ReceiverStream {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+// ---- transport ------------------------------------------------------------------------------
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_any_connection() {
+    for endpoint in ["http://example.com", "http://10.255.255.1:8080/jira"] {
+        let started = Instant::now();
+        // No token at all: the endpoint is checked first.
+        let cfg = root().join("examples/quickstart/gij.toml");
+        let out = gijctl(
+            &root(),
+            &["plan", "-c", &cfg.to_string_lossy(), "--endpoint", endpoint],
+            &[],
+        );
+        assert_clean_failure(endpoint, &out);
+        assert!(out.stderr.contains("plain http"), "{}", out.stderr);
+        assert!(!out.stderr.contains("connect"), "{}", out.stderr);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn the_token_is_not_sent_after_a_cross_host_redirect() {
+    let other = serve([127, 0, 0, 2], || json(200, r#"{"integrations":[]}"#));
+    for (status, target) in [
+        (StatusCode::FOUND, format!("{}/login.jsp", other.base)),
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            format!("{}/rest/api/2/project", other.base),
+        ),
+    ] {
+        let to = target.clone();
+        let first = serve([127, 0, 0, 1], move || {
+            (status, [(header::LOCATION, to.clone())]).into_response()
+        });
+        let out = plan(&first.base, "2");
+        assert_refused("cross-host redirect", &out, "redirected to another origin");
+        assert!(first.with_token.load(Ordering::SeqCst) >= 1);
+    }
+    assert_eq!(
+        other.hits.load(Ordering::SeqCst),
+        0,
+        "the other host was contacted"
+    );
+    assert_eq!(other.with_token.load(Ordering::SeqCst), 0);
+}
