@@ -9,6 +9,7 @@
 //! - [`plan`]: matching, normalisation, diff and ordering; pure.
 //! - [`render`]: text, JSON and Markdown renderings of a plan.
 //! - [`apply`]: executes a plan in batches gated by indexing.
+//! - [`runbook`]: the plan as a checklist for GIJ's web UI (Cloud, OAuth).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 pub mod api;
 pub mod apply;
@@ -18,4 +19,5 @@ pub mod devserver;
 pub mod model;
 pub mod plan;
 pub mod render;
+pub mod runbook;
 pub mod secret;

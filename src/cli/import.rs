@@ -21,6 +21,18 @@ pub struct Args {
     /// Overwrite FILE if it exists
     #[arg(long)]
     pub force: bool,
+    /// What to write: a gij.toml, or a JSON state snapshot for `gijctl runbook --state`
+    #[arg(long, value_enum, default_value = "toml")]
+    pub format: ImportFormat,
+}
+
+/// Output formats of `gijctl import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// A gij.toml describing the site
+    Toml,
+    /// The site's state as a snapshot (docs/runbook.md), for `gijctl runbook --state/--check`
+    Json,
 }
 
 /// Runs the command.
@@ -43,6 +55,23 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         site.close().await?;
         r
     })?;
+    if args.format == ImportFormat::Json {
+        let text = crate::runbook::snapshot::Snapshot::from_site(&site).to_json();
+        if to_stdout {
+            print!("{text}");
+        } else {
+            fs_err::write(&args.output, text)?;
+            if !g.quiet {
+                anstream::eprintln!(
+                    "Wrote a state snapshot of {} integration(s) to `{}`; use it with `gijctl runbook --state {}`",
+                    site.integrations.len(),
+                    args.output.display(),
+                    args.output.display()
+                );
+            }
+        }
+        return Ok(Exit::Ok);
+    }
     let live = crate::plan::from_site(&site);
     let (text, notes) = crate::plan::import::to_toml(&live);
     for n in notes.iter().chain(&live.warnings) {

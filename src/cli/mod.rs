@@ -8,6 +8,7 @@ mod dev_server;
 mod fmt;
 mod import;
 mod plan;
+mod runbook;
 mod schema;
 pub mod site;
 mod validate;
@@ -90,6 +91,8 @@ enum Command {
     Apply(apply::Args),
     /// Write a gij.toml that describes the live site
     Import(import::Args),
+    /// Print the plan as a checklist for GIJ's web UI (Cloud, OAuth); --check verifies it
+    Runbook(runbook::Args),
     /// Run a local GIJ API for tests, demos and benchmarks
     DevServer(dev_server::Args),
 }
@@ -126,6 +129,7 @@ pub fn main() -> ExitCode {
             Command::Plan(a) => plan::run(&global, a),
             Command::Apply(a) => apply::run(&global, a),
             Command::Import(a) => import::run(&global, a),
+            Command::Runbook(a) => runbook::run(&global, a),
             Command::DevServer(a) => dev_server::run(&global, a),
         }
     });

@@ -1,0 +1,110 @@
+//! `gijctl runbook --check`: reads a state again and marks each step done or open, so that a
+//! reviewer can verify manual work without trusting the person who ticked the boxes.
+
+use super::{Expect, Runbook, StepStatus, Target};
+use crate::model::{IntegrationIndexing, LiveIntegration, LiveProjects, RepoSelector, normalize_origin};
+use crate::plan::LiveState;
+use crate::plan::fields;
+use crate::plan::live::normalize_settings;
+use crate::plan::model::ProjectsView;
+
+/// Finds the integration a target means: by id while it still has the same identity, else by
+/// service, origin and owner (how plan matches).
+pub fn find<'a>(t: &Target, live: &'a LiveState) -> Option<&'a LiveIntegration> {
+    let same = |l: &LiveIntegration| {
+        l.service == t.service
+            && normalize_origin(&l.origin) == normalize_origin(&t.origin)
+            && l.owner.eq_ignore_ascii_case(&t.owner)
+    };
+    t.id
+        .and_then(|id| live.get(id))
+        .filter(|l| same(l))
+        .or_else(|| live.integrations.iter().find(|l| same(l)))
+}
+
+fn projects_match(have: &LiveProjects, want: &ProjectsView) -> bool {
+    match (have, want) {
+        (LiveProjects::All, ProjectsView::All) => true,
+        (LiveProjects::Keys(h), ProjectsView::Keys(w)) => {
+            let mut h: Vec<String> = h.iter().map(|k| k.to_ascii_uppercase()).collect();
+            let mut w: Vec<String> = w.iter().map(|k| k.to_ascii_uppercase()).collect();
+            h.sort();
+            w.sort();
+            h == w
+        }
+        _ => false,
+    }
+}
+
+/// Whether the state shows the expectation; `None` when no state can show it.
+pub fn holds(e: &Expect, live: &LiveState) -> Option<bool> {
+    Some(match e {
+        Expect::Confirm => return None,
+        Expect::Absent { id } => live.get(*id).is_none(),
+        Expect::Exists { target, auth } => find(target, live).is_some_and(|l| l.auth == *auth),
+        Expect::Auth { target, auth } => find(target, live).is_some_and(|l| l.auth == *auth),
+        Expect::Indexed { targets } => targets.iter().all(|t| {
+            find(t, live).is_some_and(|l| l.indexing == IntegrationIndexing::Indexed)
+        }),
+        Expect::DisplayName { target, value } => {
+            find(target, live).is_some_and(|l| l.display_name.trim() == value.trim())
+        }
+        Expect::Setting {
+            target,
+            field,
+            value,
+        } => find(target, live).is_some_and(|l| {
+            fields::get(&normalize_settings(&l.settings), *field).as_ref() == Some(value)
+        }),
+        Expect::Projects { target, value } => {
+            find(target, live).is_some_and(|l| projects_match(&l.projects, value))
+        }
+        Expect::Repositories {
+            target,
+            enabled,
+            disabled,
+        } => find(target, live).is_some_and(|l| {
+            let state = |n: &str| {
+                l.repositories
+                    .iter()
+                    .find(|r| r.name.eq_ignore_ascii_case(n))
+                    .map(|r| r.enabled)
+            };
+            enabled.iter().all(|n| state(n) == Some(true))
+                && disabled.iter().all(|n| state(n) != Some(true))
+        }),
+        Expect::RepositoriesMatch {
+            target,
+            include,
+            exclude,
+        } => {
+            let sel = RepoSelector {
+                include: include.clone(),
+                exclude: exclude.clone(),
+            };
+            let Ok(m) = sel.matcher() else {
+                return Some(false);
+            };
+            // Until GIJ has listed the repositories, the selection cannot be seen yet.
+            find(target, live).is_some_and(|l| {
+                !l.repositories.is_empty()
+                    && l.repositories.iter().all(|r| r.enabled == m.is_match(&r.name))
+            })
+        }
+    })
+}
+
+/// Marks every step of `runbook` against `live`.
+pub fn check(runbook: &mut Runbook, live: &LiveState, against: &str) {
+    for s in runbook.sections.iter_mut().flat_map(|s| s.steps.iter_mut()) {
+        let results: Vec<Option<bool>> = s.expect.iter().map(|e| holds(e, live)).collect();
+        s.status = Some(if results.contains(&Some(false)) {
+            StepStatus::Open
+        } else if results.contains(&None) {
+            StepStatus::Unverifiable
+        } else {
+            StepStatus::Done
+        });
+    }
+    runbook.checked_against = Some(against.to_owned());
+}
