@@ -337,16 +337,13 @@ fn oauth_create_manual(d: &DesiredIntegration) -> ActionKind {
         reason: "OAuth integrations can only be created in GIJ's UI (the git service asks for \
                  consent in a browser)"
             .to_owned(),
-        instructions: vec![
-            "In Jira, open Apps > Git Integration: Manage integrations > Add integration"
-                .to_owned(),
-            format!(
-                "Choose {} and connect with OAuth as the owner `{}`",
-                d.service, d.owner
-            ),
-            format!("Name it {:?}", d.display_name),
-            "Run `gijctl plan` again: gijctl then manages its settings".to_owned(),
-        ],
+        // The runbook's per-service instructions, so plan, apply and runbook say the same.
+        instructions: crate::runbook::guide::oauth_create_instructions(
+            d.service,
+            &normalize_origin(&d.origin),
+            &d.owner,
+            &d.display_name,
+        ),
     }
 }
 

@@ -281,7 +281,7 @@ pub fn connect_lines(f: &CreateFacts<'_>) -> Vec<String> {
                     out.push(format!("Region: `{r}`"));
                 }
                 let s = scopes(f.service);
-                out.push(format!("The IAM user needs {} (source: {})", s.grant, s.source));
+                out.push(format!("Use {} (source: {})", s.grant, s.source));
             }
             Service::Gerrit => {
                 out.push(format!(
@@ -289,7 +289,7 @@ pub fn connect_lines(f: &CreateFacts<'_>) -> Vec<String> {
                     f.username.unwrap_or("(see gij.toml)")
                 ));
                 let s = scopes(f.service);
-                out.push(format!("It must be {} (source: {})", s.grant, s.source));
+                out.push(format!("Use {} (source: {})", s.grant, s.source));
             }
             _ => {
                 out.push(format!(
