@@ -104,7 +104,11 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         );
     };
     let needs_runtime = matches!(source, Source::Api) || args.check.as_deref().is_some_and(is_url);
-    let rt = if needs_runtime { Some(runtime()?) } else { None };
+    let rt = if needs_runtime {
+        Some(runtime()?)
+    } else {
+        None
+    };
 
     let (site, mut discovered, state_label): (LiveSite, Vec<Discovered>, String) = match &source {
         Source::Snapshot(p) => {

@@ -2,7 +2,9 @@
 //! reviewer can verify manual work without trusting the person who ticked the boxes.
 
 use super::{Expect, Runbook, StepStatus, Target};
-use crate::model::{IntegrationIndexing, LiveIntegration, LiveProjects, RepoSelector, normalize_origin};
+use crate::model::{
+    IntegrationIndexing, LiveIntegration, LiveProjects, RepoSelector, normalize_origin,
+};
 use crate::plan::LiveState;
 use crate::plan::fields;
 use crate::plan::live::normalize_settings;
@@ -16,8 +18,7 @@ pub fn find<'a>(t: &Target, live: &'a LiveState) -> Option<&'a LiveIntegration> 
             && normalize_origin(&l.origin) == normalize_origin(&t.origin)
             && l.owner.eq_ignore_ascii_case(&t.owner)
     };
-    t.id
-        .and_then(|id| live.get(id))
+    t.id.and_then(|id| live.get(id))
         .filter(|l| same(l))
         .or_else(|| live.integrations.iter().find(|l| same(l)))
 }
@@ -43,9 +44,9 @@ pub fn holds(e: &Expect, live: &LiveState) -> Option<bool> {
         Expect::Absent { id } => live.get(*id).is_none(),
         Expect::Exists { target, auth } => find(target, live).is_some_and(|l| l.auth == *auth),
         Expect::Auth { target, auth } => find(target, live).is_some_and(|l| l.auth == *auth),
-        Expect::Indexed { targets } => targets.iter().all(|t| {
-            find(t, live).is_some_and(|l| l.indexing == IntegrationIndexing::Indexed)
-        }),
+        Expect::Indexed { targets } => targets
+            .iter()
+            .all(|t| find(t, live).is_some_and(|l| l.indexing == IntegrationIndexing::Indexed)),
         Expect::DisplayName { target, value } => {
             find(target, live).is_some_and(|l| l.display_name.trim() == value.trim())
         }
@@ -88,7 +89,9 @@ pub fn holds(e: &Expect, live: &LiveState) -> Option<bool> {
             // Until GIJ has listed the repositories, the selection cannot be seen yet.
             find(target, live).is_some_and(|l| {
                 !l.repositories.is_empty()
-                    && l.repositories.iter().all(|r| r.enabled == m.is_match(&r.name))
+                    && l.repositories
+                        .iter()
+                        .all(|r| r.enabled == m.is_match(&r.name))
             })
         }
     })

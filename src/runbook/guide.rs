@@ -12,7 +12,15 @@ use crate::model::{AuthMethod, Field, Service, Settings};
 /// Which GIJ edition the runbook is written for: the UI is nearly the same, but Cloud offers
 /// fewer authentication methods per service and has no management API at all.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Edition {
@@ -327,7 +335,9 @@ pub fn setting_ui(f: Field) -> (&'static str, &'static str) {
         Field::DiffViewing => (FEAT, "Source Code Diff Viewing"),
         Field::RevisionIndexing => (FEAT, "Revision indexing"),
         Field::CommitEmails => (FEAT, "Commit Notification Emails"),
-        Field::CommitEmailMaxAgeMinutes => (FEAT, "Commit Notification Emails: max commit age (minutes)"),
+        Field::CommitEmailMaxAgeMinutes => {
+            (FEAT, "Commit Notification Emails: max commit age (minutes)")
+        }
         Field::TagsFilter => (FEAT, "Tags: show only tags matching"),
         Field::PrHideFilter => (FEAT, "Hide pull requests matching"),
         Field::SslVerify => (CONN, "SSL Verify"),
@@ -366,10 +376,7 @@ pub fn value_text(v: &Value) -> String {
 pub fn set_field(f: Field, v: &Value) -> String {
     let (page, label) = setting_ui(f);
     match v {
-        Value::Bool(b) => format!(
-            "{page}: turn **{label}** {}",
-            if *b { "on" } else { "off" }
-        ),
+        Value::Bool(b) => format!("{page}: turn **{label}** {}", if *b { "on" } else { "off" }),
         _ => format!("{page}: set **{label}** to {}", value_text(v)),
     }
 }
@@ -421,7 +428,11 @@ pub fn oauth_create_instructions(
         edition: Edition::DataCenter,
     };
     let mut out = vec![ADD_INTEGRATION.to_owned()];
-    out.extend(connect_lines(&facts).into_iter().map(|l| l.replace("**", "")));
+    out.extend(
+        connect_lines(&facts)
+            .into_iter()
+            .map(|l| l.replace("**", "")),
+    );
     out.push(format!("Name it {display_name:?}"));
     out.push("Run `gijctl plan` again: gijctl then manages its settings".to_owned());
     out

@@ -400,7 +400,13 @@ struct Builder<'a> {
 }
 
 /// A draft step, numbered at the end.
-fn step(key: &str, kind: StepKind, title: String, details: Vec<String>, expect: Vec<Expect>) -> Step {
+fn step(
+    key: &str,
+    kind: StepKind,
+    title: String,
+    details: Vec<String>,
+    expect: Vec<Expect>,
+) -> Step {
     Step {
         number: 0,
         key: key.to_owned(),
@@ -415,7 +421,9 @@ fn step(key: &str, kind: StepKind, title: String, details: Vec<String>, expect: 
 fn projects_view(d: &DesiredIntegration) -> ProjectsView {
     match &d.projects {
         ProjectScope::All => ProjectsView::All,
-        ProjectScope::Keys(k) => ProjectsView::Keys(k.iter().map(|k| k.as_str().to_owned()).collect()),
+        ProjectScope::Keys(k) => {
+            ProjectsView::Keys(k.iter().map(|k| k.as_str().to_owned()).collect())
+        }
     }
 }
 
@@ -425,13 +433,19 @@ fn projects_text(v: &ProjectsView) -> String {
         ProjectsView::Keys(k) if k.is_empty() => "no project".to_owned(),
         ProjectsView::Keys(k) => format!(
             "only {}",
-            k.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            k.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
 
 fn names(v: &[String]) -> String {
-    v.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn and_list(v: &[String]) -> String {
@@ -473,7 +487,9 @@ impl<'a> Builder<'a> {
     fn is_oauth_create(&self, a: &Action) -> bool {
         matches!(a.kind, ActionKind::Manual { .. })
             && a.target_id.is_none()
-            && self.desired(&a.key).is_some_and(|d| d.auth == AuthMethod::Oauth)
+            && self
+                .desired(&a.key)
+                .is_some_and(|d| d.auth == AuthMethod::Oauth)
     }
 
     fn run(self) -> Runbook {
@@ -835,7 +851,13 @@ impl<'a> Builder<'a> {
             if other_expect.len() == 1 {
                 other_lines.truncate(1);
             }
-            out.push(step(&d.key, StepKind::Change, title, other_lines, other_expect));
+            out.push(step(
+                &d.key,
+                StepKind::Change,
+                title,
+                other_lines,
+                other_expect,
+            ));
         }
         out
     }
@@ -943,7 +965,8 @@ impl<'a> Builder<'a> {
             credential: d.credential.as_ref().map(ToString::to_string),
             username: spec.username.as_deref(),
             aws_region: spec.aws_region.as_deref(),
-            several_oauth_accounts: spec.auth == AuthMethod::Oauth && self.several_oauth(spec.service),
+            several_oauth_accounts: spec.auth == AuthMethod::Oauth
+                && self.several_oauth(spec.service),
             edition: self.inp.edition,
         };
         let selector = RepoSelector {
@@ -993,7 +1016,10 @@ impl<'a> Builder<'a> {
         out.push(step(
             &d.key,
             StepKind::PostCreate,
-            format!("`{}`: set the display name to {:?}", d.key, spec.display_name),
+            format!(
+                "`{}`: set the display name to {:?}",
+                d.key, spec.display_name
+            ),
             vec![
                 open.clone(),
                 format!(
@@ -1008,7 +1034,12 @@ impl<'a> Builder<'a> {
                 value: spec.display_name.clone(),
             }],
         ));
-        let value_of = |f: Field| spec.settings.iter().find(|s| s.field == f).map(|s| s.value.clone());
+        let value_of = |f: Field| {
+            spec.settings
+                .iter()
+                .find(|s| s.field == f)
+                .map(|s| s.value.clone())
+        };
         let rup = value_of(Field::RequireUserPat) == Some(Value::Bool(true));
         out.push(step(
             &d.key,
@@ -1058,7 +1089,8 @@ impl<'a> Builder<'a> {
             labels.push(guide::setting_ui(f).1);
             lines.push(guide::set_field(f, &want));
             if f == Field::Enabled {
-                lines.push("gij.toml keeps this integration disabled: it is not indexed".to_owned());
+                lines
+                    .push("gij.toml keeps this integration disabled: it is not indexed".to_owned());
             }
             expect.push(Expect::Setting {
                 target: target.clone(),
@@ -1163,19 +1195,24 @@ impl<'a> Builder<'a> {
     }
 
     fn delete_steps(&self, a: &Action) -> Vec<Step> {
-        let (ActionKind::Delete {
-            display_name,
-            service,
-            owner,
-            repositories,
-        }, Some(id)) = (&a.kind, a.target_id)
+        let (
+            ActionKind::Delete {
+                display_name,
+                service,
+                owner,
+                repositories,
+            },
+            Some(id),
+        ) = (&a.kind, a.target_id)
         else {
             return Vec::new();
         };
         vec![step(
             &a.key,
             StepKind::Delete,
-            format!("Delete #{id} {display_name:?} ({service} `{owner}`, {repositories} repositories)"),
+            format!(
+                "Delete #{id} {display_name:?} ({service} `{owner}`, {repositories} repositories)"
+            ),
             vec![
                 guide::edit_integration(display_name, Some(id)),
                 "Remove the integration: gij.toml does not declare it and pruning is on".to_owned(),

@@ -212,8 +212,7 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_other_documents() {
         let site = LiveSite {
-            projects: serde_json::from_str(r#"[{"id":"10000","key":"OPS","name":"Ops"}]"#)
-                .unwrap(),
+            projects: serde_json::from_str(r#"[{"id":"10000","key":"OPS","name":"Ops"}]"#).unwrap(),
             integrations: serde_json::from_str(
                 r#"[{"id":1,"integrationType":"GITHUB","group":"acme","displayName":"GH"}]"#,
             )
@@ -248,6 +247,9 @@ mod tests {
             discovered_for(&d, "github", "https://API.github.com/", "acme"),
             Some(&["web".to_owned()][..])
         );
-        assert_eq!(discovered_for(&d, "GITLAB", "https://api.github.com", "acme"), None);
+        assert_eq!(
+            discovered_for(&d, "GITLAB", "https://api.github.com", "acme"),
+            None
+        );
     }
 }

@@ -150,7 +150,10 @@ fn creations_follow_apply_order_in_waves_of_n() {
     // Ordered first (c before a), then file order; the OAuth creation joins apply's order.
     assert_eq!(order, [vec!["c", "a"], vec!["b", "d"]]);
     let gate = &waves(&r)[0].steps.last().unwrap().title;
-    assert!(gate.contains("INDEXED") && gate.contains("`c` and `a`"), "{gate}");
+    assert!(
+        gate.contains("INDEXED") && gate.contains("`c` and `a`"),
+        "{gate}"
+    );
 }
 
 #[test]
@@ -176,8 +179,14 @@ fn every_service_and_auth_combination_has_its_own_instructions() {
             match auth {
                 AuthMethod::Oauth => assert!(text.contains("OAuth"), "{service}: {text}"),
                 AuthMethod::Pat => {
-                    assert!(text.contains("env:TOKEN_"), "{service} names the reference: {text}");
-                    assert!(text.contains("source:"), "{service} cites its scopes: {text}");
+                    assert!(
+                        text.contains("env:TOKEN_"),
+                        "{service} names the reference: {text}"
+                    );
+                    assert!(
+                        text.contains("source:"),
+                        "{service} cites its scopes: {text}"
+                    );
                 }
             }
             if service.requires_host() {
@@ -188,7 +197,11 @@ fn every_service_and_auth_combination_has_its_own_instructions() {
     }
     for (i, a) in seen.iter().enumerate() {
         for b in &seen[i + 1..] {
-            assert_ne!(a.2, b.2, "{}/{} and {}/{} read the same", a.0, a.1, b.0, b.1);
+            assert_ne!(
+                a.2, b.2,
+                "{}/{} and {}/{} read the same",
+                a.0, a.1, b.0, b.1
+            );
         }
     }
     assert!(seen.len() >= 17, "{}", seen.len());
@@ -196,9 +209,15 @@ fn every_service_and_auth_combination_has_its_own_instructions() {
 
 #[test]
 fn oauth_with_several_accounts_advises_a_private_window() {
-    let one = state(vec![integration("a", Service::Github, AuthMethod::Oauth, 0)], 2);
+    let one = state(
+        vec![integration("a", Service::Github, AuthMethod::Oauth, 0)],
+        2,
+    );
     let r = build(&one, Edition::DataCenter).unwrap();
-    assert!(!r.steps().any(|s| s.details.iter().any(|d| d.contains("private browser"))));
+    assert!(
+        !r.steps()
+            .any(|s| s.details.iter().any(|d| d.contains("private browser")))
+    );
     let two = state(
         vec![
             integration("a", Service::Github, AuthMethod::Oauth, 0),
@@ -210,7 +229,10 @@ fn oauth_with_several_accounts_advises_a_private_window() {
     let creates: Vec<_> = r.steps().filter(|s| s.kind == StepKind::Create).collect();
     assert_eq!(creates.len(), 2);
     for c in creates {
-        assert!(c.details.iter().any(|d| d.contains("private browser")), "{c:?}");
+        assert!(
+            c.details.iter().any(|d| d.contains("private browser")),
+            "{c:?}"
+        );
     }
 }
 
@@ -228,7 +250,12 @@ fn require_user_pat_off_is_explained() {
             .unwrap()
     };
     assert!(rup("a").title.contains("leave"));
-    assert!(rup("a").details.join(" ").contains("require-user-pat = false"));
+    assert!(
+        rup("a")
+            .details
+            .join(" ")
+            .contains("require-user-pat = false")
+    );
     assert!(rup("b").details.join(" ").contains("does not support"));
     assert!(rup("c").title.contains("on"));
 }
@@ -260,7 +287,10 @@ fn cloud_refuses_combinations_it_does_not_offer_with_alternatives() {
 
 #[test]
 fn never_a_secret_only_references() {
-    let d = state(vec![integration("a", Service::Github, AuthMethod::Pat, 0)], 2);
+    let d = state(
+        vec![integration("a", Service::Github, AuthMethod::Pat, 0)],
+        2,
+    );
     let r = build(&d, Edition::DataCenter).unwrap();
     let md = super::render::markdown(&r);
     assert!(md.contains("`env:TOKEN_0`"), "{md}");
@@ -291,7 +321,11 @@ fn check_marks_progress() {
 
     let mut partial = done.clone();
     partial.integrations.retain(|l| l.owner != "owner-2");
-    if let Some(l) = partial.integrations.iter_mut().find(|l| l.owner == "owner-0") {
+    if let Some(l) = partial
+        .integrations
+        .iter_mut()
+        .find(|l| l.owner == "owner-0")
+    {
         l.display_name = "something else".into();
     }
     check(&mut r, &partial, "partial.json");
@@ -300,7 +334,10 @@ fn check_marks_progress() {
         .filter(|s| s.status == Some(StepStatus::Open))
         .map(|s| (s.key.clone(), s.kind))
         .collect();
-    assert!(open.contains(&("a".to_owned(), StepKind::PostCreate)), "{open:?}");
+    assert!(
+        open.contains(&("a".to_owned(), StepKind::PostCreate)),
+        "{open:?}"
+    );
     assert!(!open.contains(&("a".to_owned(), StepKind::Create)));
     assert!(open.iter().all(|(k, _)| k == "a" || k == "c"), "{open:?}");
     let c_steps = r.steps().filter(|s| s.key == "c").count();
@@ -308,7 +345,10 @@ fn check_marks_progress() {
         .steps()
         .filter(|s| s.key == "c" && s.status == Some(StepStatus::Open))
         .count();
-    assert_eq!(c_open, c_steps, "every step of the missing integration is open");
+    assert_eq!(
+        c_open, c_steps,
+        "every step of the missing integration is open"
+    );
     // The second wave's gate names `c` and is open.
     let gate = r
         .steps()
@@ -318,7 +358,6 @@ fn check_marks_progress() {
     assert_eq!(gate.status, Some(StepStatus::Open));
     let txt = super::render::text(&r);
     assert!(txt.contains("Checked against partial.json"), "{txt}");
-
 }
 
 #[test]
