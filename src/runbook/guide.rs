@@ -381,6 +381,14 @@ pub fn set_field(f: Field, v: &Value) -> String {
     }
 }
 
+/// [`set_field`] without the page, for step titles.
+pub fn set_field_title(f: Field, v: &Value) -> String {
+    let full = set_field(f, v);
+    let page = setting_ui(f).0;
+    full.strip_prefix(&format!("{page}: "))
+        .map_or(full.clone(), str::to_owned)
+}
+
 /// GIJ's own defaults for a new integration: gijctl's [`Settings::default`] except Require
 /// User PAT, which GIJ leaves off.
 pub fn gij_defaults() -> Settings {

@@ -817,8 +817,8 @@ impl<'a> Builder<'a> {
                     out.push(step(
                         &d.key,
                         StepKind::Change,
-                        format!("`{}`: {}", d.key, guide::set_field(c.field, &c.new)),
-                        vec![open.to_owned(), why],
+                        format!("`{}`: {}", d.key, guide::set_field_title(c.field, &c.new)),
+                        vec![open.to_owned(), guide::set_field(c.field, &c.new), why],
                         vec![Expect::Setting {
                             target: target.clone(),
                             field: c.field,
@@ -838,8 +838,8 @@ impl<'a> Builder<'a> {
             }
         }
         if !other_expect.is_empty() {
-            let title = if other_expect.len() == 1 {
-                format!("`{}`: {}", d.key, other_lines[1])
+            let title = if let [Expect::Setting { field, value, .. }] = other_expect.as_slice() {
+                format!("`{}`: {}", d.key, guide::set_field_title(*field, value))
             } else {
                 format!(
                     "`{}`: change {} settings ({})",
@@ -848,9 +848,6 @@ impl<'a> Builder<'a> {
                     other_titles.join(", ")
                 )
             };
-            if other_expect.len() == 1 {
-                other_lines.truncate(1);
-            }
             out.push(step(
                 &d.key,
                 StepKind::Change,
