@@ -84,11 +84,26 @@ impl Site {
                 token.unwrap_or(self.server().admin_token().expose()),
             );
         let o = c.output().unwrap();
-        Out {
+        let out = Out {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        // No run of any recipe command may print a secret, whatever it does.
+        let admin = self.server().admin_token().expose().to_owned();
+        for secret in [
+            "dev-github-token",
+            "dev-gitlab-token",
+            "dev-azure-token",
+            admin.as_str(),
+        ] {
+            assert!(
+                !out.stdout.contains(secret) && !out.stderr.contains(secret),
+                "`gijctl {}` printed a secret",
+                args.join(" ")
+            );
         }
+        out
     }
 
     /// Someone changes a setting in GIJ's UI.
