@@ -762,7 +762,7 @@ fn declared_oauth_integration_that_is_missing_is_a_manual_step() {
     let block = block_of(&out.stdout, "gh-design");
     assert!(block.starts_with("! gh-design"), "{block}");
     assert!(block.contains("! manual step: OAuth integrations can only be created in GIJ's UI"));
-    assert!(block.contains("owner `globex-design`"), "{block}");
+    assert!(block.contains("organization `globex-design`"), "{block}");
     let json = site.run(tmp.path(), &["plan", "--format", "json"]);
     let plan = gijctl::plan::file::from_str(Path::new("stdout"), &json.stdout).expect("plan");
     let design: Vec<&str> = plan

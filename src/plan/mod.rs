@@ -12,6 +12,7 @@
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
 
 pub mod diff;
+pub mod drift;
 pub mod fields;
 pub mod file;
 pub mod fingerprint;
@@ -20,6 +21,7 @@ pub mod keys;
 pub mod live;
 pub mod model;
 pub mod order;
+pub mod review;
 pub mod simulate;
 #[cfg(test)]
 pub(crate) mod testkit;
