@@ -6,6 +6,7 @@
 mod apply;
 mod dev_server;
 mod fmt;
+pub mod guard;
 mod import;
 mod plan;
 mod schema;
@@ -33,6 +34,9 @@ pub enum Exit {
     Stale = 5,
     /// apply stopped because an integration's indexing exceeded its timeout.
     IndexingTimeout = 6,
+    /// A policy rule is violated and no `--allow` approves it: plan saves nothing, apply
+    /// refuses before any change.
+    PolicyRefused = 7,
 }
 
 impl From<Exit> for ExitCode {
