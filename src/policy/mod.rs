@@ -170,10 +170,8 @@ impl Rules {
                 | (
                     RuleKind::ProtectIndexingLongerThan(a),
                     RuleKind::ProtectIndexingLongerThan(b),
-                ) => {
-                    if *b < *a {
-                        *o = r.clone();
-                    }
+                ) if *b < *a => {
+                    *o = r.clone();
                 }
                 _ => {}
             }
