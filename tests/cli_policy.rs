@@ -1,6 +1,6 @@
 //! End-to-end tests of policy rules and scoped runs: the real binary against an in-process
 //! dev-server (time scaled so indexing takes milliseconds). Covers a violation refusing plan
-//! and apply before any change (exit 7), an `--allow` that approves one plan and not another,
+//! and apply before any change (exit 10), an `--allow` that approves one plan and not another,
 //! scoped plan and apply, and safety limits computed on the whole site under a scope.
 
 use std::path::PathBuf;
@@ -173,7 +173,7 @@ fn a_violation_refuses_plan_and_apply_before_any_change() {
     let cfg = cfg.to_str().unwrap();
     let plan_file = site.dir.path().join("p.json");
     let o = site.run(&["plan", "-c", cfg, "--out", plan_file.to_str().unwrap()]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     let err = stderr(&o);
     for want in [
         "policy rule `protect-require-user-pat`",
@@ -193,7 +193,7 @@ fn a_violation_refuses_plan_and_apply_before_any_change() {
     );
 
     let o = site.run(&["apply", "-c", cfg, "--auto-approve"]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     assert_eq!(site.writes(), 0, "a refused apply changed the site");
 
     // Invariants have no override.
@@ -212,7 +212,7 @@ fn a_violation_refuses_plan_and_apply_before_any_change() {
         "--allow",
         "weaken-require-user-pat",
     ]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     assert!(stderr(&o).contains("this rule has no `--allow` override"));
 }
 
@@ -265,7 +265,7 @@ fn an_allowance_approves_one_plan_and_not_another() {
     plan_b["allowances"] = plan_a["allowances"].clone();
     std::fs::write(b, serde_json::to_string_pretty(&plan_b).unwrap()).unwrap();
     let o = site.run(&["apply", b, "--policy", policy]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("it was given for another plan"),
         "{}",
@@ -287,7 +287,7 @@ fn an_allowance_approves_one_plan_and_not_another() {
 
     // A fresh apply: refused without --allow, approved for that run with it.
     let o = site.run(&["apply", "-c", cfg, "--policy", policy, "--auto-approve"]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     assert_eq!(site.writes(), 0);
 
     // Plan A itself applies: its allowance was given for it.
@@ -318,7 +318,7 @@ fn a_fresh_apply_takes_allow_for_that_run_only() {
     );
     let cfg = cfg.to_str().unwrap();
     let o = site.run(&["apply", "-c", cfg, "--auto-approve"]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     assert!(stderr(&o).contains("removes `WEB`"), "{}", stderr(&o));
     let o = site.run(&[
         "apply",
@@ -358,7 +358,7 @@ fn deleting_a_long_indexing_integration_needs_its_flag() {
     );
     let cfg = cfg.to_str().unwrap();
     let o = site.run(&["plan", "-c", cfg]);
-    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert_eq!(code(&o), 10, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
         err.contains("whose initial indexing took about 71"),

@@ -80,7 +80,7 @@ pub(crate) struct Check<'a> {
 }
 
 /// Checks the plan against the rules. Prints notes and approved exceptions as notes; on a
-/// violation nothing approves, prints every one as a diagnostic and returns exit 7. On
+/// violation nothing approves, prints every one as a diagnostic and returns exit 10. On
 /// success returns, per allowance, what it approved (for the saved plan).
 pub(crate) fn enforce(
     rules: &Rules,

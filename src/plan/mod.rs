@@ -13,6 +13,7 @@
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
 
 pub mod diff;
+pub mod drift;
 pub mod fields;
 pub mod file;
 pub mod fingerprint;
@@ -21,6 +22,7 @@ pub mod keys;
 pub mod live;
 pub mod model;
 pub mod order;
+pub mod review;
 pub mod scope;
 pub mod simulate;
 #[cfg(test)]

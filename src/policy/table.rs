@@ -19,7 +19,7 @@ use crate::config::validate::parse_duration;
 use crate::model::Service;
 
 /// `[policy]`: rules every plan is checked against before anything is applied. A violated
-/// rule makes `plan` fail and `apply` refuse (exit 7). Rules on the change itself name the
+/// rule makes `plan` fail and `apply` refuse (exit 10). Rules on the change itself name the
 /// `--allow` flag that approves one plan's exception.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
