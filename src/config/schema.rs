@@ -156,7 +156,7 @@ mod tests {
         );
         assert_eq!(
             known_keys(TableKind::Root),
-            ["apply", "defaults", "integrations", "version"]
+            ["apply", "defaults", "integrations", "policy", "version"]
         );
     }
 }
