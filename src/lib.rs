@@ -8,6 +8,7 @@
 //! - [`devserver`]: `gijctl dev-server`, a local GIJ site with asynchronous indexing.
 //! - [`plan`]: matching, normalisation, diff and ordering; pure.
 //! - [`render`]: text, JSON and Markdown renderings of a plan.
+//! - [`policy`]: `[policy]` rules checked on every plan, and `--allow` exceptions.
 //! - [`apply`]: executes a plan in batches gated by indexing.
 //! - [`runbook`]: the plan as a checklist for GIJ's web UI (Cloud, OAuth).
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
@@ -18,6 +19,7 @@ pub mod config;
 pub mod devserver;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod render;
 pub mod runbook;
 pub mod secret;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::plan::{Format, compute, render, use_color};
+use super::plan::{Format, compute_scoped, render, use_color};
 use super::site::{ConnectArgs, connect, load_config, runtime};
 use super::{Exit, Global};
 use crate::apply::events::{Display, Event, Reporter};
@@ -87,6 +87,12 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: ApplyFormat,
+    /// Which integrations the run covers (not with PLANFILE: a saved plan keeps its scope)
+    #[command(flatten)]
+    pub scope: super::guard::ScopeArgs,
+    /// Policy rules and exceptions (`--allow` not with PLANFILE: record it with `plan --out`)
+    #[command(flatten)]
+    pub policy: super::guard::PolicyArgs,
 }
 
 /// Parses `500ms`, `30s`, `5m`, `4h` (or bare seconds).
@@ -126,14 +132,26 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
                 .and_then(|p| p.meta.config_path.as_ref().map(PathBuf::from))
         })
         .unwrap_or_else(|| PathBuf::from("gij.toml"));
+    if saved.is_some() && (args.scope.given() || !args.policy.allow.is_empty()) {
+        anstream::eprintln!(
+            "error: `--only`, `--exclude` and `--allow` belong to the plan: give them to `gijctl plan --out FILE`, \
+             whose saved plan keeps its scope and records its allowances"
+        );
+        return Ok(Exit::Error);
+    }
     let loaded = match load_config(&config_path) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    let rules = match args.policy.rules(&loaded) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let scope = args.scope.scope()?;
     let rt = runtime()?;
     rt.block_on(async move {
         let site = connect(&args.connect).await?;
-        let r = apply(g, &args, saved, loaded, &site).await;
+        let r = apply(g, &args, saved, loaded, &site, &rules, &scope).await;
         site.close().await?;
         r
     })
@@ -145,19 +163,23 @@ async fn apply(
     saved: Option<crate::plan::model::Plan>,
     loaded: crate::config::LoadedConfig,
     site: &super::site::Site,
+    rules: &crate::policy::Rules,
+    scope: &crate::plan::scope::Scope,
 ) -> anyhow::Result<Exit> {
     let dev = site.dev.is_some();
-    let planned = compute(
+    let planned = compute_scoped(
         site,
         loaded,
         &args.rotate,
         args.prune,
         args.max_parallel_indexing,
+        scope,
     )
     .await?;
     let fresh = planned.plan;
     let live = planned.live;
     let loaded = planned.loaded;
+    let dates = planned.dates;
     let policy = &loaded.desired.policy;
 
     // Which plan runs: the fresh one, or the saved one minus its stale actions.
@@ -215,7 +237,45 @@ async fn apply(
         });
     }
 
-    // Safety limits, on the whole site, before anything changes.
+    // Policy rules, before anything changes. A saved plan brings the allowances recorded for
+    // it (and only for it); a fresh run takes `--allow` for this run alone.
+    let allowed = if args.plan_file.is_some() {
+        super::guard::saved_allowances(&plan)
+    } else {
+        args.policy.allow.iter().copied().collect()
+    };
+    let running = crate::plan::model::Plan {
+        actions: actions.iter().map(|a| (*a).clone()).collect(),
+        ..plan.clone()
+    };
+    let scoped_keys: Option<std::collections::BTreeSet<&str>> = plan.scope.as_ref().map(|_| {
+        plan.actions
+            .iter()
+            .map(|a| a.key.as_str())
+            .chain(plan.unchanged.iter().map(String::as_str))
+            .collect()
+    });
+    let in_scope = |k: &str| match &scoped_keys {
+        Some(keys) => keys.contains(k),
+        None => scope.contains(k, None),
+    };
+    let check = super::guard::Check {
+        loaded: &loaded,
+        live: &live,
+        dates: &dates,
+        plan: &running,
+        in_scope: &in_scope,
+    };
+    let diag_color = match g.color {
+        super::ColorWhen::Always => true,
+        super::ColorWhen::Never => false,
+        super::ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
+    };
+    if let Err(code) = super::guard::enforce(rules, &check, &allowed, diag_color, g.quiet) {
+        return Ok(code);
+    }
+
+    // Safety limits, on the whole site (never the scope), before anything changes.
     let overrides = Overrides {
         max_deletes: args.max_deletes,
         max_delete_percent: args.max_delete_percent,

@@ -8,6 +8,7 @@ mod completions;
 mod dev_server;
 mod drift;
 mod fmt;
+pub mod guard;
 mod import;
 mod plan;
 mod runbook;
@@ -43,6 +44,9 @@ pub enum Exit {
     DriftIgnored = 8,
     /// review with `--detailed-exitcode`: the pull request edits something that drifted.
     ReviewConflicts = 9,
+    /// A policy rule is violated and no `--allow` approves it: plan saves nothing, apply
+    /// refuses before any change.
+    PolicyRefused = 10,
 }
 
 impl From<Exit> for ExitCode {

@@ -12,6 +12,7 @@ use crate::api::GijApi as _;
 use crate::config::LoadedConfig;
 use crate::plan::LiveState;
 use crate::plan::model::Plan;
+use crate::plan::scope::Scope;
 use crate::plan::{PlanMeta, PlanOptions};
 
 /// Output formats of `gijctl plan`.
@@ -49,6 +50,12 @@ pub struct Args {
     /// Delete live integrations the config does not declare (overrides `[apply] prune`)
     #[arg(long)]
     pub prune: bool,
+    /// Which integrations the run covers
+    #[command(flatten)]
+    pub scope: super::guard::ScopeArgs,
+    /// Policy rules and exceptions
+    #[command(flatten)]
+    pub policy: super::guard::PolicyArgs,
 }
 
 /// Whether stdout output should be coloured: `--color`, then TTY and `NO_COLOR`.
@@ -94,15 +101,39 @@ pub(crate) struct Planned {
     pub loaded: LoadedConfig,
     pub live: LiveState,
     pub plan: Plan,
+    /// Live indexing dates, for the policy rule on deleting long-indexing integrations.
+    pub dates: crate::policy::IndexingDates,
 }
 
 /// Loads the config, reads the site and computes the plan. Nothing is changed.
+#[allow(dead_code)] // the unscoped entry point for commands without `--only`/`--exclude`
 pub(crate) async fn compute(
     site: &Site,
     loaded: LoadedConfig,
     rotate: &[String],
     prune: bool,
     max_parallel_indexing: Option<u32>,
+) -> anyhow::Result<Planned> {
+    compute_scoped(
+        site,
+        loaded,
+        rotate,
+        prune,
+        max_parallel_indexing,
+        &Scope::default(),
+    )
+    .await
+}
+
+/// [`compute`], narrowed to a scope: the plan is made on the whole site, then only the
+/// integrations in scope keep their actions (see [`crate::plan::scope`]).
+pub(crate) async fn compute_scoped(
+    site: &Site,
+    loaded: LoadedConfig,
+    rotate: &[String],
+    prune: bool,
+    max_parallel_indexing: Option<u32>,
+    scope: &Scope,
 ) -> anyhow::Result<Planned> {
     let wire = site
         .client
@@ -125,7 +156,15 @@ pub(crate) async fn compute(
         },
     };
     let plan = crate::plan::plan(&loaded.desired, &live, &opts)?;
-    Ok(Planned { loaded, live, plan })
+    let suggested = crate::plan::scope::suggested_keys(&loaded.desired, &live, &plan);
+    let plan = crate::plan::scope::narrow(plan, scope, &loaded.desired, &live, &suggested)?;
+    let dates = crate::policy::IndexingDates::from_site(&wire);
+    Ok(Planned {
+        loaded,
+        live,
+        plan,
+        dates,
+    })
 }
 
 /// Renders a plan in the chosen format.
@@ -143,14 +182,38 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    let rules = match args.policy.rules(&loaded) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let scope = args.scope.scope()?;
     let rt = runtime()?;
     let planned = rt.block_on(async {
         let site = connect(&args.connect).await?;
-        let r = compute(&site, loaded, &args.rotate, args.prune, None).await;
+        let r = compute_scoped(&site, loaded, &args.rotate, args.prune, None, &scope).await;
         site.close().await?;
         r
     })?;
-    let plan = planned.plan;
+    let mut plan = planned.plan;
+    let allowed: BTreeSet<crate::policy::Allow> = args.policy.allow.iter().copied().collect();
+    let in_scope = |k: &str| scope.contains(k, None);
+    let check = super::guard::Check {
+        loaded: &planned.loaded,
+        live: &planned.live,
+        dates: &planned.dates,
+        plan: &plan,
+        in_scope: &in_scope,
+    };
+    let color = match g.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
+    };
+    let approved = match super::guard::enforce(&rules, &check, &allowed, color, g.quiet) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    super::guard::record(&mut plan, approved);
     if let Some(out) = &args.out {
         crate::plan::file::write(out, &plan)?;
         if !g.quiet {

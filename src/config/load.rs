@@ -376,6 +376,7 @@ fn table_kind(parent: &[String]) -> Option<TableKind> {
         [] => TableKind::Root,
         ["defaults"] => TableKind::Defaults,
         ["apply"] => TableKind::Apply,
+        ["policy"] => TableKind::Policy,
         ["integrations", _] => TableKind::Integration,
         ["integrations", _, "repositories"] | ["defaults", "repositories"] => {
             TableKind::Repositories

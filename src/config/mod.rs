@@ -27,6 +27,25 @@ pub struct LoadedConfig {
     pub base_dir: PathBuf,
     /// The resolved desired state.
     pub desired: DesiredState,
+    /// The rules of the file's `[policy]` table (empty when it has none).
+    pub rules: crate::policy::Rules,
+    /// The file's text and spans, so later checks (policy rules) can point at its values.
+    pub source: ConfigSource,
+}
+
+/// A config file's text (secret-looking values masked) and where each key and value is, kept
+/// after loading so that checks made later, against the live site or a plan, can report
+/// file:line:column with a snippet like the config's own diagnostics.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// The file name shown in diagnostics.
+    pub name: String,
+    /// The source with secret-looking values masked (same byte offsets as the file).
+    pub masked_source: String,
+    /// Secret-looking values, scrubbed from any message.
+    pub secrets: Vec<String>,
+    /// Where every key and value is.
+    pub spans: load::Spans,
 }
 
 impl LoadedConfig {
@@ -114,22 +133,53 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let desired = load_in(&source, &name, Some(&base_dir))?;
+    let (desired, parsed) = load_in(&source, &name, Some(&base_dir))?;
+    let rules = crate::policy::table::resolve(parsed.file.policy.as_ref(), &name, &parsed, true);
     Ok(LoadedConfig {
         path: path.to_path_buf(),
         base_dir,
         desired,
+        rules,
+        source: ConfigSource {
+            name,
+            masked_source: parsed.masked_source,
+            secrets: parsed.secrets,
+            spans: parsed.spans,
+        },
+    })
+}
+
+/// Parses and validates gij.toml text into a [`LoadedConfig`] whose base directory is `.`;
+/// `name` is the file name shown in diagnostics (tests and callers holding text, not a file).
+pub fn load_text(source: &str, name: &str) -> Result<LoadedConfig, ConfigErrors> {
+    let (desired, parsed) = load_in(source, name, None)?;
+    let rules = crate::policy::table::resolve(parsed.file.policy.as_ref(), name, &parsed, true);
+    Ok(LoadedConfig {
+        path: PathBuf::from(name),
+        base_dir: PathBuf::from("."),
+        desired,
+        rules,
+        source: ConfigSource {
+            name: name.to_owned(),
+            masked_source: parsed.masked_source,
+            secrets: parsed.secrets,
+            spans: parsed.spans,
+        },
     })
 }
 
 /// Parses and validates gij.toml text; `name` is the file name shown in diagnostics.
 pub fn load_str(source: &str, name: &str) -> Result<DesiredState, ConfigErrors> {
-    load_in(source, name, None)
+    load_in(source, name, None).map(|(d, _)| d)
 }
 
 /// [`load_str`], plus the checks of `file:` credential targets when the config's directory is
 /// known.
-fn load_in(source: &str, name: &str, base: Option<&Path>) -> Result<DesiredState, ConfigErrors> {
+fn load_in(
+    source: &str,
+    name: &str,
+    base: Option<&Path>,
+) -> Result<(DesiredState, load::Parsed), ConfigErrors> {
     let parsed = load::parse(source);
     let mut problems = parsed.problems.clone();
     if parsed.syntax_broken {
@@ -142,11 +192,15 @@ fn load_in(source: &str, name: &str, base: Option<&Path>) -> Result<DesiredState
     }
     let (desired, more) = validate::validate(&parsed);
     problems.extend(more);
+    problems.extend(crate::policy::table::check(
+        parsed.file.policy.as_ref(),
+        &parsed.spans,
+    ));
     if let Some(base) = base {
         problems.extend(validate::check_secret_files(&parsed, base));
     }
     if problems.is_empty() {
-        return Ok(desired);
+        return Ok((desired, parsed));
     }
     problems.sort_by_key(|p| p.span.as_ref().map_or(0, |s| s.start));
     Err(ConfigErrors::new(

@@ -29,6 +29,10 @@ pub struct ConfigFile {
     /// The integrations the site must have, under stable keys you choose
     /// (`[integrations.acme-github]`). File order is the apply order unless `order` says otherwise.
     pub integrations: Option<BTreeMap<String, IntegrationTable>>,
+    /// Rules every plan is checked against before anything is applied (see
+    /// docs/config.md). `--policy FILE` adds rules from a separate file; neither relaxes the
+    /// other.
+    pub policy: Option<crate::policy::table::PolicyTable>,
 }
 
 /// Declares the settings fields shared by `[defaults]` and `[integrations.<key>]` once, so the

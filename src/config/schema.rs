@@ -77,6 +77,8 @@ pub enum TableKind {
     Integration,
     /// `repositories = { ... }`.
     Repositories,
+    /// `[policy]`.
+    Policy,
 }
 
 impl TableKind {
@@ -88,6 +90,7 @@ impl TableKind {
             TableKind::Apply => "[apply]",
             TableKind::Integration => "[integrations.<key>]",
             TableKind::Repositories => "repositories",
+            TableKind::Policy => "[policy]",
         }
     }
 }
@@ -110,6 +113,7 @@ pub fn known_keys(kind: TableKind) -> &'static [String] {
             (TableKind::Apply, def("ApplyTable")),
             (TableKind::Integration, def("IntegrationTable")),
             (TableKind::Repositories, def("RepositoriesTable")),
+            (TableKind::Policy, def("PolicyTable")),
         ])
     });
     all.get(&kind).map(Vec::as_slice).unwrap_or(&[])
@@ -152,7 +156,7 @@ mod tests {
         );
         assert_eq!(
             known_keys(TableKind::Root),
-            ["apply", "defaults", "integrations", "version"]
+            ["apply", "defaults", "integrations", "policy", "version"]
         );
     }
 }

@@ -157,7 +157,8 @@ pub fn desired_fingerprint(d: &DesiredIntegration) -> String {
     hash("gijctl-desired-v1", &view)
 }
 
-/// The checksum of a plan: every field except `meta` and `checksum` itself.
+/// The checksum of a plan: every field except `meta`, `allowances` (which refer to the
+/// checksum) and `checksum` itself.
 pub fn plan_checksum(plan: &Plan) -> String {
     #[derive(Serialize)]
     struct Body<'a> {
@@ -166,6 +167,8 @@ pub fn plan_checksum(plan: &Plan) -> String {
         unmanaged: &'a [super::model::UnmanagedIntegration],
         unchanged: &'a [String],
         schedule: &'a super::model::Schedule,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scope: Option<&'a super::model::ScopeSummary>,
     }
     hash(
         "gijctl-plan-v1",
@@ -175,6 +178,7 @@ pub fn plan_checksum(plan: &Plan) -> String {
             unmanaged: &plan.unmanaged,
             unchanged: &plan.unchanged,
             schedule: &plan.schedule,
+            scope: plan.scope.as_ref(),
         },
     )
 }

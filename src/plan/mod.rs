@@ -9,6 +9,7 @@
 //! - [`file`]: saving and loading plan files.
 //! - [`simulate`]: a pure model of apply, for tests here and in `apply`.
 //! - [`import`]: gij.toml text describing a live site (`gijctl import`).
+//! - [`scope`]: `--only`/`--exclude`: narrowing a plan to some integrations.
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
 
 pub mod diff;
@@ -22,6 +23,7 @@ pub mod live;
 pub mod model;
 pub mod order;
 pub mod review;
+pub mod scope;
 pub mod simulate;
 #[cfg(test)]
 pub(crate) mod testkit;

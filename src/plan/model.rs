@@ -37,9 +37,42 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The indexing schedule apply will follow, with time and API-call estimates.
     pub schedule: Schedule,
-    /// A hash over `actions`, `unmanaged`, `unchanged` and `schedule`: ties an apply to the
-    /// exact plan that was reviewed.
+    /// A hash over `actions`, `unmanaged`, `unchanged`, `schedule` and `scope`: ties an
+    /// apply to the exact plan that was reviewed.
     pub checksum: String,
+    /// Set when the run was narrowed with `--only`/`--exclude`: what was left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScopeSummary>,
+    /// Policy exceptions approved for this plan (`plan --out FILE --allow RULE`). Each holds
+    /// the checksum of the plan it approves, so it cannot approve another plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowances: Vec<Allowance>,
+}
+
+/// What a scoped run (`--only`, `--exclude`) covered and left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScopeSummary {
+    /// The `--only` patterns (empty: everything not excluded).
+    pub only: Vec<String>,
+    /// The `--exclude` patterns.
+    pub exclude: Vec<String>,
+    /// Integrations (declared or live) in scope.
+    pub in_scope: u32,
+    /// Integrations left out of this run.
+    pub left_out: u32,
+    /// Integrations left out that have changes this run does not make.
+    pub left_out_with_changes: u32,
+}
+
+/// A policy exception approved with `--allow` for one plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Allowance {
+    /// The flag given.
+    pub allow: crate::policy::Allow,
+    /// The checksum of the plan it was given for; any other plan ignores it.
+    pub plan_checksum: String,
+    /// The violations it approved when the plan was made (for reviewers).
+    pub approves: Vec<String>,
 }
 
 impl Plan {

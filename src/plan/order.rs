@@ -101,6 +101,8 @@ pub(crate) fn finish(
         warnings: live.warnings.clone(),
         schedule,
         checksum: String::new(),
+        scope: None,
+        allowances: Vec::new(),
     };
     plan.checksum = plan_checksum(&plan);
     plan
@@ -142,7 +144,7 @@ pub(crate) fn summarize(actions: &[Action], unchanged: usize, unmanaged: usize) 
 }
 
 /// Simulates apply's sliding window over the indexing steps.
-fn simulate(
+pub(crate) fn simulate(
     actions: &[Action],
     live: &LiveState,
     max_parallel_indexing: u32,

@@ -151,6 +151,9 @@ pub fn render(plan: &Plan) -> String {
     let _ = writeln!(head, "{MARKER}");
     let _ = writeln!(head, "### gijctl plan\n");
     let _ = writeln!(head, "**{}**\n", summary_line(s));
+    if let Some(scope) = &plan.scope {
+        let _ = writeln!(head, "> {}\n", super::text::scope_line(scope));
+    }
     let _ = writeln!(head, "| Change | Integrations |\n|---|---:|");
     let mut rows = vec![("Create", s.create), ("Update", s.update)];
     if s.replace > 0 {

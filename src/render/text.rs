@@ -314,11 +314,36 @@ fn header_of(a: &Action) -> String {
     }
 }
 
+/// The line that says a run was scoped and what it left out:
+/// `Scoped run (--only gh-*): 2 integrations in scope, 3 left out (1 with changes not planned)`.
+pub fn scope_line(s: &crate::plan::model::ScopeSummary) -> String {
+    let mut flags: Vec<String> = s.only.iter().map(|p| format!("--only {p}")).collect();
+    flags.extend(s.exclude.iter().map(|p| format!("--exclude {p}")));
+    let mut line = format!(
+        "Scoped run ({}): {} integration{} in scope, {} left out",
+        flags.join(", "),
+        s.in_scope,
+        if s.in_scope == 1 { "" } else { "s" },
+        s.left_out
+    );
+    if s.left_out_with_changes > 0 {
+        let _ = write!(
+            line,
+            " ({} with changes this run does not make)",
+            s.left_out_with_changes
+        );
+    }
+    line
+}
+
 /// Renders the whole plan for a terminal.
 pub fn render(plan: &Plan, color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
     let _ = writeln!(out, "{}", p.bold(&summary_line(&plan.summary)));
+    if let Some(s) = &plan.scope {
+        let _ = writeln!(out, "{}", p.yellow(&scope_line(s)));
+    }
     for w in &plan.warnings {
         let _ = writeln!(out, "{}", p.yellow(&format!("warning: {w}")));
     }
