@@ -593,8 +593,13 @@ async fn select_repositories<A: GijApi>(
     start: Instant,
 ) -> Result<(), ApiError> {
     loop {
+        // The integration's state first, then the list: when the state says discovery is over,
+        // a list read afterwards is complete. Read the other way round, a scan finishing
+        // between the two reads left an empty list that looked final, nothing was disabled
+        // and every repository was indexed.
+        let integration = api.get_integration(id).await?;
         let repos = api.list_repositories(id).await?;
-        let scanning = match api.get_integration(id).await? {
+        let scanning = match integration {
             Some(i) => {
                 i.indexing_state.as_deref().map(parse_state) == Some(IntegrationIndexing::Scanning)
                     || (i.indexing_state.is_none() && repos.is_empty())
