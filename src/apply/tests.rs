@@ -351,3 +351,27 @@ async fn a_scan_ending_between_reads_still_selects_repositories() {
     );
     assert!(g.enabled);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_create_still_selects_repositories() {
+    let fake = Arc::new(ScanRace::default());
+    let mut step = create(1, "a");
+    if let StepKind::Create {
+        request,
+        repositories,
+        enabled,
+    } = &mut step.kind
+    {
+        request.fields.disabled = Some(true);
+        *repositories = RepoSelector {
+            include: vec!["*".into()],
+            exclude: vec!["legacy".into()],
+        };
+        *enabled = false;
+    }
+    let report = execute(fake.clone(), vec![step], vec![], opts(1), reporter()).await;
+    assert_eq!(report.counts(), (1, 0, 0));
+    let g = fake.inner.lock().unwrap();
+    assert_eq!(g.disabled_repos, [9], "legacy must be disabled on the site");
+    assert!(!g.enabled, "a disabled create stays disabled");
+}
