@@ -20,6 +20,8 @@ pub mod keys;
 pub mod live;
 pub mod model;
 pub mod order;
+#[cfg(test)]
+mod props;
 pub mod simulate;
 #[cfg(test)]
 pub(crate) mod testkit;
