@@ -465,7 +465,8 @@ pub struct DesiredIntegration {
     pub projects: ProjectScope,
     /// Feature settings.
     pub settings: Settings,
-    /// Explicit apply order (lower first); integrations without one follow, in file order.
+    /// Apply order of indexing steps (lower first, like Argo CD sync waves); `None` means 0,
+    /// and ties keep file order.
     pub order: Option<i64>,
     /// Position in the file, for stable ordering after `order`.
     pub file_index: usize,

@@ -4,10 +4,13 @@
 //! carries data only (plans, schemas, formatted files); everything else goes to stderr.
 
 mod apply;
+mod completions;
 mod dev_server;
+mod drift;
 mod fmt;
 mod import;
 mod plan;
+mod review;
 mod schema;
 pub mod site;
 mod validate;
@@ -33,6 +36,12 @@ pub enum Exit {
     Stale = 5,
     /// apply stopped because an integration's indexing exceeded its timeout.
     IndexingTimeout = 6,
+    /// drift: undeclared live integrations, and no managed drift.
+    DriftUndeclared = 7,
+    /// drift: only ignored fields differ from the config.
+    DriftIgnored = 8,
+    /// review with `--detailed-exitcode`: the pull request edits something that drifted.
+    ReviewConflicts = 9,
 }
 
 impl From<Exit> for ExitCode {
@@ -66,9 +75,12 @@ pub enum ColorWhen {
     Never,
 }
 
+/// `--version`: the package version and, when built from Git, the commit (see build.rs).
+const VERSION: &str = env!("GIJCTL_LONG_VERSION");
+
 /// Configuration as code for GitKraken's Git Integration for Jira
 #[derive(Debug, Parser)]
-#[command(name = "gijctl", version, about, propagate_version = true)]
+#[command(name = "gijctl", version = VERSION, about, propagate_version = true)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -92,6 +104,14 @@ enum Command {
     Import(import::Args),
     /// Run a local GIJ API for tests, demos and benchmarks
     DevServer(dev_server::Args),
+    /// Report drift between the site and gij.toml, with one exit code per class (for cron)
+    Drift(drift::Args),
+    /// Three-way pull-request view: changes the PR makes, drift already there, conflicts
+    Review(review::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    Completions(completions::Args),
+    /// Print the man page, or write all of them into a directory
+    Man(completions::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -127,6 +147,10 @@ pub fn main() -> ExitCode {
             Command::Apply(a) => apply::run(&global, a),
             Command::Import(a) => import::run(&global, a),
             Command::DevServer(a) => dev_server::run(&global, a),
+            Command::Drift(a) => drift::run(&global, a),
+            Command::Review(a) => review::run(&global, a),
+            Command::Completions(a) => completions::run(&global, a),
+            Command::Man(a) => completions::run_man(&global, a),
         }
     });
     match result {

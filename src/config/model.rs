@@ -139,8 +139,8 @@ with_settings! {
         /// The name GIJ shows. Default: service and owner, e.g. `GitHub · acme`.
         #[schemars(length(min = 1, max = 255))]
         pub display_name: Option<String>,
-        /// Apply order: lower values are applied first; integrations without `order` follow,
-        /// in file order.
+        /// Apply order of indexing steps, like Argo CD sync waves: lower values first (default 0,
+        /// negative allowed), ties in file order.
         pub order: Option<i64>,
         /// Pins this declaration to a live integration id, for when natural matching (service,
         /// host and owner) cannot tell two integrations apart.

@@ -12,6 +12,7 @@
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
 
 pub mod diff;
+pub mod drift;
 pub mod fields;
 pub mod file;
 pub mod fingerprint;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod order;
 #[cfg(test)]
 mod props;
+pub mod review;
 pub mod simulate;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -67,9 +67,9 @@ pub(crate) fn finish(
         let pb = b.action.phase;
         pa.cmp(&pb).then_with(|| match pa {
             Phase::Settings => (a.file_index, a.sub).cmp(&(b.file_index, b.sub)),
-            Phase::Indexing => (a.order.is_none(), a.order, a.file_index, a.sub).cmp(&(
-                b.order.is_none(),
-                b.order,
+            // Waves as in Argo CD: `order` defaults to 0, lower first, ties in file order.
+            Phase::Indexing => (a.order.unwrap_or(0), a.file_index, a.sub).cmp(&(
+                b.order.unwrap_or(0),
                 b.file_index,
                 b.sub,
             )),

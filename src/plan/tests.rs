@@ -360,7 +360,8 @@ fn enabling_repositories_and_integration_starts_indexing_in_order() {
     a.order = Some(2);
     let mut b = desired("b", Service::Github, "beta", 1);
     b.order = Some(1);
-    let c = desired("c", Service::Github, "gamma", 2);
+    let mut c = desired("c", Service::Github, "gamma", 2);
+    c.order = Some(3);
     let mut la = live_from(&a, 1, repos(2, &[("x", true), ("y", true)]));
     la.repositories[1].enabled = false;
     let mut lb = live_from(&b, 10, repos(11, &[("z", true)]));
@@ -791,4 +792,16 @@ proptest! {
             prop_assert!(p2.unmanaged.is_empty());
         }
     }
+}
+
+#[test]
+fn order_defaults_to_zero_like_sync_waves() {
+    let mut late = desired("late", Service::Github, "acme", 0);
+    late.order = Some(100);
+    let plain = desired("plain", Service::Github, "beta", 1);
+    let mut early = desired("early", Service::Github, "gamma", 2);
+    early.order = Some(-1);
+    let p = plan(&state(vec![late, plain, early]), &site(vec![]), &opts()).unwrap();
+    let keys: Vec<&str> = p.actions.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["early", "plain", "late"]);
 }

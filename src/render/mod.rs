@@ -2,8 +2,10 @@
 //! pull-request comments. Renderers are pure functions from a plan to a `String`; the caller
 //! decides where it goes and whether colour is wanted.
 
+pub mod drift;
 pub mod json;
 pub mod markdown;
+pub mod review;
 pub mod text;
 
 #[cfg(test)]

@@ -1,0 +1,85 @@
+//! `gijctl drift`: a drift report for cron jobs, with one exit code per class (README.md):
+//! 0 no drift, 2 managed drift, 7 undeclared integrations only, 8 ignored fields only,
+//! 1 error. Nothing is changed.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::plan::{Format, now_rfc3339};
+use super::site::{ConnectArgs, connect, load_config, runtime};
+use super::{Exit, Global};
+use crate::api::GijApi as _;
+use crate::plan::PlanMeta;
+use crate::plan::drift::{DriftClass, DriftReport};
+
+/// Arguments of `gijctl drift`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config file
+    #[arg(short, long, default_value = "gij.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where the site is
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Output format (json: schema/drift.schema.json)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Also write the JSON report to FILE (for CI artifacts), whatever `--format` says
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// The exit code of a report: one per class, the most important class present.
+pub fn exit_for(report: &DriftReport) -> Exit {
+    match report.class() {
+        None => Exit::Ok,
+        Some(DriftClass::Managed) => Exit::Changes,
+        Some(DriftClass::Undeclared) => Exit::DriftUndeclared,
+        Some(DriftClass::Ignored) => Exit::DriftIgnored,
+    }
+}
+
+/// Runs the command.
+pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let loaded = match load_config(&args.config) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let site = connect(&args.connect).await?;
+        let r = async {
+            let wire = site
+                .client
+                .read_site()
+                .await
+                .context("cannot read the live site")?;
+            let live = crate::plan::from_site(&wire);
+            let meta = PlanMeta {
+                gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+                created_at: Some(now_rfc3339()),
+                config_path: Some(loaded.path.display().to_string()),
+                endpoint: Some(site.endpoint.clone()),
+            };
+            anyhow::Ok(crate::plan::drift::drift(&loaded.desired, &live, meta)?)
+        }
+        .await;
+        site.close().await?;
+        r
+    })?;
+    if let Some(out) = &args.out {
+        fs_err::write(out, crate::render::drift::json(&report))
+            .with_context(|| format!("cannot write the drift report to `{}`", out.display()))?;
+        if !g.quiet {
+            anstream::eprintln!("Saved the drift report to `{}`", out.display());
+        }
+    }
+    let text = match args.format {
+        Format::Text => crate::render::drift::text(&report),
+        Format::Json => crate::render::drift::json(&report),
+        Format::Markdown => crate::render::drift::markdown(&report),
+    };
+    print!("{text}");
+    Ok(exit_for(&report))
+}

@@ -1,0 +1,98 @@
+//! `gijctl review`: the three-way pull-request view. Given the base branch's config
+//! (`--base`), the head branch's config (`--config`) and the live site, it separates the
+//! changes the pull request makes, drift that was already there, and conflicts (the pull
+//! request edits something that drifted). Nothing is changed.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::plan::{Format, now_rfc3339};
+use super::site::{ConnectArgs, connect, load_config, runtime};
+use super::{Exit, Global};
+use crate::api::GijApi as _;
+use crate::plan::PlanMeta;
+use crate::plan::review::Review;
+
+/// Arguments of `gijctl review`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The base branch's config (for example from `git show origin/main:gij.toml`)
+    #[arg(long, value_name = "FILE")]
+    pub base: PathBuf,
+    /// The head branch's config (the pull request)
+    #[arg(short, long, default_value = "gij.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where the site is
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Output format (json: schema/review.schema.json; markdown: one pull-request comment)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 2 when the pull request changes the site, 9 when it edits something that drifted
+    /// (0: neither, 1: error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// The exit code of a review under `--detailed-exitcode`.
+pub fn exit_for(review: &Review) -> Exit {
+    if !review.conflicts.is_empty() {
+        Exit::ReviewConflicts
+    } else if review.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    }
+}
+
+/// Runs the command.
+pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
+    let base = match load_config(&args.base) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let head = match load_config(&args.config) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    let review = rt.block_on(async {
+        let site = connect(&args.connect).await?;
+        let r = async {
+            let wire = site
+                .client
+                .read_site()
+                .await
+                .context("cannot read the live site")?;
+            let live = crate::plan::from_site(&wire);
+            let meta = PlanMeta {
+                gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+                created_at: Some(now_rfc3339()),
+                config_path: Some(head.path.display().to_string()),
+                endpoint: Some(site.endpoint.clone()),
+            };
+            anyhow::Ok(crate::plan::review::review(
+                &base.desired,
+                &head.desired,
+                &live,
+                &base.path.display().to_string(),
+                meta,
+            )?)
+        }
+        .await;
+        site.close().await?;
+        r
+    })?;
+    let text = match args.format {
+        Format::Text => crate::render::review::text(&review),
+        Format::Json => crate::render::review::json(&review),
+        Format::Markdown => crate::render::review::markdown(&review),
+    };
+    print!("{text}");
+    Ok(if args.detailed_exitcode {
+        exit_for(&review)
+    } else {
+        Exit::Ok
+    })
+}

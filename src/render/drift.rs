@@ -1,0 +1,279 @@
+//! Renderings of a [`DriftReport`] (`gijctl drift`): text for cron logs, JSON for automation
+//! (the document itself, `schema/drift.schema.json`), Markdown for an issue body.
+//!
+//! Also the value formatting shared with the three-way review ([`super::review`]).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::plan::UnmanagedIntegration;
+use crate::plan::drift::{DriftReport, Item, Subject};
+use crate::plan::fields::toml_value;
+
+/// The hidden marker of drift issues: the nightly job looks for an open issue carrying it and
+/// comments there instead of opening a duplicate.
+pub const MARKER: &str = "<!-- gijctl-drift -->";
+/// Rows per Markdown section; the rest is counted (issue bodies are capped at 65,536 chars).
+pub const MAX_ROWS: usize = 200;
+
+/// How a value reads in a report: gij.toml syntax for fields, enabled/disabled for
+/// repositories, present/absent for whole integrations, a fingerprint for credentials.
+pub fn show(subject: &Subject, v: Option<&Value>) -> String {
+    match (subject, v) {
+        (Subject::Repository { .. }, Some(Value::Bool(true))) => "enabled".to_owned(),
+        (Subject::Repository { .. }, Some(Value::Bool(false))) => "disabled".to_owned(),
+        (Subject::Integration, Some(_)) => "present".to_owned(),
+        (Subject::Integration, None) => "absent".to_owned(),
+        (Subject::Credential, Some(Value::String(fp))) => format!("reference {fp}"),
+        (Subject::Credential, Some(_)) => "new credential".to_owned(),
+        (Subject::Credential, None) => "unknown (GIJ never returns credentials)".to_owned(),
+        (_, Some(v)) => toml_value(v),
+        (_, None) => "(left alone)".to_owned(),
+    }
+}
+
+/// `key (#id)` or `key`.
+pub fn who(key: &str, target_id: Option<u64>) -> String {
+    match target_id {
+        Some(id) if key != format!("#{id}") => format!("{key} (#{id})"),
+        _ => key.to_owned(),
+    }
+}
+
+fn item_line(i: &Item) -> String {
+    match &i.detail {
+        Some(d) => format!("{}  {}", who(&i.key, i.target_id), d),
+        None => format!(
+            "{}  {}: live {} -> config {}",
+            who(&i.key, i.target_id),
+            i.subject.label(),
+            show(&i.subject, i.live.as_ref()),
+            show(&i.subject, i.desired.as_ref())
+        ),
+    }
+}
+
+fn undeclared_line(u: &UnmanagedIntegration) -> String {
+    format!(
+        "#{} {} `{}` {:?} ({} repositories), suggested key `{}`",
+        u.id, u.service, u.owner, u.display_name, u.repositories, u.suggested_key
+    )
+}
+
+/// The one-line summary: `drift: 2 managed, 1 ignored, 0 undeclared`.
+pub fn summary_line(r: &DriftReport) -> String {
+    let s = &r.summary;
+    format!(
+        "drift: {} managed, {} ignored, {} undeclared",
+        s.managed, s.ignored, s.undeclared
+    )
+}
+
+fn undeclared_title(r: &DriftReport) -> &'static str {
+    if r.prune {
+        "Undeclared live integrations (`prune = true`: apply would delete them)"
+    } else {
+        "Undeclared live integrations (apply leaves them alone; `gijctl import` writes them)"
+    }
+}
+
+/// Renders the report for a terminal or a cron log.
+pub fn text(r: &DriftReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", summary_line(r));
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    if r.class().is_none() {
+        let _ = writeln!(out, "\nNo drift. The site matches the config.");
+        return out;
+    }
+    if !r.managed.is_empty() {
+        let _ = writeln!(out, "\nManaged drift (apply would change these):");
+        for i in &r.managed {
+            let _ = writeln!(out, "  ~ {}", item_line(i));
+        }
+    }
+    if !r.ignored.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nIgnored fields that differ from the config (apply leaves them alone):"
+        );
+        for i in &r.ignored {
+            let _ = writeln!(out, "  . {}", item_line(i));
+        }
+    }
+    if !r.undeclared.is_empty() {
+        let _ = writeln!(out, "\n{}:", undeclared_title(r));
+        for u in &r.undeclared {
+            let _ = writeln!(out, "  ? {}", undeclared_line(u));
+        }
+    }
+    out
+}
+
+/// The report as pretty JSON with a trailing newline.
+pub fn json(r: &DriftReport) -> String {
+    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The JSON Schema (draft-07) of the drift document.
+pub fn schema() -> String {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<DriftReport>();
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Escapes text for a Markdown table cell.
+pub fn cell(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('`', "'")
+        .replace('\n', " ")
+}
+
+fn rows<T>(out: &mut String, list: &[T], row: impl Fn(&T) -> String) {
+    for x in list.iter().take(MAX_ROWS) {
+        let _ = writeln!(out, "{}", row(x));
+    }
+    if list.len() > MAX_ROWS {
+        let _ = writeln!(
+            out,
+            "\n_{} more not shown; see `gijctl drift --format json`._",
+            list.len() - MAX_ROWS
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn item_row(i: &Item) -> String {
+    format!(
+        "| `{}` | {} | `{}` | `{}` |",
+        cell(&who(&i.key, i.target_id)),
+        cell(&i.detail.clone().unwrap_or_else(|| i.subject.label())),
+        cell(&show(&i.subject, i.live.as_ref())),
+        cell(&show(&i.subject, i.desired.as_ref()))
+    )
+}
+
+/// Renders the report as a Markdown issue body (starts with [`MARKER`]).
+pub fn markdown(r: &DriftReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{MARKER}");
+    let _ = writeln!(out, "### gijctl drift\n");
+    let _ = writeln!(out, "**{}**\n", summary_line(r));
+    let _ = writeln!(out, "| Class | Count |\n|---|---:|");
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "| Managed drift (apply would change) | {} |",
+        s.managed
+    );
+    let _ = writeln!(out, "| Ignored fields that differ | {} |", s.ignored);
+    let _ = writeln!(out, "| Undeclared integrations | {} |\n", s.undeclared);
+    for w in &r.warnings {
+        let _ = writeln!(out, "- note: {}", cell(w));
+    }
+    if r.class().is_none() {
+        let _ = writeln!(out, "No drift. The site matches the config.");
+        return out;
+    }
+    let header = "| Integration | What | Live | Config |\n|---|---|---|---|";
+    if !r.managed.is_empty() {
+        let _ = writeln!(out, "#### Managed drift\n\n{header}");
+        rows(&mut out, &r.managed, item_row);
+    }
+    if !r.ignored.is_empty() {
+        let _ = writeln!(out, "#### Ignored fields that differ\n\n{header}");
+        rows(&mut out, &r.ignored, item_row);
+    }
+    if !r.undeclared.is_empty() {
+        let _ = writeln!(
+            out,
+            "#### {}\n\n| Id | Service | Owner | Name | Repositories | Suggested key |\n|---:|---|---|---|---:|---|",
+            undeclared_title(r)
+        );
+        rows(&mut out, &r.undeclared, |u| {
+            format!(
+                "| {} | {} | `{}` | {} | {} | `{}` |",
+                u.id,
+                cell(&u.service),
+                cell(&u.owner),
+                cell(&u.display_name),
+                u.repositories,
+                cell(&u.suggested_key)
+            )
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanMeta;
+    use crate::plan::testkit::quickstart;
+
+    fn report() -> DriftReport {
+        let (mut d, l) = quickstart();
+        d.integrations[0]
+            .ignore
+            .insert(crate::model::Field::DisplayName);
+        crate::plan::drift::drift(
+            &d,
+            &l,
+            PlanMeta {
+                gijctl_version: "0.0.0-test".into(),
+                ..PlanMeta::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn text_snapshot() {
+        insta::assert_snapshot!(text(&report()));
+    }
+
+    #[test]
+    fn markdown_snapshot() {
+        let md = markdown(&report());
+        assert!(md.starts_with(MARKER));
+        insta::assert_snapshot!(md);
+    }
+
+    #[test]
+    fn json_snapshot() {
+        let v: serde_json::Value = serde_json::from_str(&json(&report())).unwrap();
+        assert_eq!(v["format_version"], 1);
+        insta::assert_json_snapshot!(v);
+    }
+
+    #[test]
+    fn cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b<c>`\nd"), "a\\|b&lt;c&gt;' d");
+    }
+
+    /// Fails when `schema/drift.schema.json` is out of date; run with `GIJCTL_UPDATE_SCHEMA=1`.
+    #[test]
+    fn committed_schema_is_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/drift.schema.json");
+        let want = schema();
+        if std::env::var_os("GIJCTL_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "schema/drift.schema.json is stale: run `GIJCTL_UPDATE_SCHEMA=1 cargo test --lib render::drift`"
+        );
+    }
+}
