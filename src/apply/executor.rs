@@ -280,7 +280,7 @@ pub async fn execute<A: GijApi + 'static>(
     let sem = Arc::new(Semaphore::new(opts.settings_concurrency.max(1)));
     let mut set = JoinSet::new();
     for (key, steps) in by_key {
-        let (api, sem, rep) = (api.clone(), sem.clone(), reporter.clone());
+        let (api, sem, rep, opts) = (api.clone(), sem.clone(), reporter.clone(), opts.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let mut out = Vec::new();
@@ -294,7 +294,7 @@ pub async fn execute<A: GijApi + 'static>(
                     ));
                     continue;
                 }
-                let o = run_simple(&*api, &s, &rep).await;
+                let o = run_simple(&*api, &s, &rep, &opts).await;
                 failed = matches!(o, Outcome::Failed(_));
                 out.push((s.seq, s.key, o));
             }
@@ -422,7 +422,7 @@ pub async fn execute<A: GijApi + 'static>(
             );
             continue;
         }
-        let o = run_simple(&*api, &s, &reporter).await;
+        let o = run_simple(&*api, &s, &reporter, &opts).await;
         report.outcomes.insert(s.seq, (s.key, o));
     }
     report
@@ -463,7 +463,7 @@ fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
     });
 }
 
-async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter) -> Outcome {
+async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOptions) -> Outcome {
     let start = Instant::now();
     rep.emit_shared(Event::ActionStart {
         step: s.step,
@@ -493,9 +493,21 @@ async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter) -> Outcome {
                 api.delete_integration(*id).await?;
                 Ok(Some(*id))
             }
-            StepKind::Create { request, .. } => {
-                // A disabled create starts no indexing.
+            StepKind::Create {
+                request,
+                repositories,
+                ..
+            } => {
+                // A disabled create starts no indexing, but its repositories are still
+                // selected: whoever enables it later must not index the unwanted ones, and the
+                // site must match gij.toml now (found by the fault soak).
                 let i = api.create_integration(request).await?;
+                if let Some(id) = i.id
+                    && request.fields.disabled == Some(true)
+                    && !repositories.selects_all()
+                {
+                    select_repositories(api, id, repositories, opts, start).await?;
+                }
                 Ok(i.id)
             }
             StepKind::Enable { .. } => unreachable!("indexing steps run through the gate"),
@@ -593,8 +605,13 @@ async fn select_repositories<A: GijApi>(
     start: Instant,
 ) -> Result<(), ApiError> {
     loop {
+        // The integration's state first, then the list: when the state says discovery is over,
+        // a list read afterwards is complete. Read the other way round, a scan finishing
+        // between the two reads left an empty list that looked final, nothing was disabled
+        // and every repository was indexed.
+        let integration = api.get_integration(id).await?;
         let repos = api.list_repositories(id).await?;
-        let scanning = match api.get_integration(id).await? {
+        let scanning = match integration {
             Some(i) => {
                 i.indexing_state.as_deref().map(parse_state) == Some(IntegrationIndexing::Scanning)
                     || (i.indexing_state.is_none() && repos.is_empty())

@@ -232,3 +232,146 @@ async fn a_timeout_stops_new_work_by_default() {
     assert!(!report.stopped_on_timeout);
     assert!(matches!(report.outcomes[&2].1, Outcome::TimedOut(_)));
 }
+
+/// A site whose discovery scan of integration 7 ends on the second request the executor makes:
+/// before it the integration is `SCANNING` with no repositories, from then on `DISABLED` with
+/// two. Found by the fault soak: a latency spike or a retried read between the repository list
+/// and the state read made the empty list look final.
+#[derive(Default)]
+struct ScanRace {
+    inner: Mutex<ScanRaceInner>,
+}
+
+#[derive(Default)]
+struct ScanRaceInner {
+    calls: u32,
+    disabled_repos: Vec<u64>,
+    enabled: bool,
+}
+
+impl ScanRace {
+    fn tick(&self) -> bool {
+        let mut g = self.inner.lock().unwrap();
+        g.calls += 1;
+        g.calls >= 2
+    }
+}
+
+impl GijApi for ScanRace {
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        Ok(LiveSite::default())
+    }
+    async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
+        let scanned = self.tick();
+        let g = self.inner.lock().unwrap();
+        let state = match (scanned, g.enabled) {
+            (false, _) => "SCANNING",
+            (true, false) => "DISABLED",
+            (true, true) => "INDEXED",
+        };
+        Ok(Some(wire::Integration {
+            id: Some(id),
+            indexing_state: Some(state.into()),
+            ..Default::default()
+        }))
+    }
+    async fn list_repositories(&self, id: u64) -> Result<Vec<wire::Repository>, ApiError> {
+        if !self.tick() {
+            return Ok(vec![]);
+        }
+        let g = self.inner.lock().unwrap();
+        Ok([(8, "api"), (9, "legacy")]
+            .into_iter()
+            .map(|(rid, name)| wire::Repository {
+                id: rid,
+                display_name: name.into(),
+                disabled: g.disabled_repos.contains(&rid),
+                tracked_folder_id: Some(id),
+                state: Some("UPDATED".into()),
+                ..Default::default()
+            })
+            .collect())
+    }
+    async fn create_integration(
+        &self,
+        _r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        Ok(wire::Integration {
+            id: Some(7),
+            ..Default::default()
+        })
+    }
+    async fn update_integration(
+        &self,
+        id: u64,
+        _r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        Ok(wire::Integration {
+            id: Some(id),
+            ..Default::default()
+        })
+    }
+    async fn delete_integration(&self, _id: u64) -> Result<(), ApiError> {
+        Ok(())
+    }
+    async fn set_disabled(&self, id: u64, disabled: bool) -> Result<(), ApiError> {
+        let mut g = self.inner.lock().unwrap();
+        if id == 7 {
+            g.enabled = !disabled;
+        } else if disabled {
+            g.disabled_repos.push(id);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scan_ending_between_reads_still_selects_repositories() {
+    let fake = Arc::new(ScanRace::default());
+    let mut step = create(1, "a");
+    if let StepKind::Create {
+        request,
+        repositories,
+        ..
+    } = &mut step.kind
+    {
+        request.fields.disabled = Some(true);
+        *repositories = RepoSelector {
+            include: vec!["*".into()],
+            exclude: vec!["legacy".into()],
+        };
+    }
+    let report = execute(fake.clone(), vec![step], vec![], opts(1), reporter()).await;
+    assert_eq!(report.counts(), (1, 0, 0));
+    let g = fake.inner.lock().unwrap();
+    assert_eq!(
+        g.disabled_repos,
+        [9],
+        "legacy must be disabled before enabling"
+    );
+    assert!(g.enabled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_create_still_selects_repositories() {
+    let fake = Arc::new(ScanRace::default());
+    let mut step = create(1, "a");
+    if let StepKind::Create {
+        request,
+        repositories,
+        enabled,
+    } = &mut step.kind
+    {
+        request.fields.disabled = Some(true);
+        *repositories = RepoSelector {
+            include: vec!["*".into()],
+            exclude: vec!["legacy".into()],
+        };
+        *enabled = false;
+    }
+    let report = execute(fake.clone(), vec![step], vec![], opts(1), reporter()).await;
+    assert_eq!(report.counts(), (1, 0, 0));
+    let g = fake.inner.lock().unwrap();
+    assert_eq!(g.disabled_repos, [9], "legacy must be disabled on the site");
+    assert!(!g.enabled, "a disabled create stays disabled");
+}

@@ -22,6 +22,8 @@ pub mod keys;
 pub mod live;
 pub mod model;
 pub mod order;
+#[cfg(test)]
+mod props;
 pub mod review;
 pub mod scope;
 pub mod simulate;
