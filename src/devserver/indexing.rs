@@ -186,7 +186,7 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
     for (rid, g, n) in &existing {
         if !wanted.contains(&(g.clone(), n.clone())) {
             cancel(site, *rid, t);
-            site.repositories.remove(rid);
+            site.remove_repo(*rid);
         }
     }
     let have: BTreeSet<(String, String)> = existing.into_iter().map(|(_, g, n)| (g, n)).collect();
@@ -195,9 +195,7 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
             continue;
         }
         let rid = site.alloc_id();
-        site.repositories.insert(
-            rid,
-            RepoRec {
+        site.insert_repo(RepoRec {
                 id: rid,
                 integration_id: id,
                 group: d.group,
@@ -210,8 +208,7 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
                 last_indexed_date: None,
                 failed: false,
                 job: None,
-            },
-        );
+        });
     }
     if !i.disabled {
         schedule_pending(site, id, t);
