@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::site::{ConnectArgs, connect, runtime};
 use super::{Exit, Global};
 use crate::api::GijApi as _;
-use super::site::{ConnectArgs, connect, runtime};
 
 /// Arguments of `gijctl import`.
 #[derive(Debug, clap::Args)]
@@ -35,7 +35,11 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
     let rt = runtime()?;
     let site = rt.block_on(async {
         let site = connect(&args.connect).await?;
-        let r = site.client.read_site().await.context("cannot read the live site");
+        let r = site
+            .client
+            .read_site()
+            .await
+            .context("cannot read the live site");
         site.close().await?;
         r
     })?;

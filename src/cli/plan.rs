@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::{ColorWhen, Exit, Global};
 use super::site::{ConnectArgs, Site, connect, load_config, runtime};
+use super::{ColorWhen, Exit, Global};
 use crate::api::GijApi as _;
 use crate::config::LoadedConfig;
-use crate::plan::model::Plan;
 use crate::plan::LiveState;
+use crate::plan::model::Plan;
 use crate::plan::{PlanMeta, PlanOptions};
 
 /// Output formats of `gijctl plan`.

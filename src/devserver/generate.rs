@@ -32,7 +32,12 @@ const SERVICES: [(&str, &str, &str, &str); 3] = [
         "https://api.github.com",
         "bench-github-token",
     ),
-    ("gitlab", "GITLAB", "https://gitlab.com", "bench-gitlab-token"),
+    (
+        "gitlab",
+        "GITLAB",
+        "https://gitlab.com",
+        "bench-gitlab-token",
+    ),
     (
         "azure-devops",
         "AZURE",
@@ -54,7 +59,8 @@ impl FromStr for SiteSpec {
     type Err = String;
 
     fn from_str(s: &str) -> Result<SiteSpec, String> {
-        let bad = || format!("`{s}` is not a site size: write INTEGRATIONSxREPOSITORIES, e.g. 10000x20");
+        let bad =
+            || format!("`{s}` is not a site size: write INTEGRATIONSxREPOSITORIES, e.g. 10000x20");
         let (i, r) = s.split_once(['x', 'X']).ok_or_else(bad)?;
         let integrations: usize = i.trim().parse().map_err(|_| bad())?;
         let repositories: usize = r.trim().parse().map_err(|_| bad())?;
@@ -250,10 +256,7 @@ fn config_text(n_live: usize, n_new: usize) -> String {
     );
     let mut entry = |key: String, n: usize, owner: String, display: String| {
         let (service, ..) = SERVICES[n % SERVICES.len()];
-        let projects: Vec<String> = project_keys(n)
-            .iter()
-            .map(|k| format!("\"{k}\""))
-            .collect();
+        let projects: Vec<String> = project_keys(n).iter().map(|k| format!("\"{k}\"")).collect();
         // `write!` to a String cannot fail.
         let _ = write!(
             out,

@@ -196,18 +196,18 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
         }
         let rid = site.alloc_id();
         site.insert_repo(RepoRec {
-                id: rid,
-                integration_id: id,
-                group: d.group,
-                name: d.repo.name,
-                commits: d.repo.commits,
-                main_branch: d.repo.main_branch,
-                fail_indexing: d.repo.fail_indexing,
-                disabled: false,
-                init_date: t,
-                last_indexed_date: None,
-                failed: false,
-                job: None,
+            id: rid,
+            integration_id: id,
+            group: d.group,
+            name: d.repo.name,
+            commits: d.repo.commits,
+            main_branch: d.repo.main_branch,
+            fail_indexing: d.repo.fail_indexing,
+            disabled: false,
+            init_date: t,
+            last_indexed_date: None,
+            failed: false,
+            job: None,
         });
     }
     if !i.disabled {
