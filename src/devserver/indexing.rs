@@ -160,21 +160,18 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
     };
     i.scan_done_ms = None;
     let i = i.clone();
+    // Borrowed, not cloned: a token's group list can name thousands of groups.
     let token = i.credential_sha256.as_ref().and_then(|h| {
         site.catalog
             .token(&i.integration_type, &i.origin, h, i.username.as_deref())
-            .cloned()
     });
     if i.auth_method != "OAUTH" && token.is_none() {
         // The credential no longer works: GIJ keeps what it had.
         return;
     }
-    let found = site.catalog.discover(
-        &i.integration_type,
-        &i.origin,
-        i.group.as_deref(),
-        token.as_ref(),
-    );
+    let found = site
+        .catalog
+        .discover(&i.integration_type, &i.origin, i.group.as_deref(), token);
     let wanted: BTreeSet<(String, String)> = found
         .iter()
         .map(|d| (d.group.to_ascii_lowercase(), d.repo.name.clone()))
