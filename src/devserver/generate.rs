@@ -133,7 +133,7 @@ fn project_ids(n: usize) -> Vec<u64> {
 
 /// Whether integration `n` has a `legacy-*` repository the config excludes.
 fn has_legacy(n: usize) -> bool {
-    n % 5 == 0
+    n.is_multiple_of(5)
 }
 
 /// Repository names of group `n`.
@@ -204,7 +204,7 @@ pub fn generate(spec: SiteSpec) -> GeneratedSite {
     let mut integrations = Vec::with_capacity(n_live + n_stray);
     for n in 0..n_live {
         let (_, ty, _, token) = SERVICES[n % SERVICES.len()];
-        let disabled: Vec<String> = if has_legacy(n) && n % 50 != 0 {
+        let disabled: Vec<String> = if has_legacy(n) && !n.is_multiple_of(50) {
             vec![format!("legacy-{n}")]
         } else {
             Vec::new()

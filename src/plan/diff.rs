@@ -402,11 +402,14 @@ fn invalid_selector(d: &DesiredIntegration) -> PlanError {
     }
 }
 
+/// A selector's `include` and `exclude` patterns.
+type SelectorPatterns = (Vec<String>, Vec<String>);
+
 thread_local! {
     /// Compiled selectors by their patterns. Thousands of declarations share a handful of
     /// selectors (usually the one from `[defaults]`), and compiling a glob set cost more than
     /// the rest of an integration's diff (perf on the generated 1000x20 site).
-    static MATCHERS: RefCell<HashMap<(Vec<String>, Vec<String>), Rc<RepoMatcher>>> =
+    static MATCHERS: RefCell<HashMap<SelectorPatterns, Rc<RepoMatcher>>> =
         RefCell::new(HashMap::new());
 }
 
