@@ -10,7 +10,8 @@ use anyhow::Context;
 
 use super::{Exit, Global};
 use crate::devserver::{
-    DevServer, DevServerConfig, FaultConfig, RateLimitConfig, SeedSource, indexing,
+    DevServer, DevServerConfig, FaultConfig, RateLimitConfig, SeedSource, SiteSpec, generate,
+    indexing,
 };
 use crate::secret::Secret;
 
@@ -27,8 +28,18 @@ pub struct Args {
     #[arg(long, requires = "state")]
     save_on_change: bool,
     /// Seed file describing the initial site (ignored when the state file exists)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "generate")]
     seed: Option<PathBuf>,
+    /// Serve a generated benchmark site of INTEGRATIONS x REPOSITORIES (e.g. 10000x20)
+    /// instead of a seed file (see BENCHMARKS.md)
+    #[arg(long, value_name = "IxR")]
+    generate: Option<SiteSpec>,
+    /// With --generate: write the gij.toml that manages the generated site to FILE
+    #[arg(long, value_name = "FILE", requires = "generate")]
+    write_config: Option<PathBuf>,
+    /// With --generate: write the generated seed to FILE
+    #[arg(long, value_name = "FILE", requires = "generate")]
+    write_seed: Option<PathBuf>,
     /// Virtual seconds per real second (10 makes indexing ten times faster; 0 freezes time)
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     time_scale: f64,
@@ -116,9 +127,24 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
         script: Vec::new(),
     };
     let generated = args.admin_token.is_none();
+    let seed = match args.generate {
+        Some(spec) => {
+            let site = generate(spec);
+            if let Some(p) = &args.write_config {
+                fs_err::write(p, &site.config)?;
+            }
+            if let Some(p) = &args.write_seed {
+                let text = serde_json::to_string_pretty(&site.seed)
+                    .context("cannot serialise the generated seed")?;
+                fs_err::write(p, text)?;
+            }
+            Some(SeedSource::Seed(Box::new(site.parsed_seed()?)))
+        }
+        None => args.seed.map(SeedSource::Path),
+    };
     let cfg = DevServerConfig {
         listen: args.listen,
-        seed: args.seed.map(SeedSource::Path),
+        seed,
         state_file: args.state,
         save_on_mutation: args.save_on_change,
         time_scale: args.time_scale,

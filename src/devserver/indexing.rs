@@ -160,21 +160,18 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
     };
     i.scan_done_ms = None;
     let i = i.clone();
+    // Borrowed, not cloned: a token's group list can name thousands of groups.
     let token = i.credential_sha256.as_ref().and_then(|h| {
         site.catalog
             .token(&i.integration_type, &i.origin, h, i.username.as_deref())
-            .cloned()
     });
     if i.auth_method != "OAUTH" && token.is_none() {
         // The credential no longer works: GIJ keeps what it had.
         return;
     }
-    let found = site.catalog.discover(
-        &i.integration_type,
-        &i.origin,
-        i.group.as_deref(),
-        token.as_ref(),
-    );
+    let found = site
+        .catalog
+        .discover(&i.integration_type, &i.origin, i.group.as_deref(), token);
     let wanted: BTreeSet<(String, String)> = found
         .iter()
         .map(|d| (d.group.to_ascii_lowercase(), d.repo.name.clone()))
@@ -186,7 +183,7 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
     for (rid, g, n) in &existing {
         if !wanted.contains(&(g.clone(), n.clone())) {
             cancel(site, *rid, t);
-            site.repositories.remove(rid);
+            site.remove_repo(*rid);
         }
     }
     let have: BTreeSet<(String, String)> = existing.into_iter().map(|(_, g, n)| (g, n)).collect();
@@ -195,23 +192,20 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
             continue;
         }
         let rid = site.alloc_id();
-        site.repositories.insert(
-            rid,
-            RepoRec {
-                id: rid,
-                integration_id: id,
-                group: d.group,
-                name: d.repo.name,
-                commits: d.repo.commits,
-                main_branch: d.repo.main_branch,
-                fail_indexing: d.repo.fail_indexing,
-                disabled: false,
-                init_date: t,
-                last_indexed_date: None,
-                failed: false,
-                job: None,
-            },
-        );
+        site.insert_repo(RepoRec {
+            id: rid,
+            integration_id: id,
+            group: d.group,
+            name: d.repo.name,
+            commits: d.repo.commits,
+            main_branch: d.repo.main_branch,
+            fail_indexing: d.repo.fail_indexing,
+            disabled: false,
+            init_date: t,
+            last_indexed_date: None,
+            failed: false,
+            job: None,
+        });
     }
     if !i.disabled {
         schedule_pending(site, id, t);

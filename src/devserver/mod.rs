@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod faults;
+pub mod generate;
 pub mod indexing;
 pub mod ratelimit;
 mod routes;
@@ -29,6 +30,7 @@ use tower::ServiceExt;
 
 pub use catalog::{Catalog, hash_secret};
 pub use faults::{FaultConfig, FaultKind, ScriptedFault};
+pub use generate::{GeneratedSite, SiteSpec, generate};
 pub use indexing::{DEFAULT_COMMITS_PER_SEC, DEFAULT_SCAN_MS, indexing_ms};
 pub use ratelimit::RateLimitConfig;
 pub use seed::Seed;
@@ -313,6 +315,13 @@ impl DevServer {
             task: Some(task),
         })
     }
+}
+
+/// The site as `gijctl plan` would read it from a dev-server serving `site` at its virtual
+/// time: what the criterion benchmarks of `plan::from_site` and `plan::plan` start from without
+/// any HTTP in between.
+pub fn live_site(site: &SiteState) -> crate::api::LiveSite {
+    routes::live_site(site, site.virtual_now_ms)
 }
 
 fn random_token() -> String {

@@ -355,6 +355,32 @@ fn repo_view(site: &SiteState, r: &RepoRec, now: i64) -> wire::Repository {
     }
 }
 
+/// The whole site as a client's `read_site` reads it through the list endpoints, built from the
+/// same views (for benchmarks and tests that need a large [`crate::api::LiveSite`] in memory).
+pub(super) fn live_site(site: &SiteState, now: i64) -> crate::api::LiveSite {
+    crate::api::LiveSite {
+        projects: site
+            .projects
+            .iter()
+            .map(|p| wire::Project {
+                id: Some(p.id),
+                key: p.key.clone(),
+                name: p.name.clone(),
+            })
+            .collect(),
+        integrations: site
+            .integrations
+            .values()
+            .map(|i| integration_view(site, i, now))
+            .collect(),
+        repositories: site
+            .repositories
+            .values()
+            .map(|r| repo_view(site, r, now))
+            .collect(),
+    }
+}
+
 fn settled(sh: &Shared) -> (std::sync::MutexGuard<'_, SiteState>, i64) {
     let now = sh.clock.now_ms();
     let mut site = lock(&sh.site);
@@ -371,64 +397,55 @@ fn after_mutation(sh: &Shared, site: &SiteState) {
     }
 }
 
-struct PageMeta {
+/// The window one list request asks for, checked against the list's length.
+struct Window {
     start: u64,
     limit: Option<u64>,
-    size: u64,
-    total: u64,
-    next: Option<u64>,
 }
 
-fn paginate<T>(items: Vec<T>, p: &BTreeMap<String, String>) -> Result<(Vec<T>, PageMeta), ApiErr> {
-    let start = u64_param(p, "start")?.unwrap_or(0);
-    let limit = u64_param(p, "limit")?;
-    if let Some(l) = limit
-        && !(1..=MAX_LIMIT).contains(&l)
-    {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            format!("Invalid limit {l}"),
-            format!("Use a limit between 1 and {MAX_LIMIT}"),
-        ));
+impl Window {
+    fn parse(p: &BTreeMap<String, String>) -> Result<Window, ApiErr> {
+        let start = u64_param(p, "start")?.unwrap_or(0);
+        let limit = u64_param(p, "limit")?;
+        if let Some(l) = limit
+            && !(1..=MAX_LIMIT).contains(&l)
+        {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid limit {l}"),
+                format!("Use a limit between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        Ok(Window { start, limit })
     }
-    let total = items.len() as u64;
-    let page: Vec<T> = items
-        .into_iter()
-        .skip(usize::try_from(start).unwrap_or(usize::MAX))
-        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
-        .collect();
-    let size = page.len() as u64;
-    let end = start.saturating_add(size);
-    Ok((
-        page,
-        PageMeta {
-            start,
-            limit,
-            size,
-            total,
-            next: (end < total).then_some(end),
-        },
-    ))
-}
 
-fn page_json(key: &str, items: Value, m: &PageMeta) -> Value {
-    let mut v = json!({
-        "success": true,
-        key: items,
-        "start": m.start,
-        "size": m.size,
-        "total": m.total,
-        "isLastPage": m.next.is_none(),
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(l) = m.limit {
-            obj.insert("limit".into(), json!(l));
-        }
-        if let Some(n) = m.next {
-            obj.insert("nextPageStart".into(), json!(n));
+    /// How many items to skip and take.
+    fn bounds(&self) -> (usize, usize) {
+        (
+            usize::try_from(self.start).unwrap_or(usize::MAX),
+            self.limit
+                .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+        )
+    }
+
+    /// The page answer around `size` items of a list of `total`; the caller fills the items.
+    /// Only the page's items are ever turned into wire objects: building views of the whole
+    /// list for every page made reading 200,000 repositories quadratic.
+    fn page(&self, size: usize, total: usize) -> wire::Page {
+        let (size, total) = (size as u64, total as u64);
+        let end = self.start.saturating_add(size);
+        wire::Page {
+            success: true,
+            integrations: None,
+            repositories: None,
+            start: Some(self.start),
+            limit: self.limit,
+            size: Some(size),
+            total: Some(total),
+            is_last_page: Some(end >= total),
+            next_page_start: (end < total).then_some(end),
         }
     }
-    v
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
@@ -451,22 +468,31 @@ async fn list_integrations(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
     let ty = p.get("type").map(|s| s.to_ascii_uppercase());
     let origin = p.get("origin").map(|s| normalize_origin(s));
     let group = p.get("group");
-    let items: Vec<wire::Integration> = site
-        .integrations
-        .values()
-        .filter(|i| ty.as_ref().is_none_or(|t| &i.integration_type == t))
-        .filter(|i| origin.as_ref().is_none_or(|o| &i.origin == o))
-        .filter(|i| {
-            group.is_none_or(|g| {
-                i.group
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(g))
+    let window = Window::parse(&p)?;
+    let site: &SiteState = &site;
+    let matching = || {
+        site.integrations
+            .values()
+            .filter(|i| ty.as_ref().is_none_or(|t| &i.integration_type == t))
+            .filter(|i| origin.as_ref().is_none_or(|o| &i.origin == o))
+            .filter(|i| {
+                group.is_none_or(|g| {
+                    i.group
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(g))
+                })
             })
-        })
-        .map(|i| integration_view(&site, i, now))
+    };
+    let total = matching().count();
+    let (skip, take) = window.bounds();
+    let items: Vec<wire::Integration> = matching()
+        .skip(skip)
+        .take(take)
+        .map(|i| integration_view(site, i, now))
         .collect();
-    let (page, meta) = paginate(items, &p)?;
-    ok_json(page_json("integrations", to_value(&page), &meta))
+    let mut page = window.page(items.len(), total);
+    page.integrations = Some(items);
+    Ok(axum::Json(page).into_response())
 }
 
 async fn get_integration(State(sh): Sh, Path(id): Path<String>) -> Res {
@@ -875,7 +901,7 @@ async fn delete_integration(State(sh): Sh, Path(id): Path<String>, RawQuery(q): 
     }
     indexing::cancel_integration(&mut site, id, now);
     site.integrations.remove(&id);
-    site.repositories.retain(|_, r| r.integration_id != id);
+    site.remove_repos_of(id);
     after_mutation(&sh, &site);
     tracing::info!(id, "integration deleted");
     ok_json(json!({"success": true}))
@@ -954,25 +980,36 @@ async fn list_repositories(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
         ),
         None => None,
     };
-    let items: Vec<wire::Repository> = site
-        .repositories
-        .values()
-        .filter(|r| folder.is_none_or(|f| r.integration_id == f))
-        .map(|r| repo_view(&site, r, now))
-        .filter(|r| match project {
+    let window = Window::parse(&p)?;
+    let site: &SiteState = &site;
+    let matching = || {
+        let by_folder: Box<dyn Iterator<Item = &RepoRec>> = match folder {
+            Some(f) => Box::new(site.repos_of(f)),
+            None => Box::new(site.repositories.values()),
+        };
+        by_folder.filter(move |r| match project {
             None => true,
             Some(pid) => {
+                let parent = site.integrations.get(&r.integration_id);
                 !r.disabled
-                    && r.state.as_deref() != Some("ERROR")
-                    && (r.global == Some(true)
-                        || r.project_mapping_ids
-                            .as_ref()
+                    && repo_status(r, now).state != Some("ERROR")
+                    && (parent.and_then(|p| p.settings.global) == Some(true)
+                        || parent
+                            .and_then(|p| p.settings.project_mapping_ids.as_ref())
                             .is_some_and(|ids| ids.contains(&pid)))
             }
         })
+    };
+    let total = matching().count();
+    let (skip, take) = window.bounds();
+    let items: Vec<wire::Repository> = matching()
+        .skip(skip)
+        .take(take)
+        .map(|r| repo_view(site, r, now))
         .collect();
-    let (page, meta) = paginate(items, &p)?;
-    ok_json(page_json("repositories", to_value(&page), &meta))
+    let mut page = window.page(items.len(), total);
+    page.repositories = Some(items);
+    Ok(axum::Json(page).into_response())
 }
 
 async fn index_status(State(sh): Sh, RawQuery(q): RawQuery) -> Res {

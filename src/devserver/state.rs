@@ -6,7 +6,7 @@
 //! then derive progress from the same time. The state serialises to JSON for `--state`, written
 //! atomically (temp file + rename) so a crash never leaves half a file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -204,6 +204,24 @@ pub struct SiteState {
     /// Indexing intervals, for statistics.
     #[serde(default)]
     pub indexing_log: Vec<IndexInterval>,
+    /// Repository ids per integration, derived from `repositories` (never saved): makes
+    /// [`SiteState::repos_of`] cost the integration's repositories, not the whole site's, which
+    /// seeding and listing 10,000 integrations need. Change `repositories` only through
+    /// [`SiteState::insert_repo`] and [`SiteState::remove_repo`] so it stays exact.
+    #[serde(skip)]
+    repo_index: RepoIndex,
+}
+
+/// Repository ids per integration id (see [`SiteState::repos_of`]).
+#[derive(Debug, Clone, Default)]
+struct RepoIndex(BTreeMap<u64, BTreeSet<u64>>);
+
+/// The index is derived from `repositories`: two sites with equal repositories have equal
+/// indexes, so comparing it would only repeat that comparison.
+impl PartialEq for RepoIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl SiteState {
@@ -220,7 +238,54 @@ impl SiteState {
             integrations: BTreeMap::new(),
             repositories: BTreeMap::new(),
             indexing_log: Vec::new(),
+            repo_index: RepoIndex::default(),
         }
+    }
+
+    /// Adds (or replaces) a repository, keeping the per-integration index exact.
+    pub fn insert_repo(&mut self, r: RepoRec) {
+        if let Some(old) = self.repositories.get(&r.id)
+            && old.integration_id != r.integration_id
+            && let Some(set) = self.repo_index.0.get_mut(&old.integration_id)
+        {
+            set.remove(&r.id);
+        }
+        self.repo_index
+            .0
+            .entry(r.integration_id)
+            .or_default()
+            .insert(r.id);
+        self.repositories.insert(r.id, r);
+    }
+
+    /// Removes a repository, keeping the per-integration index exact.
+    pub fn remove_repo(&mut self, id: u64) -> Option<RepoRec> {
+        let r = self.repositories.remove(&id)?;
+        if let Some(set) = self.repo_index.0.get_mut(&r.integration_id) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.repo_index.0.remove(&r.integration_id);
+            }
+        }
+        Some(r)
+    }
+
+    /// Removes every repository of an integration.
+    pub fn remove_repos_of(&mut self, integration_id: u64) {
+        if let Some(ids) = self.repo_index.0.remove(&integration_id) {
+            for id in ids {
+                self.repositories.remove(&id);
+            }
+        }
+    }
+
+    /// Rebuilds the per-integration index from `repositories` (after loading a state file).
+    fn rebuild_repo_index(&mut self) {
+        let mut idx: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+        for r in self.repositories.values() {
+            idx.entry(r.integration_id).or_default().insert(r.id);
+        }
+        self.repo_index = RepoIndex(idx);
     }
 
     /// Takes the next id of the shared integration/repository id space.
@@ -249,6 +314,7 @@ impl SiteState {
             )));
         }
         s.catalog.normalise();
+        s.rebuild_repo_index();
         Ok(s)
     }
 
@@ -282,9 +348,12 @@ impl SiteState {
 
     /// Repositories of one integration, in id order.
     pub fn repos_of(&self, integration_id: u64) -> impl Iterator<Item = &RepoRec> {
-        self.repositories
-            .values()
-            .filter(move |r| r.integration_id == integration_id)
+        self.repo_index
+            .0
+            .get(&integration_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.repositories.get(id))
     }
 }
 
