@@ -17,7 +17,7 @@
 //! - **Bounded memory.** Answers are read in chunks up to a cap (64 MiB for lists, 1 MiB for
 //!   errors).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -41,6 +41,10 @@ use crate::secret::{Secret, SecretRef};
 
 /// Largest list answer the client buffers (a page of 1000 repositories is far below it).
 pub const LIST_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Most list items the client reserves room for up front (a site reporting a larger total
+/// still works; the vector then grows as usual).
+const MAX_RESERVE: usize = 1_000_000;
+
 /// Largest single-object answer the client buffers.
 pub const ONE_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// How much of an error answer is read; the rest is discarded (an error page can be huge).
@@ -924,19 +928,54 @@ impl Client {
             "{path}: {total} {key}, fetching {} more pages",
             starts.len()
         );
+        // A sliding window of page requests rather than one task per page up front: tasks are
+        // not polled in index order, so with all 200 pages of a large site spawned at once up to
+        // 80 decoded pages (24 MB) waited for an earlier one. The window keeps every request
+        // slot busy (twice the concurrency limit) while bounding what waits in memory.
+        let window = self.inner.max_concurrency.saturating_mul(2).max(1);
+        let mut pending = starts.into_iter().enumerate();
         let mut set = tokio::task::JoinSet::new();
-        for (i, start) in starts.into_iter().enumerate() {
+        let spawn = |set: &mut tokio::task::JoinSet<_>, (i, start): (usize, u64)| {
             let me = self.clone();
             let filters = filters.clone();
             set.spawn(async move {
                 let r = me.page(path, &filters, start, page_size, pick).await;
                 (i, r.map(|(_, items)| items))
             });
+        };
+        for p in pending.by_ref().take(window) {
+            spawn(&mut set, p);
         }
-        let mut pages: Vec<(usize, Vec<T>)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        // Room for the whole list at once: growing by doubling left up to half the vector
+        // unused and copied it at every step (201,000 repositories: 60 MB of peak memory).
+        let mut all: Vec<T> =
+            Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_RESERVE));
+        let mut keep = |all: &mut Vec<T>, page: Vec<T>| {
+            for item in page {
+                // An item moved to a later page by a concurrent delete would be read twice.
+                if id_of(&item).is_none_or(|id| seen.insert(id)) {
+                    all.push(item);
+                }
+            }
+        };
+        keep(&mut all, items);
+        // Pages are moved into `all` as soon as every page before them has arrived, so only
+        // the pages that finished out of order wait in memory, not the whole list twice.
+        let mut waiting: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+        let mut next = 0usize;
         while let Some(joined) = set.join_next().await {
             match joined {
-                Ok((i, Ok(items))) => pages.push((i, items)),
+                Ok((i, Ok(items))) => {
+                    if let Some(p) = pending.next() {
+                        spawn(&mut set, p);
+                    }
+                    waiting.insert(i, items);
+                    while let Some(page) = waiting.remove(&next) {
+                        keep(&mut all, page);
+                        next += 1;
+                    }
+                }
                 Ok((_, Err(e))) => return Err(e),
                 Err(e) => {
                     return Err(ApiError::Transport {
@@ -944,18 +983,6 @@ impl Client {
                         url: self.url(path, &filters).to_string(),
                         message: format!("a page request task failed: {e}"),
                     });
-                }
-            }
-        }
-        pages.sort_by_key(|(i, _)| *i);
-        let mut seen = BTreeSet::new();
-        let mut all: Vec<T> = items;
-        seen.extend(all.iter().filter_map(id_of));
-        for (_, page) in pages {
-            for item in page {
-                // An item moved to a later page by a concurrent delete would be read twice.
-                if id_of(&item).is_none_or(|id| seen.insert(id)) {
-                    all.push(item);
                 }
             }
         }
@@ -1248,8 +1275,34 @@ fn secs(d: Duration) -> String {
     }
 }
 
-impl GijApi for Client {
-    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+impl Client {
+    /// [`GijApi::read_site`] for `plan` and `apply`: the same requests, but each page of
+    /// repositories drops, as soon as it is decoded, the per-repository copies of its parent's
+    /// settings and the strings plan never reads (`group`, `origin`, `mainBranch`,
+    /// `integrationType`, `projectMappingIds`). On a site of 200,000 repositories those are
+    /// a million small allocations (~40 MB) that plan would otherwise hold to the end.
+    pub async fn read_site_for_plan(&self) -> Result<LiveSite, ApiError> {
+        self.read_site_as(|p| {
+            p.repositories.map(|rs| {
+                rs.into_iter()
+                    .map(|r| wire::Repository {
+                        group: None,
+                        origin: None,
+                        main_branch: None,
+                        integration_type: None,
+                        project_mapping_ids: None,
+                        ..r
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn read_site_as(
+        &self,
+        pick_repositories: fn(wire::Page) -> Option<Vec<wire::Repository>>,
+    ) -> Result<LiveSite, ApiError> {
         let projects = async {
             let mut call = self.call(
                 Method::GET,
@@ -1271,7 +1324,7 @@ impl GijApi for Client {
             "rest/gitplugin/1.0/repository",
             Vec::new(),
             self.inner.repository_page,
-            |p| p.repositories,
+            pick_repositories,
             |r| Some(r.id),
         );
         let (projects, integrations, repositories) =
@@ -1285,6 +1338,12 @@ impl GijApi for Client {
             integrations,
             repositories,
         })
+    }
+}
+
+impl GijApi for Client {
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        self.read_site_as(|p| p.repositories).await
     }
 
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {

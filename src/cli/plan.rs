@@ -8,7 +8,6 @@ use anyhow::Context as _;
 
 use super::site::{ConnectArgs, Site, connect, load_config, runtime};
 use super::{ColorWhen, Exit, Global};
-use crate::api::GijApi as _;
 use crate::config::LoadedConfig;
 use crate::plan::LiveState;
 use crate::plan::model::Plan;
@@ -137,10 +136,14 @@ pub(crate) async fn compute_scoped(
 ) -> anyhow::Result<Planned> {
     let wire = site
         .client
-        .read_site()
+        .read_site_for_plan()
         .await
         .context("cannot read the live site")?;
     let live = crate::plan::from_site(&wire);
+    let dates = crate::policy::IndexingDates::from_site(&wire);
+    // The wire objects are the largest thing a plan holds (200,000 repositories: ~100 MB);
+    // everything after this point works on `live`.
+    drop(wire);
     for w in &live.warnings {
         anstream::eprintln!("warning: {w}");
     }
@@ -158,7 +161,6 @@ pub(crate) async fn compute_scoped(
     let plan = crate::plan::plan(&loaded.desired, &live, &opts)?;
     let suggested = crate::plan::scope::suggested_keys(&loaded.desired, &live, &plan);
     let plan = crate::plan::scope::narrow(plan, scope, &loaded.desired, &live, &suggested)?;
-    let dates = crate::policy::IndexingDates::from_site(&wire);
     Ok(Planned {
         loaded,
         live,

@@ -137,9 +137,12 @@ pub fn settle(site: &mut SiteState, now: i64) {
     for (t, id) in due {
         rescan(site, id, t);
     }
-    for r in site.repositories.values_mut() {
-        if let Some(j) = r.job.filter(|j| j.end_ms <= now) {
-            r.job = None;
+    // Only the jobs that are due: walking all 200,000 repositories of a large site on every
+    // request made the dev-server the bottleneck of reading it.
+    for id in site.take_due_jobs(now) {
+        if let Some(r) = site.repositories.get_mut(&id)
+            && let Some(j) = r.job.take()
+        {
             if r.fail_indexing {
                 r.failed = true;
             } else {
@@ -240,8 +243,9 @@ pub fn schedule_pending(site: &mut SiteState, id: u64, at: i64) {
                 end_ms: tail + indexing_ms(r.commits, rate),
             };
             tail = job.end_ms;
-            r.job = Some(job);
             r.failed = false;
+            r.job = Some(job);
+            site.track_job(rid, job);
             site.indexing_log.push(IndexInterval {
                 integration_id: id,
                 repo_id: rid,

@@ -351,7 +351,8 @@ fn repo_view(site: &SiteState, r: &RepoRec, now: i64) -> wire::Repository {
         indexing_percent: Some(st.percent),
         // [ext] The repository's size, so that plans estimate indexing time from real sizes
         // (read by `plan::live` from the repository's extra keys).
-        extra: BTreeMap::from([("commits".to_owned(), Value::from(r.commits))]),
+        commits: Some(r.commits),
+        extra: BTreeMap::new(),
     }
 }
 
@@ -1000,13 +1001,23 @@ async fn list_repositories(State(sh): Sh, RawQuery(q): RawQuery) -> Res {
             }
         })
     };
-    let total = matching().count();
     let (skip, take) = window.bounds();
-    let items: Vec<wire::Repository> = matching()
-        .skip(skip)
-        .take(take)
-        .map(|r| repo_view(site, r, now))
-        .collect();
+    let (total, items): (usize, Vec<wire::Repository>) = if folder.is_none() && project.is_none() {
+        // The whole list: the page is a slice of the id order, not a walk past `start` entries
+        // (which cost O(pages × repositories) reading 200,000 repositories).
+        let items = site
+            .repos_page(skip, take)
+            .map(|r| repo_view(site, r, now))
+            .collect();
+        (site.repositories.len(), items)
+    } else {
+        let items = matching()
+            .skip(skip)
+            .take(take)
+            .map(|r| repo_view(site, r, now))
+            .collect();
+        (matching().count(), items)
+    };
     let mut page = window.page(items.len(), total);
     page.repositories = Some(items);
     Ok(axum::Json(page).into_response())

@@ -210,6 +210,40 @@ pub struct SiteState {
     /// [`SiteState::insert_repo`] and [`SiteState::remove_repo`] so it stays exact.
     #[serde(skip)]
     repo_index: RepoIndex,
+    /// Repository ids in ascending order, derived from `repositories` (never saved): a list
+    /// page starting at position `start` is a slice of it instead of a walk past `start`
+    /// entries of the map, which made reading 200,000 repositories in pages quadratic.
+    #[serde(skip)]
+    repo_order: RepoOrder,
+    /// Every scheduled indexing job as (end, repository id), derived (never saved): settling
+    /// pops the jobs that are due instead of walking every repository on every request. May
+    /// hold stale entries (cancelled or removed jobs); [`SiteState::take_due_jobs`] checks each
+    /// against the repository, so only a missing entry could be wrong, and every job is set
+    /// through [`SiteState::track_job`].
+    #[serde(skip)]
+    job_deadlines: JobDeadlines,
+}
+
+/// Sorted repository ids (see `SiteState::repo_order`).
+#[derive(Debug, Clone, Default)]
+struct RepoOrder(Vec<u64>);
+
+/// Pending job ends (see `SiteState::job_deadlines`).
+#[derive(Debug, Clone, Default)]
+struct JobDeadlines(BTreeSet<(i64, u64)>);
+
+/// Derived from `repositories`, like [`RepoIndex`].
+impl PartialEq for RepoOrder {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Derived from `repositories`, like [`RepoIndex`].
+impl PartialEq for JobDeadlines {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Repository ids per integration id (see [`SiteState::repos_of`]).
@@ -239,6 +273,8 @@ impl SiteState {
             repositories: BTreeMap::new(),
             indexing_log: Vec::new(),
             repo_index: RepoIndex::default(),
+            repo_order: RepoOrder::default(),
+            job_deadlines: JobDeadlines::default(),
         }
     }
 
@@ -255,12 +291,62 @@ impl SiteState {
             .entry(r.integration_id)
             .or_default()
             .insert(r.id);
+        let order = &mut self.repo_order.0;
+        if order.last().is_none_or(|last| *last < r.id) {
+            // Ids are allocated in ascending order: the usual insert is an append.
+            order.push(r.id);
+        } else if let Err(pos) = order.binary_search(&r.id) {
+            order.insert(pos, r.id);
+        }
+        if let Some(j) = r.job {
+            self.job_deadlines.0.insert((j.end_ms, r.id));
+        }
         self.repositories.insert(r.id, r);
+    }
+
+    /// Records a job just given to a repository (`r.job = Some(job)`), so that settling finds
+    /// it when it is due. Every place that schedules a job calls this.
+    pub fn track_job(&mut self, repo_id: u64, job: Job) {
+        self.job_deadlines.0.insert((job.end_ms, repo_id));
+    }
+
+    /// Removes and returns the ids of repositories whose job ends at or before `now`, in
+    /// (end, id) order; stale entries (jobs cancelled or rescheduled since) are dropped.
+    pub fn take_due_jobs(&mut self, now: i64) -> Vec<u64> {
+        let mut due = Vec::new();
+        while let Some(&(end, id)) = self.job_deadlines.0.first() {
+            if end > now {
+                break;
+            }
+            self.job_deadlines.0.pop_first();
+            if self
+                .repositories
+                .get(&id)
+                .and_then(|r| r.job)
+                .is_some_and(|j| j.end_ms == end)
+            {
+                due.push(id);
+            }
+        }
+        due
+    }
+
+    /// The repositories at positions `start..start + take` in id order (a list page).
+    pub fn repos_page(&self, start: usize, take: usize) -> impl Iterator<Item = &RepoRec> {
+        let order = &self.repo_order.0;
+        let from = start.min(order.len());
+        let to = from.saturating_add(take).min(order.len());
+        order[from..to]
+            .iter()
+            .filter_map(|id| self.repositories.get(id))
     }
 
     /// Removes a repository, keeping the per-integration index exact.
     pub fn remove_repo(&mut self, id: u64) -> Option<RepoRec> {
         let r = self.repositories.remove(&id)?;
+        if let Ok(pos) = self.repo_order.0.binary_search(&id) {
+            self.repo_order.0.remove(pos);
+        }
         if let Some(set) = self.repo_index.0.get_mut(&r.integration_id) {
             set.remove(&id);
             if set.is_empty() {
@@ -273,9 +359,10 @@ impl SiteState {
     /// Removes every repository of an integration.
     pub fn remove_repos_of(&mut self, integration_id: u64) {
         if let Some(ids) = self.repo_index.0.remove(&integration_id) {
-            for id in ids {
-                self.repositories.remove(&id);
+            for id in &ids {
+                self.repositories.remove(id);
             }
+            self.repo_order.0.retain(|id| !ids.contains(id));
         }
     }
 
@@ -286,6 +373,13 @@ impl SiteState {
             idx.entry(r.integration_id).or_default().insert(r.id);
         }
         self.repo_index = RepoIndex(idx);
+        self.repo_order = RepoOrder(self.repositories.keys().copied().collect());
+        self.job_deadlines = JobDeadlines(
+            self.repositories
+                .values()
+                .filter_map(|r| r.job.map(|j| (j.end_ms, r.id)))
+                .collect(),
+        );
     }
 
     /// Takes the next id of the shared integration/repository id space.

@@ -121,7 +121,10 @@ pub fn from_site(site: &LiveSite) -> LiveState {
     let mut repos_by_parent: BTreeMap<u64, Vec<&wire::Repository>> = BTreeMap::new();
     let mut repo_commits = BTreeMap::new();
     for r in &site.repositories {
-        if let Some(c) = r.extra.get("commits").and_then(serde_json::Value::as_u64) {
+        if let Some(c) = r
+            .commits
+            .or_else(|| r.extra.get("commits").and_then(serde_json::Value::as_u64))
+        {
             repo_commits.insert(r.id, c);
         }
         if let Some(parent) = r.tracked_folder_id {
