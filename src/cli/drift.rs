@@ -28,6 +28,9 @@ pub struct Args {
     /// Also write the JSON report to FILE (for CI artifacts), whatever `--format` says
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Which integrations to report on
+    #[command(flatten)]
+    pub scope: super::guard::ScopeArgs,
 }
 
 /// The exit code of a report: one per class, the most important class present.
@@ -46,8 +49,9 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
+    let scope = args.scope.scope()?;
     let rt = runtime()?;
-    let report = rt.block_on(async {
+    let mut report = rt.block_on(async {
         let site = connect(&args.connect).await?;
         let r = async {
             let wire = site
@@ -68,6 +72,20 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         site.close().await?;
         r
     })?;
+    if args.scope.given() {
+        let declared: Vec<String> = loaded
+            .desired
+            .integrations
+            .iter()
+            .map(|d| d.key.clone())
+            .collect();
+        let left_out = report.narrow(&scope, &declared)?;
+        if !g.quiet {
+            anstream::eprintln!(
+                "Scoped run: {left_out} integration(s) with drift left out by --only/--exclude"
+            );
+        }
+    }
     if let Some(out) = &args.out {
         fs_err::write(out, crate::render::drift::json(&report))
             .with_context(|| format!("cannot write the drift report to `{}`", out.display()))?;

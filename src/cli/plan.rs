@@ -104,28 +104,9 @@ pub(crate) struct Planned {
     pub dates: crate::policy::IndexingDates,
 }
 
-/// Loads the config, reads the site and computes the plan. Nothing is changed.
-#[allow(dead_code)] // the unscoped entry point for commands without `--only`/`--exclude`
-pub(crate) async fn compute(
-    site: &Site,
-    loaded: LoadedConfig,
-    rotate: &[String],
-    prune: bool,
-    max_parallel_indexing: Option<u32>,
-) -> anyhow::Result<Planned> {
-    compute_scoped(
-        site,
-        loaded,
-        rotate,
-        prune,
-        max_parallel_indexing,
-        &Scope::default(),
-    )
-    .await
-}
-
-/// [`compute`], narrowed to a scope: the plan is made on the whole site, then only the
-/// integrations in scope keep their actions (see [`crate::plan::scope`]).
+/// Reads the site and computes the plan, narrowed to a scope: the plan is made on the whole
+/// site, then only the integrations in scope keep their actions (see [`crate::plan::scope`]).
+/// Nothing is changed.
 pub(crate) async fn compute_scoped(
     site: &Site,
     loaded: LoadedConfig,

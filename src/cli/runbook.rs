@@ -54,6 +54,9 @@ pub struct Args {
     /// Integrations per wave (overrides `[apply] max-parallel-indexing`)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_parallel_indexing: Option<u32>,
+    /// Which integrations the runbook covers
+    #[command(flatten)]
+    pub scope: super::guard::ScopeArgs,
 }
 
 /// Where the current state comes from.
@@ -152,6 +155,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         state_label,
         prune: args.prune,
         max_parallel_indexing: args.max_parallel_indexing,
+        scope: args.scope.scope()?,
     };
     let mut book = crate::runbook::build(&inputs)?;
     for w in crate::plan::from_site(&site).warnings {

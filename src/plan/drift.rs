@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::model::{Action, ActionKind, Plan, PlanMeta, UnmanagedIntegration};
+use super::model::{Action, ActionKind, Plan, PlanMeta, ScopeSummary, UnmanagedIntegration};
 use super::{LiveState, PlanError, PlanOptions};
 use crate::model::{DesiredState, Field};
 
@@ -244,9 +244,77 @@ pub struct DriftReport {
     /// Things the reader should know (skipped live objects).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Set when `--only`/`--exclude` narrowed the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScopeSummary>,
 }
 
 impl DriftReport {
+    /// Keeps only the integrations in `scope` (`--only`/`--exclude`) and returns how many
+    /// integrations with drift were left out, so the report can say it was scoped. A pattern
+    /// that matches no integration is an error, as on plan.
+    pub fn narrow(
+        &mut self,
+        scope: &super::scope::Scope,
+        declared: &[String],
+    ) -> Result<usize, super::scope::ScopeError> {
+        let undeclared_all: Vec<(String, String)> = self
+            .undeclared
+            .iter()
+            .map(|u| (format!("#{}", u.id), u.suggested_key.clone()))
+            .collect();
+        let subjects: Vec<super::scope::Subject> = declared
+            .iter()
+            .map(|k| super::scope::Subject {
+                key: k.clone(),
+                alias: None,
+            })
+            .chain(undeclared_all.iter().map(|(k, a)| super::scope::Subject {
+                key: k.clone(),
+                alias: Some(a.clone()),
+            }))
+            .collect();
+        scope.check_matches(&subjects)?;
+        let mut left_out = BTreeSet::new();
+        for list in [&mut self.managed, &mut self.ignored] {
+            list.retain(|i| {
+                let keep = scope.contains(&i.key, None);
+                if !keep {
+                    left_out.insert(i.key.clone());
+                }
+                keep
+            });
+        }
+        self.undeclared.retain(|u| {
+            let key = format!("#{}", u.id);
+            let keep = scope.contains(&key, Some(&u.suggested_key));
+            if !keep {
+                left_out.insert(key);
+            }
+            keep
+        });
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.summary = DriftSummary {
+            managed: count(self.managed.len()),
+            ignored: count(self.ignored.len()),
+            undeclared: count(self.undeclared.len()),
+        };
+        let in_scope = declared.iter().filter(|k| scope.contains(k, None)).count()
+            + undeclared_all
+                .iter()
+                .filter(|(k, alias)| scope.contains(k, Some(alias)))
+                .count();
+        let total = declared.len() + undeclared_all.len();
+        self.scope = Some(ScopeSummary {
+            only: scope.only_patterns(),
+            exclude: scope.exclude_patterns(),
+            in_scope: count(in_scope),
+            left_out: count(total - in_scope),
+            left_out_with_changes: count(left_out.len()),
+        });
+        Ok(left_out.len())
+    }
+
     /// The most important class present, `None` when the site matches the config.
     pub fn class(&self) -> Option<DriftClass> {
         if !self.managed.is_empty() || (self.prune && !self.undeclared.is_empty()) {
@@ -317,6 +385,7 @@ pub fn drift(
         undeclared,
         prune: desired.policy.prune,
         warnings: managed_plan.warnings,
+        scope: None,
     })
 }
 

@@ -175,6 +175,21 @@ pub fn from_site(site: &LiveSite) -> LiveState {
     }
 }
 
+/// The owner an integration connects: GIJ's `group` on the integration when the site sends it,
+/// otherwise the `group` its repositories share (GIJ documents `group` on repository entries; an
+/// integration answer may leave it out). Empty when neither tells, so matching falls back to an
+/// explicit `id` pin rather than guessing.
+fn owner_of(w: &wire::Integration, repos: &[&wire::Repository]) -> String {
+    if let Some(g) = w.group.as_deref().filter(|g| !g.trim().is_empty()) {
+        return g.to_owned();
+    }
+    let mut groups = repos.iter().filter_map(|r| r.group.as_deref());
+    match groups.next() {
+        Some(first) if groups.all(|g| g.eq_ignore_ascii_case(first)) => first.to_owned(),
+        _ => String::new(),
+    }
+}
+
 fn integration(
     id: u64,
     service: Service,
@@ -205,7 +220,7 @@ fn integration(
         id,
         service,
         origin,
-        owner: w.group.clone().unwrap_or_default(),
+        owner: owner_of(w, repos),
         auth: AuthMethod::from_wire(w.auth_method.as_deref()),
         display_name: w.display_name.clone().unwrap_or_default(),
         projects: live_projects,
@@ -462,5 +477,32 @@ mod tests {
         assert_eq!(idx.key_of(5), "#5");
         assert_eq!(idx.ids_of(["OPS", "#5"]), Ok(vec![5, 10000]));
         assert_eq!(idx.ids_of(["NOPE"]), Err("NOPE".to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use super::*;
+
+    #[test]
+    fn owner_falls_back_to_the_repositories_shared_group() {
+        let w = wire::Integration {
+            id: Some(1),
+            ..Default::default()
+        };
+        let r = |g: &str| wire::Repository {
+            id: 2,
+            group: Some(g.into()),
+            ..Default::default()
+        };
+        let (a, b, c) = (r("acme"), r("ACME"), r("other"));
+        assert_eq!(owner_of(&w, &[&a, &b]), "acme");
+        assert_eq!(owner_of(&w, &[&a, &c]), "");
+        assert_eq!(owner_of(&w, &[]), "");
+        let named = wire::Integration {
+            group: Some("beta".into()),
+            ..w
+        };
+        assert_eq!(owner_of(&named, &[&a]), "beta");
     }
 }

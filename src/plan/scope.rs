@@ -124,6 +124,16 @@ impl Scope {
         Ok(())
     }
 
+    /// The `--only` patterns as given.
+    pub fn only_patterns(&self) -> Vec<String> {
+        Self::patterns(&self.only)
+    }
+
+    /// The `--exclude` patterns as given.
+    pub fn exclude_patterns(&self) -> Vec<String> {
+        Self::patterns(&self.exclude)
+    }
+
     /// The patterns, for the plan's summary.
     fn patterns(set: &[(String, GlobMatcher)]) -> Vec<String> {
         set.iter().map(|(p, _)| p.clone()).collect()

@@ -82,6 +82,9 @@ fn undeclared_title(r: &DriftReport) -> &'static str {
 pub fn text(r: &DriftReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(r));
+    if let Some(scope) = &r.scope {
+        let _ = writeln!(out, "{}", super::text::scope_line(scope));
+    }
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -169,6 +172,9 @@ pub fn markdown(r: &DriftReport) -> String {
     let _ = writeln!(out, "{MARKER}");
     let _ = writeln!(out, "### gijctl drift\n");
     let _ = writeln!(out, "**{}**\n", summary_line(r));
+    if let Some(scope) = &r.scope {
+        let _ = writeln!(out, "_{}_\n", super::text::scope_line(scope));
+    }
     let _ = writeln!(out, "| Class | Count |\n|---|---:|");
     let s = &r.summary;
     let _ = writeln!(

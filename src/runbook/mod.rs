@@ -297,6 +297,9 @@ pub enum RunbookError {
     /// The plan underneath cannot be computed.
     #[error("cannot compute the plan the runbook follows")]
     Plan(#[source] PlanError),
+    /// `--only`/`--exclude` is wrong (a pattern that matches nothing).
+    #[error(transparent)]
+    Scope(crate::plan::scope::ScopeError),
 }
 
 /// Everything a runbook is made from.
@@ -318,6 +321,8 @@ pub struct Inputs<'a> {
     pub prune: bool,
     /// Overrides `[apply] max-parallel-indexing`.
     pub max_parallel_indexing: Option<u32>,
+    /// `--only`/`--exclude`: the steps of integrations outside it are left out.
+    pub scope: crate::plan::scope::Scope,
 }
 
 /// Checks every declaration against the Cloud support table.
@@ -385,6 +390,9 @@ pub fn build(inp: &Inputs<'_>) -> Result<Runbook, RunbookError> {
         },
     )
     .map_err(RunbookError::Plan)?;
+    let suggested = crate::plan::scope::suggested_keys(inp.desired, &live, &plan);
+    let plan = crate::plan::scope::narrow(plan, &inp.scope, inp.desired, &live, &suggested)
+        .map_err(RunbookError::Scope)?;
     Ok(Builder {
         inp,
         live: &live,
@@ -580,6 +588,9 @@ impl<'a> Builder<'a> {
         }
 
         let mut notes: Vec<String> = self.plan.warnings.clone();
+        if let Some(scope) = &self.plan.scope {
+            notes.push(crate::render::text::scope_line(scope));
+        }
         for u in &self.plan.unmanaged {
             notes.push(format!(
                 "#{} {:?} ({} `{}`) is not in {} and is left alone",

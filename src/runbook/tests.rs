@@ -51,6 +51,7 @@ fn build(d: &DesiredState, edition: Edition) -> Result<Runbook, RunbookError> {
         state_label: "empty site".into(),
         prune: false,
         max_parallel_indexing: None,
+        scope: Default::default(),
     })
 }
 
