@@ -344,6 +344,11 @@ pub async fn execute<A: GijApi + 'static>(
             drop(permit);
         });
     }
+    // Creations are prepared ahead of their slot: created disabled, scanned, narrowed to the
+    // wanted repositories, all of which starts no indexing. When a slot frees, only the enable
+    // request stands between it and the next initial indexing, so no slot idles through a scan.
+    // At most N creations are prepared ahead, in plan order.
+    let mut prepared = prepare_ahead(&api, &indexing, &failed_keys, &opts, &stop);
     let mut queue = indexing.into_iter();
     loop {
         // Take the next step only when a slot is free, so the queue stays in plan order.
@@ -376,7 +381,7 @@ pub async fn execute<A: GijApi + 'static>(
                 s.seq,
                 (
                     s.key.clone(),
-                    Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
+                    Outcome::NotAttempted(stopped_message(&s.kind)),
                 ),
             );
             drop(permit);
@@ -385,15 +390,16 @@ pub async fn execute<A: GijApi + 'static>(
                     s.seq,
                     (
                         s.key.clone(),
-                        Outcome::NotAttempted("apply stopped after an indexing timeout".into()),
+                        Outcome::NotAttempted(stopped_message(&s.kind)),
                     ),
                 );
             }
             break;
         }
         let (api, rep, opts2, stop2) = (api.clone(), reporter.clone(), opts.clone(), stop.clone());
+        let ready = prepared.remove(&s.seq);
         set.spawn(async move {
-            let o = run_indexing(&*api, &s, &rep, &opts2).await;
+            let o = run_indexing(&*api, &s, &rep, &opts2, ready).await;
             // Raise the stop flag before the slot frees, so no new step slips in after a timeout.
             if matches!(o, Outcome::TimedOut(_)) && opts2.on_timeout == OnTimeout::Stop {
                 stop2.store(true, Ordering::SeqCst);
@@ -534,7 +540,13 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-async fn run_indexing<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOptions) -> Outcome {
+async fn run_indexing<A: GijApi>(
+    api: &A,
+    s: &Step,
+    rep: &Reporter,
+    opts: &ExecOptions,
+    ready: Option<Ready>,
+) -> Outcome {
     let start = Instant::now();
     rep.emit_shared(Event::ActionStart {
         step: s.step,
@@ -548,17 +560,21 @@ async fn run_indexing<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecO
                 repositories,
                 enabled,
             } => {
-                let created = api.create_integration(request).await?;
-                let id = created.id.ok_or_else(|| ApiError::Decode {
-                    method: "POST".into(),
-                    url: "/rest/gitplugin/1.0/integration".into(),
-                    message: "the create answer has no integration id".into(),
-                })?;
-                if request.fields.disabled == Some(true) {
-                    select_repositories(api, id, repositories, opts, start).await?;
-                    if *enabled {
-                        api.set_disabled(id, false).await?;
+                let id = match ready {
+                    // Prepared ahead while the slots were busy.
+                    Some(rx) => {
+                        let (result, lookahead) = rx.await.map_err(|_| {
+                            ApiError::Endpoint(
+                                "the creation was not prepared (apply is stopping)".into(),
+                            )
+                        })?;
+                        drop(lookahead);
+                        result?
                     }
+                    None => prepare_create(api, request, repositories, opts).await?,
+                };
+                if request.fields.disabled == Some(true) && *enabled {
+                    api.set_disabled(id, false).await?;
                 }
                 Ok(id)
             }
@@ -683,5 +699,89 @@ async fn wait_indexed<A: GijApi>(
             return Outcome::TimedOut(id);
         }
         tokio::time::sleep(opts.poll_interval).await;
+    }
+}
+
+/// What a prepared creation hands to its gated step: the new integration's id (or why it
+/// failed), and the look-ahead permit to release once the step has started.
+type Ready =
+    tokio::sync::oneshot::Receiver<(Result<u64, ApiError>, tokio::sync::OwnedSemaphorePermit)>;
+
+/// Starts preparing the creations of `indexing` in plan order, at most N ahead of the gate.
+fn prepare_ahead<A: GijApi + 'static>(
+    api: &Arc<A>,
+    indexing: &[Step],
+    failed_keys: &BTreeSet<String>,
+    opts: &ExecOptions,
+    stop: &Arc<AtomicBool>,
+) -> BTreeMap<u32, Ready> {
+    let mut ready = BTreeMap::new();
+    let mut jobs = Vec::new();
+    for s in indexing {
+        if failed_keys.contains(&s.key) {
+            continue;
+        }
+        // Only a creation made disabled can be prepared ahead: an enabled one starts indexing
+        // the moment it exists, so it must wait for its slot.
+        if let StepKind::Create {
+            request,
+            repositories,
+            ..
+        } = &s.kind
+            && request.fields.disabled == Some(true)
+        {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            ready.insert(s.seq, rx);
+            jobs.push((request.clone(), repositories.clone(), tx));
+        }
+    }
+    let lookahead = Arc::new(Semaphore::new(opts.max_parallel_indexing.max(1)));
+    let (api, opts, stop) = (api.clone(), opts.clone(), stop.clone());
+    tokio::spawn(async move {
+        for (request, repositories, tx) in jobs {
+            let Ok(permit) = lookahead.clone().acquire_owned().await else {
+                return;
+            };
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let (api, opts) = (api.clone(), opts.clone());
+            tokio::spawn(async move {
+                let r = prepare_create(&*api, &request, &repositories, &opts).await;
+                let _ = tx.send((r, permit));
+            });
+        }
+    });
+    ready
+}
+
+/// Creates an integration and, when it is created disabled, waits for its repository scan and
+/// disables the repositories the selector does not want. Starts no indexing.
+async fn prepare_create<A: GijApi>(
+    api: &A,
+    request: &wire::IntegrationRequest,
+    repositories: &RepoSelector,
+    opts: &ExecOptions,
+) -> Result<u64, ApiError> {
+    let start = Instant::now();
+    let created = api.create_integration(request).await?;
+    let id = created.id.ok_or_else(|| ApiError::Decode {
+        method: "POST".into(),
+        url: "/rest/gitplugin/1.0/integration".into(),
+        message: "the create answer has no integration id".into(),
+    })?;
+    if request.fields.disabled == Some(true) {
+        select_repositories(api, id, repositories, opts, start).await?;
+    }
+    Ok(id)
+}
+
+/// Why a step did not run after an indexing timeout stopped apply.
+fn stopped_message(kind: &StepKind) -> String {
+    match kind {
+        StepKind::Create { .. } => "apply stopped after an indexing timeout (if it was already \
+             prepared, the integration exists disabled; the next apply enables it)"
+            .into(),
+        _ => "apply stopped after an indexing timeout".into(),
     }
 }

@@ -245,8 +245,9 @@ fn create_step(
         AuthMethod::Pat => Some(credential(d, base)?),
         AuthMethod::Oauth => None,
     };
-    let select = !d.repositories.selects_all();
-    let request = create_request(d, project_ids, secret, select)?;
+    // Always created disabled: the executor prepares it (create, scan, repository selection)
+    // while the indexing slots are busy, and a freed slot then only has to enable it.
+    let request = create_request(d, project_ids, secret, true)?;
     Ok(StepKind::Create {
         request: Box::new(request),
         repositories: d.repositories.clone(),

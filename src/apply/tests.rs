@@ -375,3 +375,49 @@ async fn a_disabled_create_still_selects_repositories() {
     assert_eq!(g.disabled_repos, [9], "legacy must be disabled on the site");
     assert!(!g.enabled, "a disabled create stays disabled");
 }
+
+#[tokio::test(start_paused = true)]
+async fn disabled_creations_are_prepared_ahead_without_exceeding_the_gate() {
+    let fake = Arc::new(Fake::default());
+    fake.inner.lock().unwrap().index_polls = 5;
+    let steps: Vec<Step> = (1..=6)
+        .map(|i| {
+            let mut s = create(i, &format!("p{i}"));
+            if let StepKind::Create { request, .. } = &mut s.kind {
+                request.fields.disabled = Some(true);
+            }
+            s
+        })
+        .collect();
+    let report = execute(fake.clone(), steps, vec![], opts(2), reporter()).await;
+    let g = fake.inner.lock().unwrap();
+    assert_eq!(report.counts(), (6, 0, 0));
+    assert_eq!(
+        g.peak, 2,
+        "prepared (disabled) integrations must not count as indexing"
+    );
+    // Creations happen in plan order, and ahead of their slots: the third is created before
+    // the first pair has finished indexing (5 polls at 1 s).
+    let names: Vec<_> = g.log.iter().map(|(_, n)| n.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "create p1",
+            "create p2",
+            "create p3",
+            "create p4",
+            "create p5",
+            "create p6"
+        ]
+    );
+    let first = g.log[0].0;
+    assert!(
+        g.log[2].0 - first < Duration::from_secs(5),
+        "p3 was not prepared ahead"
+    );
+    assert!(
+        g.integrations
+            .values()
+            .all(|(disabled, left)| !disabled && *left == 0)
+    );
+}
