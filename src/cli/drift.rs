@@ -6,11 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::plan::{Format, now_rfc3339};
+use super::plan::Format;
 use super::site::{ConnectArgs, connect, load_config, runtime};
 use super::{Exit, Global};
-use crate::api::GijApi as _;
-use crate::plan::PlanMeta;
 use crate::plan::drift::{DriftClass, DriftReport};
 
 /// Arguments of `gijctl drift`.
@@ -54,18 +52,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
     let mut report = rt.block_on(async {
         let site = connect(&args.connect).await?;
         let r = async {
-            let wire = site
-                .client
-                .read_site()
-                .await
-                .context("cannot read the live site")?;
-            let live = crate::plan::from_site(&wire);
-            let meta = PlanMeta {
-                gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
-                created_at: Some(now_rfc3339()),
-                config_path: Some(loaded.path.display().to_string()),
-                endpoint: Some(site.endpoint.clone()),
-            };
+            let (live, meta) = super::site::read_live(&site, &loaded.path).await?;
             anyhow::Ok(crate::plan::drift::drift(&loaded.desired, &live, meta)?)
         }
         .await;

@@ -146,3 +146,24 @@ pub fn load_config(path: &std::path::Path) -> Result<LoadedConfig, Exit> {
         Exit::Error
     })
 }
+
+/// Reads the live site for a command that plans (plan, apply, drift, review) and builds the
+/// plan metadata that goes with it. Nothing is changed.
+pub async fn read_live(
+    site: &Site,
+    config_path: &std::path::Path,
+) -> anyhow::Result<(crate::plan::LiveState, crate::plan::PlanMeta)> {
+    let wire = site
+        .client
+        .read_site_for_plan()
+        .await
+        .context("cannot read the live site")?;
+    let live = crate::plan::from_site(&wire);
+    let meta = crate::plan::PlanMeta {
+        gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: Some(super::plan::now_rfc3339()),
+        config_path: Some(config_path.display().to_string()),
+        endpoint: Some(site.endpoint.clone()),
+    };
+    Ok((live, meta))
+}
