@@ -2,110 +2,21 @@
 //! with the dev-server's clock scaled so indexing takes milliseconds. Covers the indexing limit
 //! (the server's own peak record), faults, kill -9 and resume, safety limits and stale plans.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-use gijctl::devserver::{
-    DevServer, DevServerConfig, FaultConfig, RateLimitConfig, RunningServer, SeedSource,
-};
+use common::{Site, code, stderr};
+use gijctl::devserver::{DevServerConfig, FaultConfig, RateLimitConfig};
 use serde_json::{Value, json};
 
 const GH_TOKEN: &str = "dev-gh-apply-token";
 
-/// A dev-server in this process plus a temp dir holding the config.
-struct Site {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn start(seed: Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let seed_path = dir.path().join("seed.json");
-        std::fs::write(&seed_path, serde_json::to_vec_pretty(&seed).unwrap()).unwrap();
-        let mut cfg = DevServerConfig {
-            seed: Some(SeedSource::Path(seed_path)),
-            time_scale: 2000.0,
-            ..DevServerConfig::default()
-        };
-        tweak(&mut cfg);
-        let server = rt.block_on(DevServer::start(cfg)).unwrap();
-        Site {
-            rt,
-            server: Some(server),
-            dir,
-        }
-    }
-
-    fn server(&self) -> &RunningServer {
-        self.server.as_ref().unwrap()
-    }
-
-    fn write_config(&self, text: &str) -> PathBuf {
-        let p = self.dir.path().join("gij.toml");
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gijctl"));
-        c.args(args)
-            .arg("--endpoint")
-            .arg(self.server().base_url())
-            .env("GIJ_TOKEN", self.server().admin_token().expose())
-            .env("GH_TOKEN", GH_TOKEN)
-            .env("NO_COLOR", "1")
-            .env_remove("GIJ_URL")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// (type, group) of every integration on the site, with duplicates kept.
-    fn identities(&self) -> Vec<(String, Option<String>)> {
-        self.server()
-            .state_snapshot()
-            .integrations
-            .values()
-            .map(|i| (i.integration_type.clone(), i.group.clone()))
-            .collect()
-    }
-
-    fn assert_no_duplicates(&self) {
-        let ids = self.identities();
-        let unique: BTreeSet<_> = ids.iter().cloned().collect();
-        assert_eq!(ids.len(), unique.len(), "duplicate integrations: {ids:?}");
-    }
-
-    fn writes(&self) -> u64 {
-        self.server()
-            .stats()
-            .requests
-            .iter()
-            .filter(|(k, _)| !k.starts_with("GET "))
-            .map(|(_, v)| *v)
-            .sum()
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
+/// A site seeded with `seed`, whose commands see the catalog's GitHub token as `GH_TOKEN`.
+fn start(seed: Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
+    Site::start(&seed, tweak).with_env("GH_TOKEN", GH_TOKEN)
 }
 
 /// A catalog of `n` GitHub organisations with `m` repositories each, and the OPS project.
@@ -140,14 +51,6 @@ fn config(range: std::ops::RangeInclusive<usize>, extra: &str) -> String {
     s
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn plan_is_empty(site: &Site, cfg: &Path) {
     let o = site.run(&["plan", "-c", cfg.to_str().unwrap(), "--detailed-exitcode"]);
     assert_eq!(
@@ -161,8 +64,8 @@ fn plan_is_empty(site: &Site, cfg: &Path) {
 
 #[test]
 fn twenty_integrations_never_exceed_the_indexing_limit() {
-    let site = Site::start(seed(20, 3, vec![]), |_| {});
-    let cfg = site.write_config(&config(1..=20, ""));
+    let site = start(seed(20, 3, vec![]), |_| {});
+    let cfg = site.write("gij.toml", &config(1..=20, ""));
     let events = site.dir.path().join("events.ndjson");
     let o = site.run(&[
         "apply",
@@ -221,7 +124,7 @@ fn twenty_integrations_never_exceed_the_indexing_limit() {
 
 #[test]
 fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
-    let site = Site::start(seed(8, 2, vec![]), |c| {
+    let site = start(seed(8, 2, vec![]), |c| {
         c.faults = FaultConfig {
             seed: 7,
             error_rate: 0.1,
@@ -238,7 +141,7 @@ fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
             refill_per_sec: 4000.0,
         };
     });
-    let cfg = site.write_config(&config(1..=8, ""));
+    let cfg = site.write("gij.toml", &config(1..=8, ""));
     let o = site.run(&[
         "apply",
         "-c",
@@ -269,8 +172,8 @@ fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
 
 #[test]
 fn kill_9_at_several_points_then_rerun_converges() {
-    let site = Site::start(seed(6, 3, vec![]), |c| c.time_scale = 100.0);
-    let cfg = site.write_config(&config(1..=6, ""));
+    let site = start(seed(6, 3, vec![]), |c| c.time_scale = 100.0);
+    let cfg = site.write("gij.toml", &config(1..=6, ""));
     let args = [
         "apply",
         "-c",
@@ -319,9 +222,9 @@ fn existing(i: usize, name: &str) -> Value {
 #[test]
 fn safety_limits_refuse_before_any_change() {
     let existing: Vec<Value> = (1..=12).map(|i| existing(i, &format!("old {i}"))).collect();
-    let site = Site::start(seed(12, 1, existing), |_| {});
+    let site = start(seed(12, 1, existing), |_| {});
     // Declares one of twelve and prunes: eleven deletions, over the default limit of five.
-    let cfg = site.write_config(&config(1..=1, "prune = true"));
+    let cfg = site.write("gij.toml", &config(1..=1, "prune = true"));
     let o = site.run(&["apply", "-c", cfg.to_str().unwrap(), "--auto-approve"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     let err = stderr(&o);
@@ -336,8 +239,8 @@ fn safety_limits_refuse_before_any_change() {
 
 #[test]
 fn no_approval_no_change() {
-    let site = Site::start(seed(2, 1, vec![]), |_| {});
-    let cfg = site.write_config(&config(1..=2, ""));
+    let site = start(seed(2, 1, vec![]), |_| {});
+    let cfg = site.write("gij.toml", &config(1..=2, ""));
     let o = site.run(&["apply", "-c", cfg.to_str().unwrap()]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("--auto-approve"), "{}", stderr(&o));
@@ -346,8 +249,8 @@ fn no_approval_no_change() {
 
 #[test]
 fn stale_saved_plan_actions_are_refused() {
-    let site = Site::start(seed(2, 1, vec![existing(1, "Old name")]), |_| {});
-    let cfg = site.write_config(&config(1..=2, ""));
+    let site = start(seed(2, 1, vec![existing(1, "Old name")]), |_| {});
+    let cfg = site.write("gij.toml", &config(1..=2, ""));
     let planfile = site.dir.path().join("plan.json");
     let o = site.run(&[
         "plan",
@@ -368,20 +271,7 @@ fn stale_saved_plan_actions_are_refused() {
         .keys()
         .next()
         .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    site.rt.block_on(async {
-        let r = reqwest::Client::new()
-            .put(format!(
-                "{}/rest/gitplugin/1.0/integration/{id}",
-                site.server().base_url()
-            ))
-            .bearer_auth(site.server().admin_token().expose())
-            .json(&json!({"smartCommitsEnabled": false}))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    });
+    site.edit_integration(id, &json!({"smartCommitsEnabled": false}));
 
     // --strict refuses the whole plan.
     let o = site.run(&["apply", planfile.to_str().unwrap(), "--strict"]);
@@ -412,8 +302,8 @@ fn stale_saved_plan_actions_are_refused() {
 #[test]
 fn two_concurrent_applies_never_duplicate() {
     for round in 0..3 {
-        let site = Site::start(seed(4, 2, vec![]), |_| {});
-        let cfg = site.write_config(&config(1..=4, ""));
+        let site = start(seed(4, 2, vec![]), |_| {});
+        let cfg = site.write("gij.toml", &config(1..=4, ""));
         let args = [
             "apply",
             "-c",
@@ -459,11 +349,14 @@ fn resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted() {
     let pending = json!({"type": "GITHUB", "group": "org-01", "credential": GH_TOKEN, "disabled": true,
                          "indexed": false, "settings": {"displayName": "GitHub · org-01", "global": false,
                          "projectMappingIds": [10000]}});
-    let site = Site::start(seed(1, 4, vec![pending]), |_| {});
-    let cfg = site.write_config(&config(1..=1, "").replace(
-        "projects = [\"OPS\"]\n",
-        "projects = [\"OPS\"]\nrepositories = { include = [\"*\"], exclude = [\"repo-4\"] }\n",
-    ));
+    let site = start(seed(1, 4, vec![pending]), |_| {});
+    let cfg = site.write(
+        "gij.toml",
+        &config(1..=1, "").replace(
+            "projects = [\"OPS\"]\n",
+            "projects = [\"OPS\"]\nrepositories = { include = [\"*\"], exclude = [\"repo-4\"] }\n",
+        ),
+    );
     let o = site.run(&[
         "apply",
         "-c",

@@ -3,110 +3,16 @@
 //! and apply before any change (exit 10), an `--allow` that approves one plan and not another,
 //! scoped plan and apply, and safety limits computed on the whole site under a scope.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-use gijctl::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
+use common::{Site, code, stderr, stdout};
 use serde_json::{Value, json};
 
 const GH_TOKEN: &str = "dev-gh-policy-token";
 
-struct Site {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn start(seed: Value) -> Site {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let seed_path = dir.path().join("seed.json");
-        std::fs::write(&seed_path, serde_json::to_vec_pretty(&seed).unwrap()).unwrap();
-        let cfg = DevServerConfig {
-            seed: Some(SeedSource::Path(seed_path)),
-            time_scale: 2000.0,
-            ..DevServerConfig::default()
-        };
-        let server = rt.block_on(DevServer::start(cfg)).unwrap();
-        Site {
-            rt,
-            server: Some(server),
-            dir,
-        }
-    }
-
-    fn server(&self) -> &RunningServer {
-        self.server.as_ref().unwrap()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_gijctl"))
-            .args(args)
-            .arg("--endpoint")
-            .arg(self.server().base_url())
-            .env("GIJ_TOKEN", self.server().admin_token().expose())
-            .env("GH_TOKEN", GH_TOKEN)
-            .env("NO_COLOR", "1")
-            .env_remove("GIJ_URL")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// Groups of the integrations on the site, sorted.
-    fn groups(&self) -> Vec<String> {
-        let mut g: Vec<String> = self
-            .server()
-            .state_snapshot()
-            .integrations
-            .values()
-            .filter_map(|i| i.group.clone())
-            .collect();
-        g.sort();
-        g
-    }
-
-    fn writes(&self) -> u64 {
-        self.server()
-            .stats()
-            .requests
-            .iter()
-            .filter(|(k, _)| !k.starts_with("GET "))
-            .map(|(_, v)| *v)
-            .sum()
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// A site seeded with `seed`, whose commands see the catalog's GitHub token as `GH_TOKEN`.
+fn start(seed: Value) -> Site {
+    Site::start(&seed, |_| {}).with_env("GH_TOKEN", GH_TOKEN)
 }
 
 /// `n` GitHub organisations with two repositories each; `existing` integrations already there
@@ -149,7 +55,7 @@ fn config(range: std::ops::RangeInclusive<usize>, top: &str, each: &str) -> Stri
 }
 
 fn rup_site() -> Site {
-    Site::start(seed(
+    start(seed(
         1,
         vec![existing(
             1,
@@ -300,7 +206,7 @@ fn an_allowance_approves_one_plan_and_not_another() {
 
 #[test]
 fn a_fresh_apply_takes_allow_for_that_run_only() {
-    let site = Site::start(seed(
+    let site = start(seed(
         2,
         vec![existing(
             1,
@@ -340,7 +246,7 @@ fn a_fresh_apply_takes_allow_for_that_run_only() {
 #[test]
 fn deleting_a_long_indexing_integration_needs_its_flag() {
     // Both were created 30 days ago and last indexed an hour ago: about 719h by GIJ's dates.
-    let site = Site::start(seed(
+    let site = start(seed(
         2,
         vec![
             existing(1, json!({"displayName": "GitHub · org-01"})),
@@ -380,7 +286,7 @@ fn deleting_a_long_indexing_integration_needs_its_flag() {
 
 #[test]
 fn scoped_plan_and_apply_end_to_end() {
-    let site = Site::start(seed(3, vec![]));
+    let site = start(seed(3, vec![]));
     let cfg = site.write("gij.toml", &config(1..=3, "", ""));
     let cfg = cfg.to_str().unwrap();
 
@@ -429,7 +335,7 @@ fn safety_limits_count_the_whole_site_under_a_scope() {
     let existing: Vec<Value> = (1..=10)
         .map(|i| existing(i, json!({"displayName": format!("GitHub · org-{i:02}")})))
         .collect();
-    let site = Site::start(seed(10, existing));
+    let site = start(seed(10, existing));
     // Declares 6 of 10 and prunes: 4 deletions = 40% of the site, over the 30% limit.
     let cfg = site.write(
         "gij.toml",
