@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Site, code, stderr};
+use common::site::{Site, code, stderr};
 use gijctl::devserver::{DevServerConfig, FaultConfig, RateLimitConfig};
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Site, code, stderr, stdout};
+use common::site::{Site, code, stderr, stdout};
 use serde_json::{Value, json};
 
 const GH_TOKEN: &str = "dev-gh-policy-token";

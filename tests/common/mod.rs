@@ -1,167 +1,109 @@
-//! The harness end-to-end tests share: a real dev-server in the test process (time scaled so
-//! indexing takes milliseconds) and the real `gijctl` binary pointed at it over loopback.
+//! Helpers shared by the test suites: running the real binary with a deadline, so a bug that
+//! makes gijctl read `/dev/zero` or wait on a silent server fails the test instead of hanging CI
+//! (the hardening suites), and [`site`], an in-process dev-server with the binary pointed at it
+//! (the apply and policy suites).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+pub mod site;
 
-use gijctl::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
-use serde_json::Value;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-/// A dev-server in this process plus a temp dir for configs and plan files.
-pub struct Site {
-    pub rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    pub dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
+/// What one run of the binary produced.
+#[derive(Debug)]
+pub struct Out {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
 }
 
-impl Site {
-    /// Starts a dev-server seeded with `seed` (time scale 2000 unless `tweak` says otherwise).
-    pub fn start(seed: &Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let seed_path = dir.path().join("seed.json");
-        std::fs::write(&seed_path, serde_json::to_vec_pretty(seed).unwrap()).unwrap();
-        let mut cfg = DevServerConfig {
-            seed: Some(SeedSource::Path(seed_path)),
-            time_scale: 2000.0,
-            ..DevServerConfig::default()
-        };
-        tweak(&mut cfg);
-        let server = rt.block_on(DevServer::start(cfg)).unwrap();
-        Site {
-            rt,
-            server: Some(server),
-            dir,
-            env: Vec::new(),
+impl Out {
+    /// stdout and stderr together, for "never appears anywhere" checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// The longest any single gijctl run in these suites may take.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs gijctl in `dir` with `args` and extra environment, without colour and with
+/// `GIJ_URL`/`GIJ_TOKEN`/`GIJCTL_LOG` cleared unless `env` sets them. Kills it (by its pid) and
+/// panics if it runs longer than [`DEADLINE`].
+pub fn gijctl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gijctl"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("GIJ_URL")
+        .env_remove("GIJ_TOKEN")
+        .env_remove("GIJCTL_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn gijctl");
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(DEADLINE) {
+        Ok(s) => s.expect("wait for gijctl"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("gijctl {args:?} did not finish within {DEADLINE:?} (killed)");
         }
-    }
-
-    /// Adds an environment variable for every command run against this site.
-    pub fn with_env(mut self, name: &str, value: &str) -> Site {
-        self.env.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// The running dev-server.
-    pub fn server(&self) -> &RunningServer {
-        self.server.as_ref().unwrap()
-    }
-
-    /// Writes a file into the temp dir.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    /// `gijctl ARGS --endpoint URL`, with the admin token in `GIJ_TOKEN`, no colour, no stdin.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gijctl"));
-        c.args(args)
-            .arg("--endpoint")
-            .arg(self.server().base_url())
-            .env("GIJ_TOKEN", self.server().admin_token().expose())
-            .env("NO_COLOR", "1")
-            .env_remove("GIJ_URL")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    /// Runs `gijctl ARGS` to completion.
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Requests that could change the site (everything but GETs), from the server's counter.
-    pub fn writes(&self) -> u64 {
-        self.server()
-            .stats()
-            .requests
-            .iter()
-            .filter(|(k, _)| !k.starts_with("GET "))
-            .map(|(_, v)| *v)
-            .sum()
-    }
-
-    /// Groups of the integrations on the site, sorted.
-    pub fn groups(&self) -> Vec<String> {
-        let mut g: Vec<String> = self
-            .server()
-            .state_snapshot()
-            .integrations
-            .values()
-            .filter_map(|i| i.group.clone())
-            .collect();
-        g.sort();
-        g
-    }
-
-    /// (type, group) of every integration on the site, duplicates kept.
-    pub fn identities(&self) -> Vec<(String, Option<String>)> {
-        self.server()
-            .state_snapshot()
-            .integrations
-            .values()
-            .map(|i| (i.integration_type.clone(), i.group.clone()))
-            .collect()
-    }
-
-    /// Fails when two integrations share a type and group.
-    pub fn assert_no_duplicates(&self) {
-        let ids = self.identities();
-        let unique: std::collections::BTreeSet<_> = ids.iter().cloned().collect();
-        assert_eq!(ids.len(), unique.len(), "duplicate integrations: {ids:?}");
-    }
-
-    /// Someone edits integration `id` in GIJ's UI (a partial update through the API).
-    pub fn edit_integration(&self, id: u64, body: &Value) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        self.rt.block_on(async {
-            let r = reqwest::Client::new()
-                .put(format!(
-                    "{}/rest/gitplugin/1.0/integration/{id}",
-                    self.server().base_url()
-                ))
-                .bearer_auth(self.server().admin_token().expose())
-                .json(body)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-        });
+    };
+    Out {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out_reader.join().expect("stdout reader")).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().expect("stderr reader")).into_owned(),
     }
 }
 
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-/// The process's exit code (-1 when killed by a signal).
-pub fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-/// stderr as text.
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// stdout as text.
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// Asserts the common contract of a refused input: exit 1, no panic, no raw escape sequence
+/// (output is uncoloured here, so an ESC byte would come from the input).
+pub fn assert_clean_failure(what: &str, out: &Out) {
+    assert_eq!(
+        out.code, 1,
+        "{what}: exit code\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        !out.all().contains("panicked"),
+        "{what}: panicked\n{}",
+        out.stderr
+    );
+    assert!(
+        !out.all().contains('\u{1b}'),
+        "{what}: an escape sequence reached the terminal\n{:?}",
+        out.stderr
+    );
 }
