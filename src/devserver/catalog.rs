@@ -96,6 +96,12 @@ pub struct CatalogToken {
     /// Groups this credential can see.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The git service's API budget for this credential, in requests per virtual hour (GitHub
+    /// gives 5,000). Indexing spends it: every integration indexing with this credential draws
+    /// from the same budget, and a repository's indexing waits when the budget is short.
+    /// `None`: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_hour: Option<u32>,
 }
 
 impl fmt::Debug for CatalogToken {

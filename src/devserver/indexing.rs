@@ -236,11 +236,26 @@ pub fn schedule_pending(site: &mut SiteState, id: u64, at: i64) {
         .map(|r| r.id)
         .collect();
     let rate = site.commits_per_sec;
+    let budget = site.integrations.get(&id).and_then(|i| {
+        let sha = i.credential_sha256.clone()?;
+        let per_hour = site
+            .catalog
+            .token(&i.integration_type, &i.origin, &sha, i.username.as_deref())?
+            .requests_per_hour?;
+        Some((sha, per_hour))
+    });
     for rid in todo {
+        let Some(commits) = site.repositories.get(&rid).map(|r| r.commits) else {
+            continue;
+        };
+        let start = match &budget {
+            Some((sha, per_hour)) => spend_git_budget(site, sha, *per_hour, tail, commits),
+            None => tail,
+        };
         if let Some(r) = site.repositories.get_mut(&rid) {
             let job = Job {
-                start_ms: tail,
-                end_ms: tail + indexing_ms(r.commits, rate),
+                start_ms: start,
+                end_ms: start + indexing_ms(r.commits, rate),
             };
             tail = job.end_ms;
             r.failed = false;
@@ -254,6 +269,42 @@ pub fn schedule_pending(site: &mut SiteState, id: u64, at: i64) {
             });
         }
     }
+}
+
+/// Git-service API requests indexing a repository of `commits` commits costs: one to list it,
+/// then one per page of 100 commits (GitHub's and GitLab's page size).
+pub fn git_requests(commits: u64) -> u64 {
+    1 + commits.div_ceil(100)
+}
+
+/// Takes a repository's indexing cost from its credential's budget and returns when the job can
+/// start: `at`, or later when the budget must refill first. Integrations sharing a credential
+/// therefore slow each other down, as they do against a real git service. Jobs are scheduled as
+/// they are queued, not in time order, so a job queued later but due earlier spends from a budget
+/// already advanced past it: the model errs towards throttling.
+fn spend_git_budget(site: &mut SiteState, sha: &str, per_hour: u32, at: i64, commits: u64) -> i64 {
+    let cap = f64::from(per_hour.max(1));
+    let per_ms = cap / 3_600_000.0;
+    let b = site
+        .git_budgets
+        .entry(sha.to_owned())
+        .or_insert(super::state::GitBudget {
+            requests: cap,
+            at_ms: at,
+        });
+    if at > b.at_ms {
+        b.requests = (b.requests + (at - b.at_ms) as f64 * per_ms).min(cap);
+        b.at_ms = at;
+    }
+    let cost = (git_requests(commits) as f64).min(cap);
+    let mut start = at;
+    if b.requests < cost {
+        start = at.max(b.at_ms) + ((cost - b.requests) / per_ms).ceil() as i64;
+        b.requests = cost;
+        b.at_ms = start;
+    }
+    b.requests -= cost;
+    start
 }
 
 /// Cancels a repository's unfinished job at `now`, trimming its recorded interval.
@@ -343,6 +394,19 @@ mod tests {
             start_ms: s,
             end_ms: e,
         }
+    }
+
+    #[test]
+    fn a_shared_git_budget_throttles_indexing() {
+        let mut site = SiteState::empty(0, 100.0);
+        // 10 requests per hour, full at t=0: a 500-commit repository costs 6 of them.
+        assert_eq!(spend_git_budget(&mut site, "sha", 10, 0, 500), 0);
+        // 4 left: the next one waits until 2 more have refilled (2 / (10 per hour) = 12 min).
+        assert_eq!(spend_git_budget(&mut site, "sha", 10, 0, 500), 720_000);
+        // Another credential has its own budget.
+        assert_eq!(spend_git_budget(&mut site, "other", 10, 0, 500), 0);
+        assert_eq!(git_requests(0), 1);
+        assert_eq!(git_requests(101), 3);
     }
 
     #[test]

@@ -204,6 +204,10 @@ pub struct SiteState {
     /// Indexing intervals, for statistics.
     #[serde(default)]
     pub indexing_log: Vec<IndexInterval>,
+    /// The git-service API budget left per credential (by SHA-256), for credentials whose
+    /// catalog entry sets `requestsPerHour`.
+    #[serde(default)]
+    pub git_budgets: BTreeMap<String, GitBudget>,
     /// Repository ids per integration, derived from `repositories` (never saved): makes
     /// [`SiteState::repos_of`] cost the integration's repositories, not the whole site's, which
     /// seeding and listing 10,000 integrations need. Change `repositories` only through
@@ -222,6 +226,16 @@ pub struct SiteState {
     /// through [`SiteState::track_job`].
     #[serde(skip)]
     job_deadlines: JobDeadlines,
+}
+
+/// A git-service credential's API budget: a token bucket refilled in virtual time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitBudget {
+    /// Requests left at `at_ms`.
+    pub requests: f64,
+    /// When `requests` was computed (virtual ms).
+    pub at_ms: i64,
 }
 
 /// Sorted repository ids (see `SiteState::repo_order`).
@@ -272,6 +286,7 @@ impl SiteState {
             integrations: BTreeMap::new(),
             repositories: BTreeMap::new(),
             indexing_log: Vec::new(),
+            git_budgets: BTreeMap::new(),
             repo_index: RepoIndex::default(),
             repo_order: RepoOrder::default(),
             job_deadlines: JobDeadlines::default(),
