@@ -6,8 +6,8 @@
 //! integration claimed twice, is an error listing the candidates: guessing would let apply
 //! change the wrong integration. A different display name is an update, never a replacement.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -44,13 +44,14 @@ pub fn plan(
             errors.push(PlanError::UnknownRotateKey { key: key.clone() });
         }
     }
-    let matches = match_all(desired, live, &mut errors);
+    let mut origins = Origins::default();
+    let matches = match_all(desired, live, &mut origins, &mut errors);
 
     let mut pending = Vec::new();
     for (d, m) in desired.integrations.iter().zip(&matches) {
         let before = errors.len();
         let actions = match m {
-            Some(l) => diff_matched(d, l, live, opts, &mut errors),
+            Some((l, same)) => diff_matched(d, l, *same, live, opts, &mut errors),
             None => diff_missing(d, live, &mut errors),
         };
         if errors.len() == before {
@@ -58,9 +59,10 @@ pub fn plan(
         }
     }
 
-    let claimed: BTreeSet<u64> = matches.iter().flatten().map(|l| l.id).collect();
+    // Hash sets and borrowed keys: at 100,000 integrations, B-tree sets of cloned keys were a
+    // growing share of planning (n log n string comparisons, one allocation per key).
+    let claimed: HashSet<u64> = matches.iter().flatten().map(|(l, _)| l.id).collect();
     let prune = opts.prune.unwrap_or(desired.policy.prune);
-    let taken: BTreeSet<String> = desired.integrations.iter().map(|d| d.key.clone()).collect();
     let mut sources: Vec<KeySource<'_>> = Vec::new();
     for l in live
         .integrations
@@ -80,7 +82,16 @@ pub fn plan(
             owner: &u.owner,
         });
     }
-    let suggested = suggest_keys(&sources, &taken);
+    let suggested = if sources.is_empty() {
+        BTreeMap::new()
+    } else {
+        let taken: HashSet<&str> = desired
+            .integrations
+            .iter()
+            .map(|d| d.key.as_str())
+            .collect();
+        suggest_keys(&sources, |k| taken.contains(k))
+    };
     let mut unmanaged = Vec::new();
     for l in live
         .integrations
@@ -125,69 +136,105 @@ pub fn plan(
     let policy_slots = opts
         .max_parallel_indexing
         .unwrap_or(desired.policy.max_parallel_indexing);
-    let busy_keys: BTreeMap<u64, String> = desired
-        .integrations
-        .iter()
-        .zip(&matches)
-        .filter_map(|(d, m)| m.map(|l| (l.id, d.key.clone())))
-        .collect();
+    // The config key of a live integration, asked only for the integrations indexing now:
+    // built on first use, so a site with nothing indexing pays nothing.
+    let busy_keys: OnceCell<HashMap<u64, &str>> = OnceCell::new();
+    let key_of = |id: u64| {
+        busy_keys
+            .get_or_init(|| {
+                desired
+                    .integrations
+                    .iter()
+                    .zip(&matches)
+                    .filter_map(|(d, m)| m.map(|(l, _)| (l.id, d.key.as_str())))
+                    .collect()
+            })
+            .get(&id)
+            .map(|k| (*k).to_owned())
+    };
     Ok(order::finish(
         pending,
         desired,
         live,
         unmanaged,
         policy_slots,
-        &busy_keys,
+        &key_of,
         opts.meta.clone(),
     ))
 }
 
 type NaturalKey = (Service, String, String);
 
-fn desired_key(d: &DesiredIntegration) -> NaturalKey {
+/// Normalised origins of one planning run. A site has a handful of distinct origins shared by
+/// thousands of integrations, and parsing each one as a URL again was the largest single cost
+/// of matching (perf on the generated 10000x20 site).
+#[derive(Default)]
+struct Origins {
+    cache: HashMap<String, String>,
+}
+
+impl Origins {
+    /// [`normalize_origin`], computed once per distinct origin.
+    fn normalize(&mut self, origin: &str) -> String {
+        if let Some(n) = self.cache.get(origin) {
+            return n.clone();
+        }
+        let n = normalize_origin(origin);
+        self.cache.insert(origin.to_owned(), n.clone());
+        n
+    }
+}
+
+fn desired_key(d: &DesiredIntegration, origins: &mut Origins) -> NaturalKey {
     (
         d.service,
-        normalize_origin(&d.origin),
+        origins.normalize(&d.origin),
         d.owner.to_lowercase(),
     )
 }
 
-fn live_key(l: &LiveIntegration) -> NaturalKey {
+fn live_key(l: &LiveIntegration, origins: &mut Origins) -> NaturalKey {
     (
         l.service,
-        normalize_origin(&l.origin),
+        origins.normalize(&l.origin),
         l.owner.to_lowercase(),
     )
 }
 
+/// A declaration's live integration, and whether their natural keys are equal (always for a
+/// natural-key match; a pinned id may point at another service, host or owner).
+type Match<'a> = Option<(&'a LiveIntegration, bool)>;
+
 /// Matches each declaration (by index) to at most one live integration.
 fn match_all<'a>(
-    desired: &DesiredState,
+    desired: &'a DesiredState,
     live: &'a LiveState,
+    origins: &mut Origins,
     errors: &mut Vec<PlanError>,
-) -> Vec<Option<&'a LiveIntegration>> {
-    let mut out: Vec<Option<&LiveIntegration>> = vec![None; desired.integrations.len()];
-    let mut claimed_by: BTreeMap<u64, String> = BTreeMap::new();
-    let mut claim = |l: &LiveIntegration, key: &str, errors: &mut Vec<PlanError>| -> bool {
+) -> Vec<Match<'a>> {
+    let mut out: Vec<Match<'a>> = vec![None; desired.integrations.len()];
+    let mut claimed_by: HashMap<u64, &str> = HashMap::new();
+    let mut claim = |l: &LiveIntegration, key: &'a str, errors: &mut Vec<PlanError>| -> bool {
         if let Some(first) = claimed_by.get(&l.id) {
             errors.push(PlanError::ClaimedTwice {
                 id: l.id,
                 display_name: l.display_name.clone(),
-                first: first.clone(),
+                first: (*first).to_owned(),
                 second: key.to_owned(),
             });
             false
         } else {
-            claimed_by.insert(l.id, key.to_owned());
+            claimed_by.insert(l.id, key);
             true
         }
     };
     // Natural keys of the live side, computed once: comparing every declaration with every
     // live integration (normalising both each time) made matching 10,000 integrations take
     // minutes. Each list keeps `live.integrations` order, so candidates list as before.
-    let mut by_key: BTreeMap<NaturalKey, Vec<&'a LiveIntegration>> = BTreeMap::new();
+    let mut by_key: HashMap<NaturalKey, Vec<&'a LiveIntegration>> =
+        HashMap::with_capacity(live.integrations.len());
     for l in &live.integrations {
-        by_key.entry(live_key(l)).or_default().push(l);
+        by_key.entry(live_key(l, origins)).or_default().push(l);
     }
     // Pinned declarations first, so that they win over natural keys.
     for (i, d) in desired.integrations.iter().enumerate() {
@@ -195,7 +242,8 @@ fn match_all<'a>(
         match live.get(id) {
             Some(l) => {
                 if claim(l, &d.key, errors) {
-                    out[i] = Some(l);
+                    let same = live_key(l, origins) == desired_key(d, origins);
+                    out[i] = Some((l, same));
                 }
             }
             None => errors.push(PlanError::PinnedMissing {
@@ -209,14 +257,14 @@ fn match_all<'a>(
             continue;
         }
         let found = by_key
-            .get(&desired_key(d))
+            .get(&desired_key(d, origins))
             .map(Vec::as_slice)
             .unwrap_or_default();
         match found {
             [] => {}
             [l] => {
                 if claim(l, &d.key, errors) {
-                    out[i] = Some(l);
+                    out[i] = Some((l, true));
                 }
             }
             many => errors.push(PlanError::Ambiguous {
@@ -433,6 +481,7 @@ fn cached_matcher(sel: &RepoSelector) -> Result<Rc<RepoMatcher>, globset::Error>
 fn diff_matched(
     d: &DesiredIntegration,
     l: &LiveIntegration,
+    same_identity: bool,
     live: &LiveState,
     opts: &PlanOptions,
     errors: &mut Vec<PlanError>,
@@ -444,7 +493,7 @@ fn diff_matched(
     };
     let mut out = Vec::new();
 
-    if live_key(l) != desired_key(d) {
+    if !same_identity {
         // Only possible for a pinned id: the identity GIJ cannot change in place moved.
         if !d.allow_replace {
             errors.push(PlanError::IdentityChanged {
@@ -626,33 +675,40 @@ fn diff_matched(
     } else {
         want.enabled
     };
-    let mut enabled_after: Vec<u64> = l
-        .repositories
-        .iter()
-        .filter(|r| r.enabled)
-        .map(|r| r.id)
-        .collect();
-    if !ignored(Field::Repositories) {
+    // A repository is enabled after apply when the selector wants it, or (repositories
+    // ignored) when it is enabled now. Only read when the integration gets enabled, so it is
+    // not collected for every integration; the selector is matched once per repository.
+    let manage_repos = !ignored(Field::Repositories);
+    let enabled_after = || -> Vec<u64> {
+        l.repositories
+            .iter()
+            .filter(|r| {
+                if manage_repos {
+                    matcher.is_match(&r.name)
+                } else {
+                    r.enabled
+                }
+            })
+            .map(|r| r.id)
+            .collect()
+    };
+    if manage_repos {
         let mut enable = Vec::new();
         let mut disable = Vec::new();
         for r in &l.repositories {
             let wanted = matcher.is_match(&r.name);
-            let r_ref = RepoRef {
-                id: r.id,
-                name: r.name.clone(),
-            };
-            if wanted && !r.enabled {
-                enable.push(r_ref);
-            } else if !wanted && r.enabled {
-                disable.push(r_ref);
+            if wanted != r.enabled {
+                let r_ref = RepoRef {
+                    id: r.id,
+                    name: r.name.clone(),
+                };
+                if wanted {
+                    enable.push(r_ref);
+                } else {
+                    disable.push(r_ref);
+                }
             }
         }
-        enabled_after = l
-            .repositories
-            .iter()
-            .filter(|r| matcher.is_match(&r.name))
-            .map(|r| r.id)
-            .collect();
         if !enable.is_empty() || !disable.is_empty() {
             let starts = !enable.is_empty() && l.settings.enabled && target_enabled;
             let secs = order::repositories_secs(enable.iter().map(|r| r.id), live);
@@ -668,6 +724,7 @@ fn diff_matched(
         }
     }
     if let Some(change) = enabling {
+        let enabled_after = enabled_after();
         let mut a = new_action(
             d,
             Some(l),

@@ -19,12 +19,16 @@ use crate::model::{
 
 /// Hashes a serialisable value with a domain prefix (so equal JSON of different kinds of objects
 /// never collide).
+///
+/// The JSON is written straight into the hasher: the plan checksum covers the whole plan, and
+/// building its JSON in a growing buffer first cost a copy of the plan per doubling.
 fn hash<T: Serialize>(domain: &str, v: &T) -> String {
-    let json = serde_json::to_vec(v).unwrap_or_default();
     let mut h = Sha256::new();
     h.update(domain.as_bytes());
     h.update([0]);
-    h.update(&json);
+    // Writing into a hasher cannot fail, and these views serialise without error (string
+    // keys only); an error would only shorten the hashed text, as the old empty fallback did.
+    let _ = serde_json::to_writer(&mut h, v);
     hex::encode(&h.finalize()[..8])
 }
 

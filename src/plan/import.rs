@@ -6,7 +6,7 @@
 //! next create or rotation; GIJ never returns credentials), every boolean and numeric setting
 //! written explicitly so the file does not depend on `[defaults]`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::fields::{SETTINGS_FIELDS, field_name, get, toml_string, toml_value};
@@ -45,7 +45,7 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
             owner: &l.owner,
         })
         .collect();
-    let keys = suggest_keys(&sources, &BTreeSet::new());
+    let keys = suggest_keys(&sources, |_| false);
     let mut natural: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     for l in &live.integrations {
         *natural

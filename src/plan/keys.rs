@@ -2,7 +2,7 @@
 //! one the plan suggests for unmanaged integrations. Derived from the owner, so that keys read
 //! naturally (`acme`, `platform`), and made unique deterministically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A live integration as key derivation sees it.
 #[derive(Debug, Clone, Copy)]
@@ -35,25 +35,32 @@ pub fn slug(s: &str) -> String {
 
 /// Assigns each source a unique key not in `taken`: the owner's slug; when that collides,
 /// `<owner>-<service>`; when that still collides, `<owner>-<service>-<id>`.
-pub fn suggest_keys(sources: &[KeySource<'_>], taken: &BTreeSet<String>) -> BTreeMap<u64, String> {
+///
+/// `taken` answers whether a key is already used (the config's keys): a predicate rather than
+/// a set, so that planning 100,000 declarations does not copy every key into a new set.
+pub fn suggest_keys(
+    sources: &[KeySource<'_>],
+    taken: impl Fn(&str) -> bool,
+) -> BTreeMap<u64, String> {
     let mut sorted: Vec<&KeySource<'_>> = sources.iter().collect();
     sorted.sort_by_key(|s| s.id);
-    let mut base_count: BTreeMap<String, usize> = BTreeMap::new();
+    let mut base_count: HashMap<String, usize> = HashMap::new();
     for s in &sorted {
         *base_count.entry(slug(s.owner)).or_default() += 1;
     }
-    let mut used = taken.clone();
+    let mut assigned: HashSet<String> = HashSet::new();
+    let used = |k: &str, assigned: &HashSet<String>| taken(k) || assigned.contains(k);
     let mut out = BTreeMap::new();
     for s in sorted {
         let base = slug(s.owner);
         let mut key = base.clone();
-        if base_count[&base] > 1 || used.contains(&key) {
+        if base_count[&base] > 1 || used(&key, &assigned) {
             key = format!("{base}-{}", slug(s.service));
         }
-        if used.contains(&key) {
+        if used(&key, &assigned) {
             key = format!("{key}-{}", s.id);
         }
-        used.insert(key.clone());
+        assigned.insert(key.clone());
         out.insert(s.id, key);
     }
     out
@@ -62,6 +69,7 @@ pub fn suggest_keys(sources: &[KeySource<'_>], taken: &BTreeSet<String>) -> BTre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn keys_are_slugs_made_unique() {
@@ -88,7 +96,7 @@ mod tests {
             },
         ];
         let taken = BTreeSet::from(["platform".to_owned()]);
-        let k = suggest_keys(&src, &taken);
+        let k = suggest_keys(&src, |k| taken.contains(k));
         assert_eq!(k[&1], "acme-corp-gitlab");
         assert_eq!(k[&3], "acme-corp-github");
         assert_eq!(k[&4], "acme-corp-github-4");

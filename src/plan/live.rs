@@ -31,9 +31,14 @@ pub struct LiveState {
 }
 
 impl LiveState {
-    /// Finds a live integration by id.
+    /// Finds a live integration by id: a binary search, as `integrations` is sorted by id
+    /// (pinned declarations and saved-plan checks look up every id, which a linear scan made
+    /// quadratic). A state built unsorted by hand still answers correctly, by a scan.
     pub fn get(&self, id: u64) -> Option<&LiveIntegration> {
-        self.integrations.iter().find(|i| i.id == id)
+        match self.integrations.binary_search_by_key(&id, |i| i.id) {
+            Ok(i) => self.integrations.get(i),
+            Err(_) => self.integrations.iter().find(|i| i.id == id),
+        }
     }
 }
 

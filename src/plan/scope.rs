@@ -235,12 +235,9 @@ pub fn narrow(
         .iter()
         .map(|b| (b.id, b.key.clone()))
         .collect();
-    let schedule = simulate(
-        &actions,
-        live,
-        plan.schedule.max_parallel_indexing,
-        &keys_by_id,
-    );
+    let schedule = simulate(&actions, live, plan.schedule.max_parallel_indexing, &|id| {
+        keys_by_id.get(&id).cloned()
+    });
     let summary = summarize(&actions, unchanged.len(), unmanaged.len());
     let mut out = Plan {
         summary,
@@ -306,7 +303,7 @@ pub fn suggested_keys(
             owner: &l.owner,
         })
         .collect();
-    for (id, k) in super::keys::suggest_keys(&sources, &taken) {
+    for (id, k) in super::keys::suggest_keys(&sources, |k| taken.contains(k)) {
         out.entry(id).or_insert(k);
     }
     out
