@@ -507,14 +507,9 @@ async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOpt
                 // A disabled create starts no indexing, but its repositories are still
                 // selected: whoever enables it later must not index the unwanted ones, and the
                 // site must match gij.toml now (found by the fault soak).
-                let i = api.create_integration(request).await?;
-                if let Some(id) = i.id
-                    && request.fields.disabled == Some(true)
-                    && !repositories.selects_all()
-                {
-                    select_repositories(api, id, repositories, opts, start).await?;
-                }
-                Ok(i.id)
+                prepare_create(api, request, repositories, opts)
+                    .await
+                    .map(Some)
             }
             StepKind::Enable { .. } => unreachable!("indexing steps run through the gate"),
         }
@@ -770,7 +765,8 @@ async fn prepare_create<A: GijApi>(
         url: "/rest/gitplugin/1.0/integration".into(),
         message: "the create answer has no integration id".into(),
     })?;
-    if request.fields.disabled == Some(true) {
+    // With every repository wanted there is nothing to narrow, so no need to wait for the scan.
+    if request.fields.disabled == Some(true) && !repositories.selects_all() {
         select_repositories(api, id, repositories, opts, start).await?;
     }
     Ok(id)

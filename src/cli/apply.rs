@@ -366,19 +366,8 @@ async fn apply(
         settings_concurrency: 4,
     };
     let client = Arc::new(site.client.clone());
-    let keys: BTreeMap<u32, (u32, String, String)> = steps
-        .iter()
-        .map(|s| {
-            (
-                s.seq,
-                (
-                    s.step,
-                    s.key.clone(),
-                    format!("{:?}", std::mem::discriminant(&s.kind)),
-                ),
-            )
-        })
-        .collect();
+    // Plan step of each executor step (one plan action may become several steps).
+    let step_of: BTreeMap<u32, u32> = steps.iter().map(|s| (s.seq, s.step)).collect();
     let report = execute(
         client.clone(),
         steps,
@@ -412,7 +401,7 @@ async fn apply(
     // The final account: what failed, what was not attempted, and what is left to a person.
     let mut problems = Vec::new();
     for (seq, (key, o)) in &report.outcomes {
-        let step = keys.get(seq).map_or(0, |k| k.0);
+        let step = step_of.get(seq).copied().unwrap_or(0);
         match o {
             Outcome::Failed(m) => problems.push(format!("  failed       step {step} `{key}`: {m}")),
             Outcome::TimedOut(id) => problems.push(format!(
