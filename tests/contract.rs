@@ -203,7 +203,7 @@ fn assert_read_equals_state(site: &LiveSite, st: &SiteState) {
         .map(|r| {
             (
                 r.id,
-                (r.display_name.clone(), r.tracked_folder_id, r.disabled),
+                (r.display_name.to_string(), r.tracked_folder_id, r.disabled),
             )
         })
         .collect();

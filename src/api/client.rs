@@ -892,12 +892,15 @@ impl Client {
     /// Reads a whole list with the pagination extension: the first page tells the total, the
     /// rest is fetched concurrently. A server without pagination keys (GIJ itself) answers the
     /// whole list to the first request.
-    async fn list_all<T: Send + 'static>(
+    async fn list_all<
+        T: Send + 'static,
+        R: serde::de::DeserializeOwned + Default + Send + 'static,
+    >(
         &self,
         path: &'static str,
         filters: Vec<(&'static str, String)>,
         page_size: u32,
-        pick: fn(wire::Page) -> Option<Vec<T>>,
+        pick: fn(wire::Page<R>) -> Option<Vec<T>>,
         id_of: fn(&T) -> Option<u64>,
     ) -> Result<Vec<T>, ApiError> {
         let key = path.rsplit('/').next().unwrap_or(path);
@@ -996,14 +999,14 @@ impl Client {
         Ok(all)
     }
 
-    async fn page<T>(
+    async fn page<T, R: serde::de::DeserializeOwned + Default>(
         &self,
         path: &str,
         filters: &[(&'static str, String)],
         start: u64,
         limit: u32,
-        pick: fn(wire::Page) -> Option<Vec<T>>,
-    ) -> Result<(wire::Page, Vec<T>), ApiError> {
+        pick: fn(wire::Page<R>) -> Option<Vec<T>>,
+    ) -> Result<(wire::Page<()>, Vec<T>), ApiError> {
         let mut query: Vec<(&str, String)> = filters.to_vec();
         query.push(("start", start.to_string()));
         query.push(("limit", limit.to_string()));
@@ -1015,7 +1018,7 @@ impl Client {
         );
         call.limit = LIST_BODY_LIMIT;
         let ans = self.execute(&call).await?;
-        let page: wire::Page = self.decode(&call, &ans)?;
+        let page: wire::Page<R> = self.decode(&call, &ans)?;
         let meta = page_meta(&page);
         let key = path.rsplit('/').next().unwrap_or(path);
         let items = pick(page).ok_or_else(|| ApiError::Decode {
@@ -1053,7 +1056,7 @@ impl Client {
                 "rest/gitplugin/1.0/integration",
                 filters,
                 self.inner.integration_page,
-                |p| p.integrations,
+                |p: wire::Page| p.integrations,
                 |i| i.id,
             )
             .await?;
@@ -1224,7 +1227,7 @@ fn matches_request(
 }
 
 /// The pagination keys of a page without its items.
-fn page_meta(p: &wire::Page) -> wire::Page {
+fn page_meta<R>(p: &wire::Page<R>) -> wire::Page<()> {
     wire::Page {
         success: p.success,
         integrations: None,
@@ -1275,34 +1278,11 @@ fn secs(d: Duration) -> String {
     }
 }
 
-impl Client {
-    /// [`GijApi::read_site`] for `plan` and `apply`: the same requests, but each page of
-    /// repositories drops, as soon as it is decoded, the per-repository copies of its parent's
-    /// settings and the strings plan never reads (`origin`, `mainBranch`, `integrationType`,
-    /// `projectMappingIds`). On a site of 200,000 repositories those are most of a million
-    /// small allocations (~40 MB) that plan would otherwise hold to the end. `group` is kept:
-    /// it is the owner of an integration whose own answer leaves `group` out.
-    pub async fn read_site_for_plan(&self) -> Result<LiveSite, ApiError> {
-        self.read_site_as(|p| {
-            p.repositories.map(|rs| {
-                rs.into_iter()
-                    .map(|r| wire::Repository {
-                        origin: None,
-                        main_branch: None,
-                        integration_type: None,
-                        project_mapping_ids: None,
-                        ..r
-                    })
-                    .collect()
-            })
-        })
-        .await
-    }
-
-    async fn read_site_as(
-        &self,
-        pick_repositories: fn(wire::Page) -> Option<Vec<wire::Repository>>,
-    ) -> Result<LiveSite, ApiError> {
+impl GijApi for Client {
+    /// Projects, integrations and repositories at once, each list in pages fetched concurrently.
+    /// Repository pages are decoded straight into [`wire::SiteRepository`]: on a site of
+    /// 200,000 repositories the full entries would be most of a plan's peak memory.
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
         let projects = async {
             let mut call = self.call(
                 Method::GET,
@@ -1317,33 +1297,24 @@ impl Client {
             "rest/gitplugin/1.0/integration",
             Vec::new(),
             self.inner.integration_page,
-            |p| p.integrations,
+            |p: wire::Page| p.integrations,
             |i| i.id,
         );
         let repositories = self.list_all(
             "rest/gitplugin/1.0/repository",
             Vec::new(),
             self.inner.repository_page,
-            pick_repositories,
+            |p: wire::Page<wire::SiteRepository>| p.repositories,
             |r| Some(r.id),
         );
-        let (projects, integrations, repositories) =
+        let (projects, integrations, mut repositories) =
             tokio::try_join!(projects, integrations, repositories)?;
-        let repositories = repositories
-            .into_iter()
-            .filter(|r| r.tracked_folder_id.is_some())
-            .collect();
+        repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
             projects,
             integrations,
             repositories,
         })
-    }
-}
-
-impl GijApi for Client {
-    async fn read_site(&self) -> Result<LiveSite, ApiError> {
-        self.read_site_as(|p| p.repositories).await
     }
 
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
@@ -1371,7 +1342,7 @@ impl GijApi for Client {
                 "rest/gitplugin/1.0/repository",
                 vec![("trackedFolderId", integration_id.to_string())],
                 self.inner.repository_page,
-                |p| p.repositories,
+                |p: wire::Page| p.repositories,
                 |r| Some(r.id),
             )
             .await?;

@@ -21,8 +21,9 @@ pub struct LiveSite {
     pub projects: Vec<wire::Project>,
     /// Every integration.
     pub integrations: Vec<wire::Integration>,
-    /// Every repository that belongs to an integration (`trackedFolderId` set).
-    pub repositories: Vec<wire::Repository>,
+    /// Every repository that belongs to an integration (`trackedFolderId` set), as the lean
+    /// record a whole-site read keeps (see [`wire::SiteRepository`] for why).
+    pub repositories: Vec<wire::SiteRepository>,
 }
 
 /// The operations gijctl performs on a GIJ site.

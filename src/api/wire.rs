@@ -184,6 +184,128 @@ pub struct Repository {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// A repository as a whole-site read keeps it: the entry's own fields, without the copies of
+/// its parent integration's settings (`origin`, `integrationType`, `global`,
+/// `projectMappingIds`) and the strings nothing downstream reads (`mainBranch`, `initDate`,
+/// unknown keys). Deserialized straight from each list page, so those fields are never even
+/// allocated.
+///
+/// Why a second type beside [`Repository`]: a site of 200,000 repositories held as
+/// [`Repository`] (288 bytes plus five heap strings each) was most of `plan`'s peak memory
+/// (issue 7); this record is a third of the size and owns two strings. Apply, which reads one
+/// integration's repositories at a time, keeps the full [`Repository`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteRepository {
+    pub id: u64,
+    /// Repository name.
+    #[serde(default)]
+    pub display_name: Box<str>,
+    /// The organisation/group it belongs to (the owner fallback of an integration whose own
+    /// answer leaves `group` out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<Box<str>>,
+    #[serde(default)]
+    pub disabled: bool,
+    /// The parent integration's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracked_folder_id: Option<u64>,
+    /// Indexing state (GIJ documents it read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<RepositoryState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_indexed_date: Option<i64>,
+    /// Extension: indexing progress of this repository, 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indexing_percent: Option<f64>,
+    /// Extension: the repository's size in commits (plans estimate indexing time from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits: Option<u64>,
+}
+
+impl From<Repository> for SiteRepository {
+    fn from(r: Repository) -> SiteRepository {
+        SiteRepository {
+            id: r.id,
+            display_name: r.display_name.into_boxed_str(),
+            group: r.group.map(String::into_boxed_str),
+            disabled: r.disabled,
+            tracked_folder_id: r.tracked_folder_id,
+            state: r.state.as_deref().map(RepositoryState::parse),
+            last_indexed_date: r.last_indexed_date,
+            indexing_percent: r.indexing_percent,
+            commits: r
+                .commits
+                .or_else(|| r.extra.get("commits").and_then(serde_json::Value::as_u64)),
+        }
+    }
+}
+
+/// A repository's `state`, parsed once instead of kept as one heap string per repository.
+/// Case-insensitive; `INDEXING` and `INDEXED` are read as `SCANNING` and `UPDATED`, which some
+/// sites send; anything else is `Unknown` (then `lastIndexedDate` decides, see `plan::live`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryState {
+    Queued,
+    Scanning,
+    Updated,
+    Error,
+    Unknown,
+}
+
+impl RepositoryState {
+    /// Reads GIJ's state string.
+    pub fn parse(s: &str) -> RepositoryState {
+        let s = s.trim();
+        let is = |w: &str| s.eq_ignore_ascii_case(w);
+        if is("QUEUED") {
+            RepositoryState::Queued
+        } else if is("SCANNING") || is("INDEXING") {
+            RepositoryState::Scanning
+        } else if is("UPDATED") || is("INDEXED") {
+            RepositoryState::Updated
+        } else if is("ERROR") {
+            RepositoryState::Error
+        } else {
+            RepositoryState::Unknown
+        }
+    }
+
+    /// GIJ's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepositoryState::Queued => "QUEUED",
+            RepositoryState::Scanning => "SCANNING",
+            RepositoryState::Updated => "UPDATED",
+            RepositoryState::Error => "ERROR",
+            RepositoryState::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl Serialize for RepositoryState {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RepositoryState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RepositoryState, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RepositoryState;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a repository state string")
+            }
+            // Borrowed or transient: no allocation per repository.
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RepositoryState, E> {
+                Ok(RepositoryState::parse(s))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// Answer of create, update and retrieve-one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IntegrationResponse {
@@ -207,13 +329,15 @@ pub struct IntegrationResponse {
 /// and omits them is read as a single last page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Page {
+pub struct Page<R = Repository> {
     #[serde(deserialize_with = "de_bool_or_string", default)]
     pub success: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrations: Option<Vec<Integration>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repositories: Option<Vec<Repository>>,
+    /// The entries, as [`Repository`] (one integration's list) or [`SiteRepository`] (the
+    /// whole-site read, which keeps only what it uses).
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    pub repositories: Option<Vec<R>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -355,6 +479,50 @@ mod tests {
         let projects: Vec<Project> =
             serde_json::from_str(r#"[{"id":"10000","key":"ABC","name":"Alpha"}]"#).unwrap();
         assert_eq!(projects[0].id, Some(10000));
+    }
+
+    /// A whole-site read keeps the entry's own fields, parses `state` once, takes `commits`
+    /// (an extension) and drops the parent's copies; a snapshot written from it reads back.
+    #[test]
+    fn site_repository_keeps_what_plan_reads() {
+        let body = r#"{"id": 7, "displayName": "web", "group": "acme", "origin": "https://github.com/acme/web.git",
+            "mainBranch": "main", "disabled": false, "global": true, "projectMappingIds": [1, 2],
+            "trackedFolderId": 3, "integrationType": "GITHUB", "state": "updated", "initDate": 1,
+            "lastIndexedDate": 2, "indexingPercent": 100.0, "commits": 2500, "root": "/x"}"#;
+        let r: SiteRepository = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            r,
+            SiteRepository {
+                id: 7,
+                display_name: "web".into(),
+                group: Some("acme".into()),
+                disabled: false,
+                tracked_folder_id: Some(3),
+                state: Some(RepositoryState::Updated),
+                last_indexed_date: Some(2),
+                indexing_percent: Some(100.0),
+                commits: Some(2500),
+            }
+        );
+        let full: Repository = serde_json::from_str(body).unwrap();
+        assert_eq!(SiteRepository::from(full), r);
+        let back: SiteRepository =
+            serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        for (text, want) in [
+            ("QUEUED", RepositoryState::Queued),
+            ("Indexing", RepositoryState::Scanning),
+            ("scanning", RepositoryState::Scanning),
+            ("INDEXED", RepositoryState::Updated),
+            (" ERROR ", RepositoryState::Error),
+            ("PAUSED", RepositoryState::Unknown),
+        ] {
+            assert_eq!(RepositoryState::parse(text), want, "{text}");
+        }
+        // An escaped string reaches the visitor as a transient buffer, not a borrowed slice.
+        let escaped: SiteRepository =
+            serde_json::from_str(r#"{"id": 1, "state": "ERR\u004fR"}"#).unwrap();
+        assert_eq!(escaped.state, Some(RepositoryState::Error));
     }
 
     #[test]

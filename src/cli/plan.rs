@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use super::site::{ConnectArgs, Site, connect, load_config, runtime};
 use super::{ColorWhen, Exit, Global};
+use crate::api::GijApi as _;
 use crate::config::LoadedConfig;
 use crate::plan::LiveState;
 use crate::plan::model::Plan;
@@ -117,7 +118,7 @@ pub(crate) async fn compute_scoped(
 ) -> anyhow::Result<Planned> {
     let wire = site
         .client
-        .read_site_for_plan()
+        .read_site()
         .await
         .context("cannot read the live site")?;
     let live = crate::plan::from_site(&wire);

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::Exit;
+use crate::api::GijApi as _;
 use crate::api::client::{Client, ClientConfig};
 use crate::config::LoadedConfig;
 use crate::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
@@ -155,7 +156,7 @@ pub async fn read_live(
 ) -> anyhow::Result<(crate::plan::LiveState, crate::plan::PlanMeta)> {
     let wire = site
         .client
-        .read_site_for_plan()
+        .read_site()
         .await
         .context("cannot read the live site")?;
     let live = crate::plan::from_site(&wire);

@@ -350,7 +350,7 @@ fn repo_view(site: &SiteState, r: &RepoRec, now: i64) -> wire::Repository {
         last_indexed_date: r.last_indexed_date,
         indexing_percent: Some(st.percent),
         // [ext] The repository's size, so that plans estimate indexing time from real sizes
-        // (read by `plan::live` from the repository's extra keys).
+        // (`wire::SiteRepository::commits`).
         commits: Some(r.commits),
         extra: BTreeMap::new(),
     }
@@ -377,7 +377,7 @@ pub(super) fn live_site(site: &SiteState, now: i64) -> crate::api::LiveSite {
         repositories: site
             .repositories
             .values()
-            .map(|r| repo_view(site, r, now))
+            .map(|r| repo_view(site, r, now).into())
             .collect(),
     }
 }

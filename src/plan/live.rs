@@ -123,13 +123,10 @@ pub fn from_site(site: &LiveSite) -> LiveState {
         p.id.map(|id| (id, p.key.clone()))
     }));
 
-    let mut repos_by_parent: BTreeMap<u64, Vec<&wire::Repository>> = BTreeMap::new();
+    let mut repos_by_parent: BTreeMap<u64, Vec<&wire::SiteRepository>> = BTreeMap::new();
     let mut repo_commits = BTreeMap::new();
     for r in &site.repositories {
-        if let Some(c) = r
-            .commits
-            .or_else(|| r.extra.get("commits").and_then(serde_json::Value::as_u64))
-        {
+        if let Some(c) = r.commits {
             repo_commits.insert(r.id, c);
         }
         if let Some(parent) = r.tracked_folder_id {
@@ -184,13 +181,13 @@ pub fn from_site(site: &LiveSite) -> LiveState {
 /// otherwise the `group` its repositories share (GIJ documents `group` on repository entries; an
 /// integration answer may leave it out). Empty when neither tells, so matching falls back to an
 /// explicit `id` pin rather than guessing.
-fn owner_of(w: &wire::Integration, repos: &[&wire::Repository]) -> String {
+fn owner_of(w: &wire::Integration, repos: &[&wire::SiteRepository]) -> String {
     if let Some(g) = w.group.as_deref().filter(|g| !g.trim().is_empty()) {
         return g.to_owned();
     }
     let mut groups = repos.iter().filter_map(|r| r.group.as_deref());
     match groups.next() {
-        Some(first) if groups.all(|g| g.eq_ignore_ascii_case(first)) => first.to_owned(),
+        Some(first) if groups.all(|g| g.eq_ignore_ascii_case(first)) => first.into(),
         _ => String::new(),
     }
 }
@@ -199,7 +196,7 @@ fn integration(
     id: u64,
     service: Service,
     w: &wire::Integration,
-    repos: &[&wire::Repository],
+    repos: &[&wire::SiteRepository],
     projects: &ProjectIndex,
 ) -> LiveIntegration {
     let settings = settings_from_wire(w);
@@ -301,15 +298,16 @@ pub fn normalize_settings(s: &Settings) -> Settings {
     }
 }
 
-fn repository(r: &wire::Repository) -> LiveRepository {
+fn repository(r: &wire::SiteRepository) -> LiveRepository {
+    use wire::RepositoryState as W;
     let state = if r.disabled {
         IndexState::Disabled
     } else {
-        match r.state.as_deref().map(str::to_ascii_uppercase).as_deref() {
-            Some("QUEUED") => IndexState::Queued,
-            Some("SCANNING" | "INDEXING") => IndexState::Scanning,
-            Some("UPDATED" | "INDEXED") => IndexState::Updated,
-            Some("ERROR") => IndexState::Error,
+        match r.state {
+            Some(W::Queued) => IndexState::Queued,
+            Some(W::Scanning) => IndexState::Scanning,
+            Some(W::Updated) => IndexState::Updated,
+            Some(W::Error) => IndexState::Error,
             _ if r.last_indexed_date.is_some() => IndexState::Updated,
             _ => IndexState::Queued,
         }
@@ -320,7 +318,7 @@ fn repository(r: &wire::Repository) -> LiveRepository {
     });
     LiveRepository {
         id: r.id,
-        name: r.display_name.clone(),
+        name: r.display_name.to_string(),
         enabled: !r.disabled,
         state,
         percent,
@@ -385,7 +383,7 @@ mod tests {
         ]"#,
         )
         .unwrap();
-        let repositories: Vec<wire::Repository> = serde_json::from_str(
+        let repositories: Vec<wire::SiteRepository> = serde_json::from_str(
             r#"[
             {"id": 3, "displayName": "web-app", "trackedFolderId": 1, "state": "UPDATED", "commits": 2500},
             {"id": 2, "displayName": "api-gateway", "trackedFolderId": 1, "state": "QUEUED"},
@@ -457,12 +455,12 @@ mod tests {
     fn derives_aggregate_states() {
         let mut s = site();
         s.integrations[0].indexing_state = None;
-        s.repositories[1].state = Some("ERROR".into());
+        s.repositories[1].state = Some(wire::RepositoryState::Error);
         assert_eq!(
             from_site(&s).get(1).unwrap().indexing,
             IntegrationIndexing::Error
         );
-        s.repositories[1].state = Some("UPDATED".into());
+        s.repositories[1].state = Some(wire::RepositoryState::Updated);
         assert_eq!(
             from_site(&s).get(1).unwrap().indexing,
             IntegrationIndexing::Indexed
@@ -495,7 +493,7 @@ mod owner_tests {
             id: Some(1),
             ..Default::default()
         };
-        let r = |g: &str| wire::Repository {
+        let r = |g: &str| wire::SiteRepository {
             id: 2,
             group: Some(g.into()),
             ..Default::default()

@@ -26,7 +26,7 @@ fn site() -> LiveSite {
          "initDate": 5_000_000}
     ]))
     .unwrap();
-    let repositories: Vec<wire::Repository> = serde_json::from_value(json!([
+    let repositories: Vec<wire::SiteRepository> = serde_json::from_value(json!([
         {"id": 2, "displayName": "api-gateway", "trackedFolderId": 1, "state": "UPDATED"},
         {"id": 3, "displayName": "web-app", "trackedFolderId": 1, "state": "UPDATED"},
         {"id": 4, "displayName": "docs", "trackedFolderId": 1, "state": "UPDATED"},

@@ -36,7 +36,7 @@ pub struct Snapshot {
     pub integrations: Vec<wire::Integration>,
     /// Repositories with `trackedFolderId` (`GET /rest/gitplugin/1.0/repository`).
     #[serde(default)]
-    pub repositories: Vec<wire::Repository>,
+    pub repositories: Vec<wire::SiteRepository>,
     /// What the git services list per owner, for integrations not created yet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovered: Vec<Discovered>,
