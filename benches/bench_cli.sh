@@ -6,9 +6,11 @@
 # For each size it starts the release dev-server with `--generate SIZE` (which also writes the
 # matching gij.toml), then measures:
 #   - plan wall time with hyperfine (median of RUNS runs after one warm-up),
-#   - plan peak RSS with /usr/bin/time -v (median of 3),
+#   - plan peak RSS and CPU time with /usr/bin/time (median of 3), and the dev-server's CPU time
+#     over the same runs (from /proc/PID/stat),
 #   - requests made by one plan, from the dev-server's own counter (GET /_dev/stats), against
 #     the minimum 1 + ceil(I/500) + ceil(R/1000) for the client's page sizes,
+#   - the dev-server's own time inside one plan (`handlerMs` of /_dev/stats, summed over requests),
 #   - the dev-server alone: the same reads with curl (sequential, one connection per request).
 # Results go to stdout and to target/bench-cli/<SIZE>.txt. Needs hyperfine, curl, python3.
 set -euo pipefail
@@ -53,7 +55,10 @@ for SIZE in "${SIZES[@]}"; do
     # Requests of one plan, from the server's counter.
     reset
     "${PLAN[@]}" >"$DIR/plan.json"
-    requests=$(stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["totalRequests"])')
+    stats >"$DIR/stats.json"
+    requests=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totalRequests"])' "$DIR/stats.json")
+    # The server's own time in that plan (handlers, summed; concurrent requests overlap).
+    handler_ms=$(python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["handlerMs"])' "$DIR/stats.json")
     total_ints=$((I + (I + 199) / 200))
     total_repos=$((total_ints * R))
     minimum=$((1 + (total_ints + 499) / 500 + (total_repos + 999) / 1000))
@@ -62,9 +67,17 @@ for SIZE in "${SIZES[@]}"; do
         --command-name "plan $SIZE" "${PLAN[*]} >/dev/null" >"$DIR/hyperfine.txt"
     plan_median=$(python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$DIR/hyperfine.json")
 
+    # Peak RSS, and CPU time of the plan (user + sys) against the dev-server's CPU time over
+    # the same runs (utime + stime from /proc, in clock ticks): which side does the work.
+    ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+    server_before=$(ticks)
     for _ in 1 2 3; do
-        /usr/bin/time -f %M "${PLAN[@]}" 2>&1 >/dev/null | tail -1
-    done | median >"$DIR/rss_kb"
+        /usr/bin/time -f "%M %U %S" -o "$DIR/time.txt" "${PLAN[@]}" >/dev/null
+        cat "$DIR/time.txt"
+    done >"$DIR/rss_cpu"
+    server_cpu=$(echo "scale=3; ($(ticks) - $server_before) / $(getconf CLK_TCK) / 3" | bc)
+    awk '{print $1}' "$DIR/rss_cpu" | median >"$DIR/rss_kb"
+    plan_cpu=$(awk '{print $2 + $3}' "$DIR/rss_cpu" | median)
     rss_mb=$(echo "scale=1; $(cat "$DIR/rss_kb") / 1024" | bc)
 
     # The dev-server alone: the minimal read sequence with curl, one request after another.
@@ -97,6 +110,8 @@ EOF
         echo "  plan wall time, median of $RUNS: ${plan_median}s"
         echo "  plan peak RSS, median of 3: ${rss_mb} MB"
         echo "  requests: $requests (minimum $minimum)"
+        echo "  dev-server time inside one plan (its handlers, summed over requests): ${handler_ms} ms"
+        echo "  CPU per plan: gijctl plan ${plan_cpu}s (median of 3), dev-server ${server_cpu}s (mean of the same 3)"
         echo "  dev-server alone, minimal read with curl, median of 5: ${server_median}s" \
             "(one curl process per request; one empty curl takes ${curl_overhead}s)"
     } | tee "$DIR/summary.txt"

@@ -250,6 +250,10 @@ async fn read_and_count(srv: &RunningServer, integration_page: u32, repository_p
     assert_eq!(stats.total_requests, 1 + want_int + want_repo, "{ctx}");
     assert_eq!(c.stats().requests, stats.total_requests);
     assert_eq!(c.stats().retries, 0);
+    // The server timed its own answers, and a reset starts the sum again.
+    assert!(stats.handler_ms > 0.0, "{ctx}");
+    srv.reset_stats();
+    assert_eq!(srv.stats().handler_ms, 0.0);
 }
 
 // ------------------------------------------------------------------ full read and pagination

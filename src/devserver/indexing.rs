@@ -128,13 +128,7 @@ pub fn integration_status(site: &SiteState, i: &IntegrationRec, now: i64) -> Int
 /// Completes scans and jobs whose time has come. Called before every request is served.
 pub fn settle(site: &mut SiteState, now: i64) {
     // Scans first, in completion order, so repository ids are allocated deterministically.
-    let mut due: Vec<(i64, u64)> = site
-        .integrations
-        .values()
-        .filter_map(|i| i.scan_done_ms.filter(|t| *t <= now).map(|t| (t, i.id)))
-        .collect();
-    due.sort_unstable();
-    for (t, id) in due {
+    for (t, id) in site.take_due_scans(now) {
         rescan(site, id, t);
     }
     // Only the jobs that are due: walking all 200,000 repositories of a large site on every

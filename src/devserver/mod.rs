@@ -139,6 +139,11 @@ pub struct Stats {
     pub total_requests: u64,
     /// Requests per `"METHOD /route/template"`.
     pub requests: BTreeMap<String, u64>,
+    /// Real milliseconds spent answering `/rest/...` requests, summed over requests (concurrent
+    /// requests overlap, so this can exceed the wall time): what the dev-server costs a client,
+    /// without the client's own time (benches/bench_cli.sh reports it beside plan's wall time).
+    #[serde(default)]
+    pub handler_ms: f64,
     /// Requests answered 429.
     pub rate_limited: u64,
     /// Injected faults per kind (`error500`, `error502`, `error503`, `drop`, `loseCreate`,
@@ -157,6 +162,7 @@ pub struct Stats {
 #[derive(Debug, Default)]
 struct Counters {
     total: u64,
+    handler: std::time::Duration,
     requests: BTreeMap<String, u64>,
     rate_limited: u64,
     faults: BTreeMap<String, u64>,
@@ -192,6 +198,7 @@ impl Shared {
         };
         Stats {
             total_requests: c.total,
+            handler_ms: c.handler.as_secs_f64() * 1e3,
             requests: c.requests.clone(),
             rate_limited: c.rate_limited,
             faults: c.faults.clone(),

@@ -226,6 +226,11 @@ pub struct SiteState {
     /// through [`SiteState::track_job`].
     #[serde(skip)]
     job_deadlines: JobDeadlines,
+    /// Pending discovery-scan ends, (end, integration id), for the same reason: settling walked
+    /// all 10,000 integrations of a large site on every request (a quarter of the dev-server's
+    /// time serving a plan). Every scan is set through [`SiteState::track_scan`].
+    #[serde(skip)]
+    scan_deadlines: JobDeadlines,
 }
 
 /// A git-service credential's API budget: a token bucket refilled in virtual time.
@@ -242,7 +247,7 @@ pub struct GitBudget {
 #[derive(Debug, Clone, Default)]
 struct RepoOrder(Vec<u64>);
 
-/// Pending job ends (see `SiteState::job_deadlines`).
+/// Pending job or scan ends (see `SiteState::job_deadlines`, `SiteState::scan_deadlines`).
 #[derive(Debug, Clone, Default)]
 struct JobDeadlines(BTreeSet<(i64, u64)>);
 
@@ -290,6 +295,7 @@ impl SiteState {
             repo_index: RepoIndex::default(),
             repo_order: RepoOrder::default(),
             job_deadlines: JobDeadlines::default(),
+            scan_deadlines: JobDeadlines::default(),
         }
     }
 
@@ -323,6 +329,32 @@ impl SiteState {
     /// it when it is due. Every place that schedules a job calls this.
     pub fn track_job(&mut self, repo_id: u64, job: Job) {
         self.job_deadlines.0.insert((job.end_ms, repo_id));
+    }
+
+    /// Records a discovery scan just given to an integration (`i.scan_done_ms = Some(end)`),
+    /// so that settling finds it when it is due. Every place that starts a scan calls this.
+    pub fn track_scan(&mut self, integration_id: u64, end_ms: i64) {
+        self.scan_deadlines.0.insert((end_ms, integration_id));
+    }
+
+    /// Removes and returns the scans that end at or before `now` as (end, integration id), in
+    /// that order; stale entries (integrations deleted or rescanned since) are dropped.
+    pub fn take_due_scans(&mut self, now: i64) -> Vec<(i64, u64)> {
+        let mut due = Vec::new();
+        while let Some(&(end, id)) = self.scan_deadlines.0.first() {
+            if end > now {
+                break;
+            }
+            self.scan_deadlines.0.pop_first();
+            if self
+                .integrations
+                .get(&id)
+                .is_some_and(|i| i.scan_done_ms == Some(end))
+            {
+                due.push((end, id));
+            }
+        }
+        due
     }
 
     /// Removes and returns the ids of repositories whose job ends at or before `now`, in
@@ -393,6 +425,12 @@ impl SiteState {
             self.repositories
                 .values()
                 .filter_map(|r| r.job.map(|j| (j.end_ms, r.id)))
+                .collect(),
+        );
+        self.scan_deadlines = JobDeadlines(
+            self.integrations
+                .values()
+                .filter_map(|i| i.scan_done_ms.map(|t| (t, i.id)))
                 .collect(),
         );
     }
