@@ -119,21 +119,16 @@ pub fn text(r: &DriftReport) -> String {
 
 /// The report as pretty JSON with a trailing newline.
 pub fn json(r: &DriftReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::pretty(r)
 }
 
 /// The JSON Schema (draft-07) of the drift document.
 pub fn schema() -> String {
-    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = generator.into_root_schema_for::<DriftReport>();
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::schema_of::<DriftReport>()
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell, list item or inline HTML (every Markdown rendering
+/// uses it): no `|`, backtick, HTML or line break can leak out of its place.
 pub fn cell(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -257,16 +252,6 @@ mod tests {
     /// Fails when `schema/drift.schema.json` is out of date; run with `GIJCTL_UPDATE_SCHEMA=1`.
     #[test]
     fn committed_schema_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/drift.schema.json");
-        let want = schema();
-        if std::env::var_os("GIJCTL_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "schema/drift.schema.json is stale: run `GIJCTL_UPDATE_SCHEMA=1 cargo test --lib render::drift`"
-        );
+        crate::render::json::assert_schema_current("drift.schema.json", &schema(), "render::drift");
     }
 }

@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use super::drift::cell;
 use super::duration;
 use super::text::{
     OTHER_SETTINGS_DEFAULT, change_note, create_lines, create_omits_defaults, summary_line,
@@ -20,15 +21,6 @@ use crate::plan::{Action, ActionKind, CreateSpec, Plan};
 pub const MARKER: &str = "<!-- gijctl-plan -->";
 /// Hard cap on the comment length, in characters.
 pub const MAX_CHARS: usize = 65_000;
-
-/// Escapes text for a Markdown table cell or inline HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace('`', "'")
-}
 
 /// Keeps a line from closing a fenced block.
 fn fence_safe(s: &str) -> String {
@@ -52,7 +44,7 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
     let _ = writeln!(
         body,
         "<details><summary><code>{sym} {}</code>: {}</summary>\n",
-        esc(key),
+        cell(key),
         verbs.join(", ")
     );
     let _ = writeln!(body, "```diff");
@@ -170,7 +162,7 @@ fn allowance_blocks(plan: &Plan, blocks: &mut Vec<String>) {
         if a.plan_checksum != plan.checksum {
             blocks.push(format!(
                 "- `--allow {flag}` was given for another plan (checksum `{}`): apply ignores it\n",
-                esc(&a.plan_checksum)
+                cell(&a.plan_checksum)
             ));
         } else if a.approves.is_empty() {
             blocks.push(format!(
@@ -179,7 +171,7 @@ fn allowance_blocks(plan: &Plan, blocks: &mut Vec<String>) {
         } else {
             blocks.push(format!("- `--allow {flag}` approves:\n"));
             for v in &a.approves {
-                blocks.push(format!("  - {}\n", esc(v)));
+                blocks.push(format!("  - {}\n", cell(v)));
             }
         }
     }
@@ -234,7 +226,7 @@ pub fn render(plan: &Plan) -> String {
             blocks.push(format!(
                 "- :warning: step {}: `{}` {}\n",
                 a.step,
-                esc(&a.key),
+                cell(&a.key),
                 what.join("; ")
             ));
         }
@@ -242,7 +234,7 @@ pub fn render(plan: &Plan) -> String {
     }
     allowance_blocks(plan, &mut blocks);
     for w in &plan.warnings {
-        blocks.push(format!("- note: {}\n", esc(w)));
+        blocks.push(format!("- note: {}\n", cell(w)));
     }
     let mut keys: Vec<&str> = Vec::new();
     for a in &plan.actions {
@@ -268,11 +260,11 @@ pub fn render(plan: &Plan) -> String {
             blocks.push(format!(
                 "| {} | {} | {} | {} | {} | `{}` |\n",
                 u.id,
-                esc(&u.service),
-                esc(&u.owner),
-                esc(&u.display_name),
+                cell(&u.service),
+                cell(&u.owner),
+                cell(&u.display_name),
                 u.repositories,
-                esc(&u.suggested_key)
+                cell(&u.suggested_key)
             ));
         }
         blocks.push("\n".to_owned());
@@ -304,7 +296,7 @@ pub fn render(plan: &Plan) -> String {
                 order,
                 "| {} | `{}` | {} | {phase} | {idx} | {} |",
                 a.step,
-                esc(&a.key),
+                cell(&a.key),
                 a.verb(),
                 a.api_calls
             );

@@ -106,18 +106,12 @@ pub fn text(r: &Review) -> String {
 
 /// The review as pretty JSON with a trailing newline.
 pub fn json(r: &Review) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::pretty(r)
 }
 
 /// The JSON Schema (draft-07) of the review document.
 pub fn schema() -> String {
-    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = generator.into_root_schema_for::<Review>();
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::schema_of::<Review>()
 }
 
 fn table(out: &mut String, title: &str, items: &[ReviewItem]) {
@@ -251,16 +245,10 @@ mod tests {
     /// Fails when `schema/review.schema.json` is out of date; run with `GIJCTL_UPDATE_SCHEMA=1`.
     #[test]
     fn committed_schema_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/review.schema.json");
-        let want = schema();
-        if std::env::var_os("GIJCTL_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "schema/review.schema.json is stale: run `GIJCTL_UPDATE_SCHEMA=1 cargo test --lib render::review`"
+        crate::render::json::assert_schema_current(
+            "review.schema.json",
+            &schema(),
+            "render::review",
         );
     }
 }
