@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -114,7 +114,9 @@ pub struct Reporter {
     display: Display,
     ndjson: Option<Mutex<Box<dyn Write + Send>>>,
     bars: Option<MultiProgress>,
-    overall: Option<ProgressBar>,
+    /// The whole-apply bar, made on [`Event::ApplyStart`]; set once through `&self` so one
+    /// [`Reporter::emit`] serves the CLI and the worker tasks that share the reporter.
+    overall: OnceLock<ProgressBar>,
     per_step: Mutex<BTreeMap<u32, ProgressBar>>,
     started: Instant,
 }
@@ -127,7 +129,7 @@ impl Reporter {
             display,
             ndjson: ndjson.map(Mutex::new),
             bars,
-            overall: None,
+            overall: OnceLock::new(),
             per_step: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
         }
@@ -138,23 +140,14 @@ impl Reporter {
         self.started.elapsed()
     }
 
-    /// Records one event.
-    pub fn emit(&mut self, event: Event) {
+    /// Records one event: the NDJSON line, then a bar update on a TTY or a plain line
+    /// elsewhere. Takes `&self` so worker tasks holding an `Arc<Reporter>` report too.
+    pub fn emit(&self, event: Event) {
         self.write_ndjson(&event);
         match self.display {
             Display::Silent => {}
             Display::Lines => anstream::eprintln!("{}", line(&event)),
             Display::Bars => self.draw(&event),
-        }
-    }
-
-    /// Records an event from a shared reference (worker tasks); bars update, lines print.
-    pub fn emit_shared(&self, event: Event) {
-        self.write_ndjson(&event);
-        match self.display {
-            Display::Silent => {}
-            Display::Lines => anstream::eprintln!("{}", line(&event)),
-            Display::Bars => self.draw_shared(&event),
         }
     }
 
@@ -175,24 +168,22 @@ impl Reporter {
         }
     }
 
-    fn draw(&mut self, event: &Event) {
-        if let (Event::ApplyStart { actions, .. }, Some(mp)) = (event, &self.bars) {
-            let pb = mp.add(ProgressBar::new(*actions as u64));
-            pb.set_style(
-                ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            pb.set_prefix("apply");
-            self.overall = Some(pb);
-            return;
-        }
-        self.draw_shared(event);
-    }
-
-    fn draw_shared(&self, event: &Event) {
+    fn draw(&self, event: &Event) {
         let Some(mp) = &self.bars else { return };
         match event {
+            Event::ApplyStart { actions, .. } => {
+                // One apply, one overall bar: a repeated start leaves the first in place.
+                self.overall.get_or_init(|| {
+                    let pb = mp.add(ProgressBar::new(*actions as u64));
+                    pb.set_style(
+                        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    pb.set_prefix("apply");
+                    pb
+                });
+            }
             Event::ActionStart { step, key, what } => {
                 let pb = mp.add(ProgressBar::new(100));
                 pb.set_style(
@@ -238,7 +229,7 @@ impl Reporter {
                     };
                     pb.finish_with_message(msg);
                 }
-                if let Some(o) = &self.overall {
+                if let Some(o) = self.overall.get() {
                     o.inc(1);
                 }
             }
@@ -246,12 +237,11 @@ impl Reporter {
                 let _ = mp.println(format!("waiting: {reason}"));
             }
             Event::ApplyComplete { .. } => {
-                if let Some(o) = &self.overall {
+                if let Some(o) = self.overall.get() {
                     o.finish();
                 }
                 let _ = mp.println(line(event));
             }
-            Event::ApplyStart { .. } => {}
         }
     }
 }
@@ -310,5 +300,92 @@ pub fn line(event: &Event) -> String {
         } => format!(
             "apply complete: {succeeded} succeeded, {failed} failed, {not_attempted} not attempted; {requests} API requests in {secs:.1}s"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// An NDJSON sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn start(actions: usize) -> Event {
+        Event::ApplyStart {
+            actions,
+            max_parallel_indexing: 2,
+            already_indexing: vec![],
+        }
+    }
+
+    fn done(step: u32) -> Event {
+        Event::ActionDone {
+            step,
+            key: format!("k{step}"),
+            outcome: "succeeded".into(),
+            message: None,
+            id: None,
+            secs: 0.0,
+        }
+    }
+
+    #[test]
+    fn one_emit_through_a_shared_reporter_drives_the_overall_bar() {
+        let sink = Sink::default();
+        let rep = Arc::new(Reporter::new(Display::Bars, Some(Box::new(sink.clone()))));
+        let worker = Arc::clone(&rep);
+        rep.emit(start(3));
+        // A second start does not replace the bar (and its count).
+        worker.emit(done(1));
+        rep.emit(start(9));
+        worker.emit(done(2));
+        let overall = rep.overall.get().expect("ApplyStart made the overall bar");
+        assert_eq!((overall.position(), overall.length()), (2, Some(3)));
+        rep.emit(Event::ApplyComplete {
+            succeeded: 2,
+            failed: 0,
+            not_attempted: 1,
+            exit_code: 4,
+            requests: 5,
+            secs: 1.0,
+        });
+        assert!(overall.is_finished());
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let types: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "\"apply_start\"",
+                "\"action_done\"",
+                "\"apply_start\"",
+                "\"action_done\"",
+                "\"apply_complete\""
+            ]
+        );
+    }
+
+    #[test]
+    fn without_bars_no_overall_bar_is_made() {
+        for display in [Display::Lines, Display::Silent] {
+            let rep = Reporter::new(display, None);
+            rep.emit(start(1));
+            assert!(rep.overall.get().is_none());
+        }
     }
 }

@@ -322,7 +322,7 @@ pub async fn execute<A: GijApi + 'static>(
             break;
         };
         let (api, opts2) = (api.clone(), opts.clone());
-        reporter.emit_shared(Event::Wait {
+        reporter.emit(Event::Wait {
             reason: format!("integration id {id} is already indexing on the site; it holds a slot"),
         });
         waiters.spawn(async move {
@@ -459,7 +459,7 @@ fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
         ),
         Outcome::NotAttempted(m) => ("skipped", Some(m.clone()), None),
     };
-    rep.emit_shared(Event::ActionDone {
+    rep.emit(Event::ActionDone {
         step: s.step,
         key: s.key.clone(),
         outcome: outcome.into(),
@@ -471,7 +471,7 @@ fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
 
 async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOptions) -> Outcome {
     let start = Instant::now();
-    rep.emit_shared(Event::ActionStart {
+    rep.emit(Event::ActionStart {
         step: s.step,
         key: s.key.clone(),
         what: s.kind.describe(),
@@ -543,7 +543,7 @@ async fn run_indexing<A: GijApi>(
     ready: Option<Ready>,
 ) -> Outcome {
     let start = Instant::now();
-    rep.emit_shared(Event::ActionStart {
+    rep.emit(Event::ActionStart {
         step: s.step,
         key: s.key.clone(),
         what: s.kind.describe(),
@@ -665,7 +665,7 @@ async fn wait_indexed<A: GijApi>(
                 if (st.percent - last_pct).abs() >= 1.0 || st.state != IntegrationIndexing::Indexing
                 {
                     last_pct = st.percent;
-                    rep.emit_shared(Event::Indexing {
+                    rep.emit(Event::Indexing {
                         step: s.step,
                         key: s.key.clone(),
                         id,

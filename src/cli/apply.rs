@@ -327,7 +327,7 @@ async fn apply(
         1 => sinks.pop(),
         _ => Some(Box::new(Tee(sinks))),
     };
-    let mut reporter = Reporter::new(display, ndjson);
+    let reporter = Reporter::new(display, ndjson);
     let already_indexing: Vec<u64> = live
         .integrations
         .iter()
@@ -389,7 +389,7 @@ async fn apply(
     } else {
         Exit::Ok
     };
-    reporter.emit_shared(Event::ApplyComplete {
+    reporter.emit(Event::ApplyComplete {
         succeeded: ok,
         failed,
         not_attempted: skipped + stale.len(),

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::section::{capped_rows, section};
 use crate::plan::UnmanagedIntegration;
 use crate::plan::drift::{DriftReport, Item, Subject};
 use crate::plan::fields::toml_value;
@@ -92,47 +93,42 @@ pub fn text(r: &DriftReport) -> String {
         let _ = writeln!(out, "\nNo drift. The site matches the config.");
         return out;
     }
-    if !r.managed.is_empty() {
-        let _ = writeln!(out, "\nManaged drift (apply would change these):");
-        for i in &r.managed {
-            let _ = writeln!(out, "  ~ {}", item_line(i));
-        }
-    }
-    if !r.ignored.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nIgnored fields that differ from the config (apply leaves them alone):"
-        );
-        for i in &r.ignored {
-            let _ = writeln!(out, "  . {}", item_line(i));
-        }
-    }
-    if !r.undeclared.is_empty() {
-        let _ = writeln!(out, "\n{}:", undeclared_title(r));
-        for u in &r.undeclared {
-            let _ = writeln!(out, "  ? {}", undeclared_line(u));
-        }
-    }
+    section(
+        &mut out,
+        "Managed drift (apply would change these)",
+        "~",
+        &r.managed,
+        item_line,
+    );
+    section(
+        &mut out,
+        "Ignored fields that differ from the config (apply leaves them alone)",
+        ".",
+        &r.ignored,
+        item_line,
+    );
+    section(
+        &mut out,
+        undeclared_title(r),
+        "?",
+        &r.undeclared,
+        undeclared_line,
+    );
     out
 }
 
 /// The report as pretty JSON with a trailing newline.
 pub fn json(r: &DriftReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::pretty(r)
 }
 
 /// The JSON Schema (draft-07) of the drift document.
 pub fn schema() -> String {
-    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = generator.into_root_schema_for::<DriftReport>();
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::schema_of::<DriftReport>()
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell, list item or inline HTML (every Markdown rendering
+/// uses it): no `|`, backtick, HTML or line break can leak out of its place.
 pub fn cell(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -140,20 +136,6 @@ pub fn cell(s: &str) -> String {
         .replace('|', "\\|")
         .replace('`', "'")
         .replace('\n', " ")
-}
-
-fn rows<T>(out: &mut String, list: &[T], row: impl Fn(&T) -> String) {
-    for x in list.iter().take(MAX_ROWS) {
-        let _ = writeln!(out, "{}", row(x));
-    }
-    if list.len() > MAX_ROWS {
-        let _ = writeln!(
-            out,
-            "\n_{} more not shown; see `gijctl drift --format json`._",
-            list.len() - MAX_ROWS
-        );
-    }
-    let _ = writeln!(out);
 }
 
 fn item_row(i: &Item) -> String {
@@ -194,11 +176,11 @@ pub fn markdown(r: &DriftReport) -> String {
     let header = "| Integration | What | Live | Config |\n|---|---|---|---|";
     if !r.managed.is_empty() {
         let _ = writeln!(out, "#### Managed drift\n\n{header}");
-        rows(&mut out, &r.managed, item_row);
+        capped_rows(&mut out, &r.managed, MAX_ROWS, "drift", item_row);
     }
     if !r.ignored.is_empty() {
         let _ = writeln!(out, "#### Ignored fields that differ\n\n{header}");
-        rows(&mut out, &r.ignored, item_row);
+        capped_rows(&mut out, &r.ignored, MAX_ROWS, "drift", item_row);
     }
     if !r.undeclared.is_empty() {
         let _ = writeln!(
@@ -206,7 +188,7 @@ pub fn markdown(r: &DriftReport) -> String {
             "#### {}\n\n| Id | Service | Owner | Name | Repositories | Suggested key |\n|---:|---|---|---|---:|---|",
             undeclared_title(r)
         );
-        rows(&mut out, &r.undeclared, |u| {
+        capped_rows(&mut out, &r.undeclared, MAX_ROWS, "drift", |u| {
             format!(
                 "| {} | {} | `{}` | {} | {} | `{}` |",
                 u.id,
@@ -270,16 +252,6 @@ mod tests {
     /// Fails when `schema/drift.schema.json` is out of date; run with `GIJCTL_UPDATE_SCHEMA=1`.
     #[test]
     fn committed_schema_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/drift.schema.json");
-        let want = schema();
-        if std::env::var_os("GIJCTL_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "schema/drift.schema.json is stale: run `GIJCTL_UPDATE_SCHEMA=1 cargo test --lib render::drift`"
-        );
+        crate::render::json::assert_schema_current("drift.schema.json", &schema(), "render::drift");
     }
 }

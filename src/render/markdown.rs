@@ -1,15 +1,19 @@
 //! The pull-request comment rendering.
 //!
 //! Starts with a hidden marker (`<!-- gijctl-plan -->`) so CI can find and update its own
-//! comment, then the summary table, then the risky actions as a warning list, then one collapsed
-//! `<details>` block per integration. GitHub rejects comments over 65,536 characters, so the
+//! comment, then the summary table, then the risky actions as a warning list, the policy
+//! exceptions approved with `--allow`, then one collapsed `<details>` block per integration
+//! (with the same per-key project breakdown as the terminal). GitHub rejects comments over 65,536 characters, so the
 //! output is capped at [`MAX_CHARS`]: blocks that do not fit are left out and a note says how
 //! many.
 
 use std::fmt::Write as _;
 
+use super::drift::cell;
 use super::duration;
-use super::text::{OTHER_SETTINGS_DEFAULT, create_lines, create_omits_defaults, summary_line};
+use super::text::{
+    OTHER_SETTINGS_DEFAULT, change_note, create_lines, create_omits_defaults, summary_line,
+};
 use crate::plan::fields::{field_name, toml_value};
 use crate::plan::{Action, ActionKind, CreateSpec, Plan};
 
@@ -17,15 +21,6 @@ use crate::plan::{Action, ActionKind, CreateSpec, Plan};
 pub const MARKER: &str = "<!-- gijctl-plan -->";
 /// Hard cap on the comment length, in characters.
 pub const MAX_CHARS: usize = 65_000;
-
-/// Escapes text for a Markdown table cell or inline HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace('`', "'")
-}
 
 /// Keeps a line from closing a fenced block.
 fn fence_safe(s: &str) -> String {
@@ -49,7 +44,7 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
     let _ = writeln!(
         body,
         "<details><summary><code>{sym} {}</code>: {}</summary>\n",
-        esc(key),
+        cell(key),
         verbs.join(", ")
     );
     let _ = writeln!(body, "```diff");
@@ -63,6 +58,10 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
                     let name = field_name(c.field);
                     let _ = writeln!(body, "- {name} = {}", fence_safe(&toml_value(&c.old)));
                     let _ = writeln!(body, "+ {name} = {}", fence_safe(&toml_value(&c.new)));
+                }
+                // The same per-key breakdown as the terminal, as context lines.
+                for note in changes.iter().filter_map(change_note) {
+                    let _ = writeln!(body, "  ({})", fence_safe(&note));
                 }
             }
             ActionKind::Repositories { enable, disable } => {
@@ -144,6 +143,41 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
     body
 }
 
+/// The policy exceptions recorded in the plan (`plan --out FILE --allow RULE`), right after the
+/// risky changes they waive: a reviewer approving the pull request approves them too, so they
+/// must be in the comment, not only on the stderr of the job that made the plan. One block a
+/// line, so a long list is cut by the same cap as everything else. An allowance tied to another
+/// plan's checksum is shown as ignored, as apply treats it.
+fn allowance_blocks(plan: &Plan, blocks: &mut Vec<String>) {
+    if plan.allowances.is_empty() {
+        return;
+    }
+    blocks.push(
+        "> [!IMPORTANT]\n> Policy exceptions approved for this plan with `--allow` \
+         (they approve this plan only):\n\n"
+            .to_owned(),
+    );
+    for a in &plan.allowances {
+        let flag = a.allow.name();
+        if a.plan_checksum != plan.checksum {
+            blocks.push(format!(
+                "- `--allow {flag}` was given for another plan (checksum `{}`): apply ignores it\n",
+                cell(&a.plan_checksum)
+            ));
+        } else if a.approves.is_empty() {
+            blocks.push(format!(
+                "- `--allow {flag}` approves nothing in this plan\n"
+            ));
+        } else {
+            blocks.push(format!("- `--allow {flag}` approves:\n"));
+            for v in &a.approves {
+                blocks.push(format!("  - {}\n", cell(v)));
+            }
+        }
+    }
+    blocks.push("\n".to_owned());
+}
+
 /// Renders the plan as a pull-request comment of at most [`MAX_CHARS`] characters.
 pub fn render(plan: &Plan) -> String {
     let s = &plan.summary;
@@ -192,14 +226,15 @@ pub fn render(plan: &Plan) -> String {
             blocks.push(format!(
                 "- :warning: step {}: `{}` {}\n",
                 a.step,
-                esc(&a.key),
+                cell(&a.key),
                 what.join("; ")
             ));
         }
         blocks.push("\n".to_owned());
     }
+    allowance_blocks(plan, &mut blocks);
     for w in &plan.warnings {
-        blocks.push(format!("- note: {}\n", esc(w)));
+        blocks.push(format!("- note: {}\n", cell(w)));
     }
     let mut keys: Vec<&str> = Vec::new();
     for a in &plan.actions {
@@ -225,11 +260,11 @@ pub fn render(plan: &Plan) -> String {
             blocks.push(format!(
                 "| {} | {} | {} | {} | {} | `{}` |\n",
                 u.id,
-                esc(&u.service),
-                esc(&u.owner),
-                esc(&u.display_name),
+                cell(&u.service),
+                cell(&u.owner),
+                cell(&u.display_name),
                 u.repositories,
-                esc(&u.suggested_key)
+                cell(&u.suggested_key)
             ));
         }
         blocks.push("\n".to_owned());
@@ -261,7 +296,7 @@ pub fn render(plan: &Plan) -> String {
                 order,
                 "| {} | `{}` | {} | {phase} | {idx} | {} |",
                 a.step,
-                esc(&a.key),
+                cell(&a.key),
                 a.verb(),
                 a.api_calls
             );

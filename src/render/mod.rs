@@ -6,6 +6,7 @@ pub mod drift;
 pub mod json;
 pub mod markdown;
 pub mod review;
+pub mod section;
 pub mod text;
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::drift::{cell, show, who};
+use super::section::{capped_rows, section};
 use crate::plan::review::{Review, ReviewItem};
 
 /// Rows per Markdown section; GitHub caps comments at 65,536 characters.
@@ -57,42 +58,41 @@ pub fn text(r: &Review) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    if !r.conflicts.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nConflicts (this pull request edits something that drifted on the site):"
-        );
-        for i in &r.conflicts {
-            let _ = writeln!(out, "  ! {}", three_line(i));
-        }
-    }
-    if !r.changes.is_empty() {
-        let _ = writeln!(out, "\nChanges this pull request makes:");
-        for i in &r.changes {
-            let _ = writeln!(out, "  ~ {}", change_line(i));
-        }
-    }
-    if !r.drift.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nDrift already there (not caused by this pull request; apply after merge reverts it too):"
-        );
-        for i in &r.drift {
-            let _ = writeln!(out, "  . {}", three_line(i));
-        }
-    }
-    if !r.rotations.is_empty() {
-        let _ = writeln!(out, "\nCredential rotations (reference fingerprints):");
-        for rot in &r.rotations {
-            let _ = writeln!(
-                out,
-                "  {}: {} -> {}",
+    section(
+        &mut out,
+        "Conflicts (this pull request edits something that drifted on the site)",
+        "!",
+        &r.conflicts,
+        three_line,
+    );
+    section(
+        &mut out,
+        "Changes this pull request makes",
+        "~",
+        &r.changes,
+        change_line,
+    );
+    section(
+        &mut out,
+        "Drift already there (not caused by this pull request; apply after merge reverts it too)",
+        ".",
+        &r.drift,
+        three_line,
+    );
+    section(
+        &mut out,
+        "Credential rotations (reference fingerprints)",
+        "",
+        &r.rotations,
+        |rot| {
+            format!(
+                "{}: {} -> {}",
                 who(&rot.key, rot.target_id),
                 rot.base_fingerprint.as_deref().unwrap_or("none"),
                 rot.head_fingerprint.as_deref().unwrap_or("none")
-            );
-        }
-    }
+            )
+        },
+    );
     if r.changes.is_empty() && r.drift.is_empty() && r.conflicts.is_empty() {
         let _ = writeln!(
             out,
@@ -106,18 +106,12 @@ pub fn text(r: &Review) -> String {
 
 /// The review as pretty JSON with a trailing newline.
 pub fn json(r: &Review) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::pretty(r)
 }
 
 /// The JSON Schema (draft-07) of the review document.
 pub fn schema() -> String {
-    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = generator.into_root_schema_for::<Review>();
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    s.push('\n');
-    s
+    super::json::schema_of::<Review>()
 }
 
 fn table(out: &mut String, title: &str, items: &[ReviewItem]) {
@@ -128,29 +122,20 @@ fn table(out: &mut String, title: &str, items: &[ReviewItem]) {
         out,
         "#### {title}\n\n| Integration | What | Live | Base | Head |\n|---|---|---|---|---|"
     );
-    for i in items.iter().take(MAX_ROWS) {
+    capped_rows(out, items, MAX_ROWS, "review", |i| {
         let what = match &i.detail {
             Some(d) => format!("{}: {d}", i.subject.label()),
             None => i.subject.label(),
         };
-        let _ = writeln!(
-            out,
+        format!(
             "| `{}` | {} | `{}` | `{}` | `{}` |",
             cell(&who(&i.key, i.target_id)),
             cell(&what),
             cell(&show(&i.subject, i.live.as_ref())),
             cell(&show(&i.subject, i.base.as_ref())),
             cell(&show(&i.subject, i.head.as_ref()))
-        );
-    }
-    if items.len() > MAX_ROWS {
-        let _ = writeln!(
-            out,
-            "\n_{} more not shown; see `gijctl review --format json`._",
-            items.len() - MAX_ROWS
-        );
-    }
-    let _ = writeln!(out);
+        )
+    });
 }
 
 /// Renders the review as one pull-request comment, starting with the plan comment's marker.
@@ -260,16 +245,10 @@ mod tests {
     /// Fails when `schema/review.schema.json` is out of date; run with `GIJCTL_UPDATE_SCHEMA=1`.
     #[test]
     fn committed_schema_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/review.schema.json");
-        let want = schema();
-        if std::env::var_os("GIJCTL_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "schema/review.schema.json is stale: run `GIJCTL_UPDATE_SCHEMA=1 cargo test --lib render::review`"
+        crate::render::json::assert_schema_current(
+            "review.schema.json",
+            &schema(),
+            "render::review",
         );
     }
 }

@@ -128,3 +128,62 @@ fn creations_list_only_settings_that_differ_from_the_defaults() {
         crate::plan::fields::SETTINGS_FIELDS.len()
     );
 }
+
+#[test]
+fn project_breakdown_reads_the_same_in_text_and_markdown() {
+    let (d, mut l) = quickstart();
+    l.integrations[0].projects =
+        crate::model::LiveProjects::Keys(["DATA".to_owned(), "OPS".to_owned()].into());
+    let p = plan(&d, &l, &PlanOptions::default()).unwrap();
+    let text = super::text::render(&p, false);
+    let md = super::markdown::render(&p);
+    assert!(text.contains("    (projects: +API +WEB -DATA)\n"), "{text}");
+    assert!(md.contains("\n  (projects: +API +WEB -DATA)\n"), "{md}");
+    // Inside the diff block of acme-github, after its `-`/`+` lines.
+    let block = &md[md.find("<code>~ acme-github</code>").unwrap()..];
+    let block = &block[..block.find("</details>").unwrap()];
+    let plus = block.find("+ projects = ").unwrap();
+    assert!(block.find("(projects: +API +WEB -DATA)").unwrap() > plus);
+}
+
+#[test]
+fn markdown_lists_the_allowances_recorded_in_the_plan() {
+    use crate::plan::model::Allowance;
+    use crate::policy::Allow;
+    let mut p = quickstart_plan(true);
+    assert!(!super::markdown::render(&p).contains("Policy exceptions"));
+    p.allowances = vec![
+        Allowance {
+            allow: Allow::RemoveProjects,
+            plan_checksum: p.checksum.clone(),
+            approves: vec![
+                "protect-projects: step 1 changes the project associations of `acme-github`: <all>"
+                    .into(),
+            ],
+        },
+        Allowance {
+            allow: Allow::WeakenRequireUserPat,
+            plan_checksum: p.checksum.clone(),
+            approves: vec![],
+        },
+        Allowance {
+            allow: Allow::DeleteLongIndexing,
+            plan_checksum: "0123abcd".into(),
+            approves: vec!["protect-indexing-longer-than: #20".into()],
+        },
+    ];
+    let md = super::markdown::render(&p);
+    let want = "> [!IMPORTANT]\n\
+        > Policy exceptions approved for this plan with `--allow` (they approve this plan only):\n\
+        \n\
+        - `--allow remove-projects` approves:\n  \
+          - protect-projects: step 1 changes the project associations of 'acme-github': &lt;all&gt;\n\
+        - `--allow weaken-require-user-pat` approves nothing in this plan\n\
+        - `--allow delete-long-indexing` was given for another plan (checksum `0123abcd`): apply ignores it\n\
+        \n";
+    assert!(md.contains(want), "{md}");
+    // Right after the risky changes they waive, before the per-integration details.
+    let at = md.find("> [!IMPORTANT]").unwrap();
+    assert!(md.find("> [!WARNING]").unwrap() < at);
+    assert!(at < md.find("#### Changes").unwrap());
+}

@@ -12,7 +12,9 @@ use similar::{ChangeTag, TextDiff};
 use super::duration;
 use crate::model::{Field, Settings};
 use crate::plan::fields::{self, field_name, toml_string, toml_value};
-use crate::plan::{Action, ActionKind, CreateSpec, Phase, Plan, SettingValue, Summary};
+use crate::plan::{
+    Action, ActionKind, CreateSpec, FieldChange, Phase, Plan, SettingValue, Summary,
+};
 
 /// Paints text only when colour is on.
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +141,7 @@ pub fn create_lines(spec: &CreateSpec) -> Vec<String> {
 }
 
 /// The unified-ish diff of an update's changes: `- field = old` / `+ field = new` lines.
-fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String) {
+fn change_diff(changes: &[FieldChange], p: Paint, out: &mut String) {
     for c in changes {
         let name = field_name(c.field);
         let old = format!("{name} = {}\n", toml_value(&c.old));
@@ -155,32 +157,34 @@ fn change_diff(changes: &[crate::plan::FieldChange], p: Paint, out: &mut String)
         }
     }
     for c in changes {
-        // From or to "all": +/- lists would mislead (the listed projects were or stay
-        // associated); say what the switch means instead.
-        let all = serde_json::Value::from("all");
-        if c.field == Field::Projects && (c.old == all || c.new == all) {
-            let note = if c.new == all {
-                "every Jira project, including future ones".to_owned()
-            } else {
-                format!("no longer every Jira project, only {}", list_keys(&c.new))
-            };
-            let _ = writeln!(
-                out,
-                "    {}",
-                p.dim(&format!("({}: {note})", field_name(c.field)))
-            );
-            continue;
-        }
-        if !c.added.is_empty() || !c.removed.is_empty() {
-            let mut parts: Vec<String> = c.added.iter().map(|k| format!("+{k}")).collect();
-            parts.extend(c.removed.iter().map(|k| format!("-{k}")));
-            let _ = writeln!(
-                out,
-                "    {}",
-                p.dim(&format!("({}: {})", field_name(c.field), parts.join(" ")))
-            );
+        if let Some(note) = change_note(c) {
+            let _ = writeln!(out, "    {}", p.dim(&format!("({note})")));
         }
     }
+}
+
+/// What a change means key by key, printed under its `-`/`+` lines by the text and the
+/// Markdown renderings alike (one computation, so the terminal and the pull request never
+/// disagree): `projects: +API -DATA`. From or to "all", +/- lists would mislead (the listed
+/// projects were or stay associated), so the note says what the switch means instead. `None`
+/// for changes without a breakdown (every field but `projects`).
+pub fn change_note(c: &FieldChange) -> Option<String> {
+    let all = serde_json::Value::from("all");
+    let name = field_name(c.field);
+    if c.field == Field::Projects && (c.old == all || c.new == all) {
+        let note = if c.new == all {
+            "every Jira project, including future ones".to_owned()
+        } else {
+            format!("no longer every Jira project, only {}", list_keys(&c.new))
+        };
+        return Some(format!("{name}: {note}"));
+    }
+    if c.added.is_empty() && c.removed.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = c.added.iter().map(|k| format!("+{k}")).collect();
+    parts.extend(c.removed.iter().map(|k| format!("-{k}")));
+    Some(format!("{name}: {}", parts.join(" ")))
 }
 
 /// `API, OPS, WEB` from a JSON list of project keys.
