@@ -1128,6 +1128,7 @@ async fn pacing_spreads_requests_so_a_tight_bucket_never_answers_429() {
     let c = paged(&srv, false);
     read_write_read(&srv, &c).await;
     let without = srv.stats().rate_limited;
+    eprintln!("without pacing: {:?}", c.stats());
     assert!(without > 0, "{:?}", srv.stats());
     assert_eq!(c.stats().rate_limited, without);
     assert_eq!(c.stats().paced_requests, 0);
@@ -1142,10 +1143,14 @@ async fn pacing_spreads_requests_so_a_tight_bucket_never_answers_429() {
     read_write_read(&srv, &c).await;
     let s = srv.stats();
     let cs = c.stats();
+    eprintln!("with pacing: {cs:?}");
     assert_eq!(s.rate_limited, 0, "{s:?} {cs:?}");
     assert_eq!((cs.rate_limited, cs.retries), (0, 0), "{cs:?}");
     assert_eq!(cs.requests, s.total_requests);
-    assert!(cs.requests > 6 * 4, "more requests than the bucket holds: {cs:?}");
+    assert!(
+        cs.requests > 6 * 4,
+        "more requests than the bucket holds: {cs:?}"
+    );
     assert!(cs.paced_requests > 0 && cs.paced > Duration::ZERO, "{cs:?}");
 }
 
@@ -1177,7 +1182,10 @@ async fn reset_ms_extension_announces_the_refill_in_real_milliseconds() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!((now_secs..=now_secs + 2).contains(&reset), "{reset} vs {now_secs}");
+    assert!(
+        (now_secs..=now_secs + 2).contains(&reset),
+        "{reset} vs {now_secs}"
+    );
     let o = gijctl::api::pace::Observation::from_headers(h, std::time::SystemTime::now())
         .expect("the client reads the headers");
     assert_eq!(

@@ -513,12 +513,12 @@ impl Client {
 
     /// Waits for the shared rate-limit pause, then for a concurrency permit, then reserves the
     /// request's share of the rate-limit budget and waits as long as pacing asks.
-    async fn admit(
-        &self,
-        call: &Call,
-    ) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
+    async fn admit(&self, call: &Call) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
         let permit = self.admit_permit(call).await;
-        let pace = self.inner.budget().reserve(Instant::now(), &self.inner.pace);
+        let pace = self
+            .inner
+            .budget()
+            .reserve(Instant::now(), &self.inner.pace);
         let reservation = Reservation {
             inner: &self.inner,
             settled: false,
