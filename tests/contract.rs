@@ -78,6 +78,14 @@ fn client(srv: &RunningServer) -> Client {
     Client::new(config(srv, ADMIN)).expect("client builds")
 }
 
+/// A client that does not pace itself: the tests of the 429 safety net need it to run into the
+/// limit, which pacing otherwise avoids.
+fn unpaced_client(srv: &RunningServer) -> Client {
+    let mut c = config(srv, ADMIN);
+    c.pace.enabled = false;
+    Client::new(c).expect("client builds")
+}
+
 fn paged_client(srv: &RunningServer, integration_page: u32, repository_page: u32) -> Client {
     let mut c = config(srv, ADMIN);
     c.integration_page_size = integration_page;
@@ -816,7 +824,7 @@ async fn retry_after_ms_of_a_429_is_honoured() {
         refill_per_sec: 4.0,
     })
     .await;
-    let c = client(&srv);
+    let c = unpaced_client(&srv);
     c.get_integration(1).await.unwrap();
     c.get_integration(1).await.unwrap();
     let started = Instant::now();
@@ -840,7 +848,7 @@ async fn a_429_pauses_every_request_of_the_client() {
         refill_per_sec: 2.5,
     })
     .await;
-    let c = client(&srv);
+    let c = unpaced_client(&srv);
     let ids: Vec<u64> = srv.state_snapshot().integrations.keys().copied().collect();
     c.get_integration(ids[0]).await.unwrap();
     let started = Instant::now();
@@ -887,6 +895,7 @@ async fn low_token_bucket_makes_a_full_read_wait_not_fail() {
     cfg.integration_page_size = 1;
     cfg.repository_page_size = 1;
     cfg.retry = policy(30);
+    cfg.pace.enabled = false;
     let c = Client::new(cfg).unwrap();
     let site = c.read_site().await.expect("the client waits out the limit");
     assert_read_equals_state(&site, &st);
@@ -949,7 +958,7 @@ async fn a_429_on_create_is_retried_and_creates_once() {
         refill_per_sec: 3.4,
     })
     .await;
-    let c = client(&srv);
+    let c = unpaced_client(&srv);
     let created = c
         .create_integration(&github_request("globex-web", "limited", true))
         .await
@@ -1048,4 +1057,139 @@ async fn writes_round_trip_through_the_site() {
     assert!(!st.integrations.contains_key(&gitlab));
     assert!(st.repositories.values().all(|r| r.integration_id != gitlab));
     assert!(c.get_integration(gitlab).await.unwrap().is_none());
+}
+
+// ------------------------------------------------------------------ pacing
+
+/// A bucket of 6 refilled at 0.5 requests per virtual second on a server running 50 times
+/// faster than real time: 25 requests per real second, announced through
+/// `X-RateLimit-Reset-Ms` (whole epoch seconds could not describe a 40 ms refill).
+async fn tight_bucket_org() -> RunningServer {
+    start(DevServerConfig {
+        time_scale: 50.0,
+        rate_limit: RateLimitConfig {
+            capacity: 6,
+            refill_per_sec: 0.5,
+        },
+        ..server_config(Some("org"))
+    })
+    .await
+}
+
+/// Reads the whole org site page by page (25 requests), renames every integration with
+/// concurrent PUTs, then reads it again, and checks what was read and written.
+async fn read_write_read(srv: &RunningServer, c: &Client) {
+    let st = srv.state_snapshot();
+    let site = c.read_site().await.expect("paged read");
+    assert_read_equals_state(&site, &st);
+    let ids: Vec<u64> = st.integrations.keys().copied().collect();
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let c = c.clone();
+        set.spawn(async move {
+            let req = IntegrationRequest {
+                fields: Integration {
+                    display_name: Some(format!("paced #{id}")),
+                    ..Integration::default()
+                },
+                ..IntegrationRequest::default()
+            };
+            c.update_integration(id, &req).await
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().expect("rename");
+    }
+    let st = srv.state_snapshot();
+    for id in &ids {
+        assert_eq!(
+            st.integrations[id].settings.display_name.as_deref(),
+            Some(format!("paced #{id}").as_str())
+        );
+    }
+    let site = c.read_site().await.expect("second read");
+    assert_read_equals_state(&site, &st);
+}
+
+#[tokio::test]
+async fn pacing_spreads_requests_so_a_tight_bucket_never_answers_429() {
+    let paged = |srv: &RunningServer, pace: bool| {
+        let mut cfg = config(srv, ADMIN);
+        cfg.integration_page_size = 1;
+        cfg.repository_page_size = 1;
+        cfg.retry = policy(30);
+        cfg.pace.enabled = pace;
+        Client::new(cfg).unwrap()
+    };
+
+    // Without pacing: the same work bursts past the bucket (its concurrent pages go out far
+    // faster than 25 a second) and leans on the 429 safety net; the result is still right.
+    let srv = tight_bucket_org().await;
+    let c = paged(&srv, false);
+    read_write_read(&srv, &c).await;
+    let without = srv.stats().rate_limited;
+    eprintln!("without pacing: {:?}", c.stats());
+    assert!(without > 0, "{:?}", srv.stats());
+    assert_eq!(c.stats().rate_limited, without);
+    assert_eq!(c.stats().paced_requests, 0);
+
+    // With pacing: zero 429s. The client reads the budget from every answer, reserves each
+    // request from it before sending (the renames run concurrently) and spreads the last 20 %
+    // over the time to the refill. Zero, not merely fewer: the only blind requests are the
+    // first three concurrent ones (before any answer described the budget), which the bucket
+    // of 6 holds, and every later estimate errs on the safe side.
+    let srv = tight_bucket_org().await;
+    let c = paged(&srv, true);
+    read_write_read(&srv, &c).await;
+    let s = srv.stats();
+    let cs = c.stats();
+    eprintln!("with pacing: {cs:?}");
+    assert_eq!(s.rate_limited, 0, "{s:?} {cs:?}");
+    assert_eq!((cs.rate_limited, cs.retries), (0, 0), "{cs:?}");
+    assert_eq!(cs.requests, s.total_requests);
+    assert!(
+        cs.requests > 6 * 4,
+        "more requests than the bucket holds: {cs:?}"
+    );
+    assert!(cs.paced_requests > 0 && cs.paced > Duration::ZERO, "{cs:?}");
+}
+
+#[tokio::test]
+async fn reset_ms_extension_announces_the_refill_in_real_milliseconds() {
+    // Full again 1 virtual second after the first request: 100 real ms at a scale of 10.
+    let srv = start(DevServerConfig {
+        time_scale: 10.0,
+        rate_limit: RateLimitConfig {
+            capacity: 4,
+            refill_per_sec: 1.0,
+        },
+        ..server_config(Some("org"))
+    })
+    .await;
+    let before = std::time::SystemTime::now();
+    let resp = reqwest::Client::new()
+        .get(format!("{}/rest/api/2/project", srv.base_url()))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let h = resp.headers();
+    assert_eq!(h["x-ratelimit-limit"], "4");
+    assert_eq!(h["x-ratelimit-remaining"], "3");
+    assert_eq!(h["x-ratelimit-reset-ms"], "100");
+    let reset: u64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    let now_secs = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (now_secs..=now_secs + 2).contains(&reset),
+        "{reset} vs {now_secs}"
+    );
+    let o = gijctl::api::pace::Observation::from_headers(h, std::time::SystemTime::now())
+        .expect("the client reads the headers");
+    assert_eq!(
+        (o.limit, o.remaining, o.reset_in),
+        (4, 3, Duration::from_millis(100))
+    );
 }

@@ -12,6 +12,9 @@
 //! - **Retries** ([`super::retry`]): 429/503 wait as the server says, 500/502/504 and transport
 //!   failures back off with full jitter, within an attempt and time budget; a 429 pauses every
 //!   request of the client. Every wait is logged at `warn`.
+//! - **Pacing** ([`super::pace`]): every answer's `X-RateLimit-*` headers update a budget the
+//!   client's concurrent requests share; once it runs low, requests are spread over the time
+//!   until the reset instead of bursting into 429s. The 429 handling stays as the safety net.
 //! - **No duplicate create.** A create whose answer was lost is never re-posted blindly: the
 //!   client looks the integration up first and adopts it when it exists.
 //! - **Bounded memory.** Answers are read in chunks up to a cap (64 MiB for lists, 1 MiB for
@@ -34,6 +37,7 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use super::endpoint::{Endpoint, origin_of};
+use super::pace::{Budget, Observation, PaceConfig};
 use super::retry::{RateGate, RetryPolicy, parse_retry_after};
 use super::{ApiError, GijApi, LiveSite, wire};
 use crate::model::normalize_origin;
@@ -76,6 +80,8 @@ pub struct ClientConfig {
     pub repository_page_size: u32,
     /// Time limit of one attempt, from sending to the end of the answer.
     pub request_timeout: Duration,
+    /// Pacing from the site's rate-limit headers.
+    pub pace: PaceConfig,
 }
 
 impl ClientConfig {
@@ -90,6 +96,7 @@ impl ClientConfig {
             integration_page_size: DEFAULT_INTEGRATION_PAGE,
             repository_page_size: DEFAULT_REPOSITORY_PAGE,
             request_timeout: Duration::from_secs(60),
+            pace: PaceConfig::default(),
         }
     }
 }
@@ -108,6 +115,11 @@ pub struct ClientStats {
     pub rate_limited: u64,
     /// Creates whose answer was lost but whose integration was found and adopted.
     pub adopted_creates: u64,
+    /// Time requests waited before being sent because the site's rate-limit budget ran low
+    /// (pacing), summed over all concurrent requests; not part of `total_wait`.
+    pub paced: Duration,
+    /// Requests that waited for pacing.
+    pub paced_requests: u64,
 }
 
 #[derive(Default)]
@@ -117,6 +129,8 @@ struct Counters {
     wait_nanos: AtomicU64,
     rate_limited: AtomicU64,
     adopted: AtomicU64,
+    paced_nanos: AtomicU64,
+    paced_requests: AtomicU64,
 }
 
 impl Counters {
@@ -138,7 +152,44 @@ struct Inner {
     max_concurrency: usize,
     permits: Semaphore,
     gate: RateGate,
+    pace: PaceConfig,
+    budget: std::sync::Mutex<Budget>,
     counters: Counters,
+}
+
+impl Inner {
+    fn budget(&self) -> std::sync::MutexGuard<'_, Budget> {
+        self.budget
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One request's share of the rate-limit budget; settled with the answer's headers, or without
+/// them when the request fails or is cancelled (drop).
+struct Reservation<'a> {
+    inner: &'a Inner,
+    settled: bool,
+}
+
+impl Reservation<'_> {
+    fn settle(mut self, headers: &HeaderMap) {
+        self.settled = true;
+        let seen = Observation::from_headers(headers, SystemTime::now());
+        self.inner
+            .budget()
+            .settle(seen, Instant::now(), &self.inner.pace);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.inner
+                .budget()
+                .settle(None, Instant::now(), &self.inner.pace);
+        }
+    }
 }
 
 /// The reqwest client for a GIJ site. Cheap to clone: clones share the connection pool, the
@@ -348,6 +399,8 @@ impl Client {
                 max_concurrency: config.max_concurrency,
                 permits: Semaphore::new(config.max_concurrency),
                 gate: RateGate::default(),
+                pace: config.pace,
+                budget: std::sync::Mutex::new(Budget::default()),
                 counters: Counters::default(),
             }),
         })
@@ -414,6 +467,8 @@ impl Client {
             total_wait: Duration::from_nanos(c.wait_nanos.load(Ordering::Relaxed)),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             adopted_creates: c.adopted.load(Ordering::Relaxed),
+            paced: Duration::from_nanos(c.paced_nanos.load(Ordering::Relaxed)),
+            paced_requests: c.paced_requests.load(Ordering::Relaxed),
         }
     }
 
@@ -456,8 +511,44 @@ impl Client {
 
     // ---- one attempt -------------------------------------------------------------------
 
+    /// Waits for the shared rate-limit pause, then for a concurrency permit, then reserves the
+    /// request's share of the rate-limit budget and waits as long as pacing asks.
+    async fn admit(&self, call: &Call) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
+        let permit = self.admit_permit(call).await;
+        let pace = self
+            .inner
+            .budget()
+            .reserve(Instant::now(), &self.inner.pace);
+        let reservation = Reservation {
+            inner: &self.inner,
+            settled: false,
+        };
+        if !pace.is_zero() {
+            debug!(
+                "{} {}: pacing {} for the site's rate-limit budget",
+                call.method,
+                call.url,
+                secs(pace)
+            );
+            let c = &self.inner.counters;
+            c.paced_requests.fetch_add(1, Ordering::Relaxed);
+            c.paced_nanos.fetch_add(
+                u64::try_from(pace.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            tokio::time::sleep(pace).await;
+        }
+        // A 429 of another request may have paused the client meanwhile; the permit is kept.
+        let wait = self.inner.gate.remaining(Instant::now());
+        if !wait.is_zero() {
+            self.inner.counters.add_wait(wait);
+            tokio::time::sleep(wait).await;
+        }
+        (permit, reservation)
+    }
+
     /// Waits for the shared rate-limit pause, then for a concurrency permit.
-    async fn admit(&self, call: &Call) -> tokio::sync::SemaphorePermit<'_> {
+    async fn admit_permit(&self, call: &Call) -> tokio::sync::SemaphorePermit<'_> {
         loop {
             let wait = self.inner.gate.remaining(Instant::now());
             if !wait.is_zero() {
@@ -482,7 +573,7 @@ impl Client {
     }
 
     async fn send_once(&self, call: &Call) -> Result<Answer, SendError> {
-        let _permit = self.admit(call).await;
+        let (_permit, reservation) = self.admit(call).await;
         self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut rb = self
             .inner
@@ -498,6 +589,7 @@ impl Client {
         let resp = rb.send().await.map_err(|e| self.send_error(call, &e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        reservation.settle(&headers);
         let (limit, truncate) = if status.is_success() {
             (call.limit, false)
         } else {

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod endpoint;
 pub mod error;
+pub mod pace;
 pub mod retry;
 pub mod wire;
 

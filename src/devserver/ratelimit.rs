@@ -2,7 +2,9 @@
 //!
 //! Real GIJ sites sit behind proxies and git services that throttle; clients must read
 //! `X-RateLimit-*` headers and honour `Retry-After`. Buckets refill on the virtual clock so a
-//! time-scaled server asks for proportionally short waits (`Retry-After-Ms`).
+//! time-scaled server asks for proportionally short waits (`Retry-After-Ms`) and announces
+//! proportionally near resets (`X-RateLimit-Reset-Ms`, from [`Decision::full_in_ms`]), which
+//! the client's pacing (`crate::api::pace`) reads.
 
 use std::collections::HashMap;
 

@@ -256,8 +256,12 @@ async fn guard(sh: Arc<Shared>, matched: MatchedPath, req: Request, next: Next) 
     let headers = |resp: &mut Response| {
         set_header(resp, "x-ratelimit-limit", u64::from(d.limit));
         set_header(resp, "x-ratelimit-remaining", u64::from(d.remaining));
-        let reset_ms = real_epoch_ms().max(0) as u64 + sh.clock.real_ms_for(d.full_in_ms);
+        let full_in_ms = sh.clock.real_ms_for(d.full_in_ms);
+        let reset_ms = real_epoch_ms().max(0) as u64 + full_in_ms;
         set_header(resp, "x-ratelimit-reset", reset_ms.div_ceil(1000));
+        // Extension: real milliseconds until the bucket is full; whole epoch seconds are too
+        // coarse for a time-scaled server (docs/api.md).
+        set_header(resp, "x-ratelimit-reset-ms", full_in_ms);
     };
     if !d.allowed {
         lock(&sh.counters).rate_limited += 1;
