@@ -534,6 +534,34 @@ async fn server_errors_then_success_are_retried() {
     assert!(cs.total_wait >= Duration::from_millis(60), "{cs:?}");
 }
 
+/// A 429 no header announced (another job drained the token's budget) is waited out with its
+/// Retry-After-Ms and retried, even with pacing on: pacing cannot foresee it.
+#[tokio::test]
+async fn unannounced_429_is_waited_out_and_retried() {
+    let srv = org().await;
+    let c = client(&srv);
+    srv.set_faults(script(
+        80,
+        vec![
+            scripted(FaultKind::Error429, R_INTEGRATIONS),
+            scripted(FaultKind::Error429, R_INTEGRATIONS),
+        ],
+    ));
+    let st = srv.state_snapshot();
+    let started = Instant::now();
+    let site = c.read_site().await.expect("read after two 429s");
+    assert_read_equals_state(&site, &st);
+    assert_eq!(request_count(&srv, R_INTEGRATIONS), 3);
+    assert_eq!(fault_count(&srv, "error429"), 2);
+    let stats = srv.stats();
+    assert_eq!(stats.rate_limited, 2);
+    let cs = c.stats();
+    assert_eq!(cs.rate_limited, 2, "{cs:?}");
+    assert_eq!(cs.requests, stats.total_requests);
+    // Two Retry-After-Ms of 80 ms each (frozen clock: virtual = real), one after the other.
+    assert!(started.elapsed() >= Duration::from_millis(160), "{cs:?}");
+}
+
 #[tokio::test]
 async fn dropped_connections_on_reads_are_retried() {
     let srv = org().await;

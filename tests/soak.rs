@@ -449,7 +449,15 @@ fn round(site: &Site, args: &[&str], w: Weather, timeout: Duration) -> (RoundEnd
         }
         match storm {
             None if !stormed && w.storm_after.is_some_and(|a| done >= a) => {
+                // The bucket shrinks (the client's pacing should follow it without a 429),
+                // and the next requests meet 429s no header announced (another job sharing
+                // the token): the safety net under the pacing.
                 site.server().set_rate_limit(storm_bucket());
+                site.server()
+                    .script_faults((0..w.storm_429s).map(|_| ScriptedFault {
+                        kind: FaultKind::Error429,
+                        route: None,
+                    }));
                 storm = Some(now.rate_limited);
                 stormed = true;
             }

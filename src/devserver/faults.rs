@@ -1,4 +1,5 @@
-//! Fault injection: 5xx answers, latency, dropped connections and lost create answers.
+//! Fault injection: 5xx and unannounced 429 answers, latency, dropped connections and lost
+//! create answers.
 //!
 //! Clients must survive flaky networks and proxies; these faults let tests prove it. Random
 //! faults come from a seeded RNG that draws the same number of values for every request, so a
@@ -21,6 +22,10 @@ pub enum FaultKind {
     Error502,
     /// HTTP 503 with `Retry-After`.
     Error503,
+    /// HTTP 429 with `Retry-After` but no rate-limit headers: throttling the client could not
+    /// see coming (a proxy, or another job sharing the token drained the budget). Scripted
+    /// only, so that random fault sequences stay as they were.
+    Error429,
     /// The connection is closed without an answer, before the request is handled.
     Drop,
     /// Create only: the integration is created, then the connection is closed without an answer.
@@ -36,6 +41,7 @@ impl FaultKind {
             FaultKind::Error500 => "error500",
             FaultKind::Error502 => "error502",
             FaultKind::Error503 => "error503",
+            FaultKind::Error429 => "error429",
             FaultKind::Drop => "drop",
             FaultKind::LoseCreate => "loseCreate",
             FaultKind::Spike => "spike",

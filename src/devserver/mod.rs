@@ -146,7 +146,7 @@ pub struct Stats {
     pub handler_ms: f64,
     /// Requests answered 429.
     pub rate_limited: u64,
-    /// Injected faults per kind (`error500`, `error502`, `error503`, `drop`, `loseCreate`,
+    /// Injected faults per kind (`error500`, `error502`, `error503`, `error429`, `drop`, `loseCreate`,
     /// `spike`).
     pub faults: BTreeMap<String, u64>,
     /// Largest number of integrations indexing at the same instant since the last reset.
@@ -416,6 +416,12 @@ impl RunningServer {
     /// Replaces the fault settings (and reseeds the fault RNG).
     pub fn set_faults(&self, faults: FaultConfig) {
         *lock(&self.shared.faults) = FaultState::new(faults);
+    }
+
+    /// Appends scripted faults to the current ones, keeping the random settings and the RNG
+    /// where they are (a storm in the middle of a run, without reseeding the run's faults).
+    pub fn script_faults(&self, faults: impl IntoIterator<Item = ScriptedFault>) {
+        lock(&self.shared.faults).config.script.extend(faults);
     }
 
     /// Replaces the rate-limit settings (existing buckets are forgotten).

@@ -280,6 +280,19 @@ async fn guard(sh: Arc<Shared>, matched: MatchedPath, req: Request, next: Next) 
             count_fault(&sh, FaultKind::Drop);
             return drop_connection(ctl).await;
         }
+        Some(FaultKind::Error429) => {
+            count_fault(&sh, FaultKind::Error429);
+            lock(&sh.counters).rate_limited += 1;
+            let mut resp = err(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit exceeded (injected fault)",
+                "Wait for Retry-After (or Retry-After-Ms) before retrying",
+            )
+            .into_response();
+            let ms = lock(&sh.faults).config.retry_after_ms;
+            set_retry_after(&mut resp, sh.clock.real_ms_for(ms));
+            return resp;
+        }
         Some(k @ (FaultKind::Error500 | FaultKind::Error502 | FaultKind::Error503)) => {
             count_fault(&sh, k);
             let (status, msg) = match k {
