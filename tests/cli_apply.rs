@@ -450,3 +450,41 @@ fn events_carry_an_overall_eta_that_starts_at_the_plan_estimate_and_ends_at_zero
         "{err}"
     );
 }
+
+#[test]
+fn a_saved_plan_shown_in_text_lists_its_allow_approvals() {
+    let rup = json!({"type": "GITHUB", "group": "org-01", "credential": GH_TOKEN,
+                     "settings": {"displayName": "GitHub · org-01", "requireUserPat": true,
+                                  "global": false, "projectMappingIds": [10000]}});
+    let site = start(seed(1, 1, vec![rup]), |_| {});
+    let cfg = config(1..=1, "\n[policy]\nprotect-require-user-pat = true\n").replace(
+        "projects = [\"OPS\"]\n",
+        "projects = [\"OPS\"]\ndisplay-name = \"GitHub · org-01\"\nrequire-user-pat = false\n",
+    );
+    let cfg = site.write("gij.toml", &cfg);
+    let planfile = site.dir.path().join("plan.json");
+    let o = site.run(&[
+        "plan",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        planfile.to_str().unwrap(),
+        "--allow",
+        "weaken-require-user-pat",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Shown later, when the saved plan is applied: the approval is on screen with what it
+    // approves, not only in the stderr of the run that made the plan.
+    let o = site.run(&[
+        "apply",
+        planfile.to_str().unwrap(),
+        "--poll-interval",
+        "10ms",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = common::site::stdout(&o);
+    let at = out
+        .find("Policy exceptions approved for this plan with `--allow` (they approve this plan only):\n  --allow weaken-require-user-pat approves:\n    - ")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(at < out.find("~ org-01").unwrap(), "{out}");
+}
