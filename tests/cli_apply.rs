@@ -384,3 +384,107 @@ fn resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted() {
     site.assert_no_duplicates();
     plan_is_empty(&site, &cfg);
 }
+
+#[test]
+fn events_carry_an_overall_eta_that_starts_at_the_plan_estimate_and_ends_at_zero() {
+    let site = start(seed(6, 3, vec![]), |_| {});
+    let cfg = site.write("gij.toml", &config(1..=6, ""));
+    let o = site.run(&["plan", "-c", cfg.to_str().unwrap(), "--format", "json"]);
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let planned = plan["schedule"]["estimated_indexing_secs"]
+        .as_u64()
+        .unwrap();
+    assert!(planned > 0);
+
+    let events = site.dir.path().join("events.ndjson");
+    let o = site.run(&[
+        "apply",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--auto-approve",
+        "--poll-interval",
+        "10ms",
+        "--events",
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let eta = |e: &Value| {
+        e["eta_secs"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no eta_secs in {e}"))
+    };
+    // Before anything ran, the estimate is the plan's own (same model, same slots).
+    assert_eq!(lines[0]["type"], "apply_start");
+    assert_eq!(eta(&lines[0]), planned);
+    // The dev-server indexes far faster than a real site: once progress is observed the
+    // estimate is calibrated down, and it never ends above zero.
+    let done: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["type"] == "action_done" && e["outcome"] == "succeeded")
+        .collect();
+    assert_eq!(done.len(), 6);
+    assert!(eta(done[0]) < planned, "{}", done[0]);
+    assert_eq!(eta(done[5]), 0);
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "apply_complete");
+    assert_eq!(eta(last), 0);
+    // Every progress line carries it; indexing steps say so when they start.
+    assert!(lines.iter().all(|e| e.get("eta_secs").is_some()));
+    let starts = lines.iter().filter(|e| e["type"] == "action_start");
+    assert!(starts.clone().all(|e| e["indexing"] == true));
+    assert_eq!(starts.count(), 6);
+    // Off a terminal, the plain lines give the overall picture as integrations finish.
+    let err = stderr(&o);
+    assert!(
+        err.contains("indexing: 6 integrations, about") && err.contains("(plan estimate)"),
+        "{err}"
+    );
+    assert!(err.contains("indexing: 1/6 finished, "), "{err}");
+    assert!(
+        err.contains("indexing: 6/6 finished, nothing left"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_saved_plan_shown_in_text_lists_its_allow_approvals() {
+    let rup = json!({"type": "GITHUB", "group": "org-01", "credential": GH_TOKEN,
+                     "settings": {"displayName": "GitHub · org-01", "requireUserPat": true,
+                                  "global": false, "projectMappingIds": [10000]}});
+    let site = start(seed(1, 1, vec![rup]), |_| {});
+    let cfg = config(1..=1, "\n[policy]\nprotect-require-user-pat = true\n").replace(
+        "projects = [\"OPS\"]\n",
+        "projects = [\"OPS\"]\ndisplay-name = \"GitHub · org-01\"\nrequire-user-pat = false\n",
+    );
+    let cfg = site.write("gij.toml", &cfg);
+    let planfile = site.dir.path().join("plan.json");
+    let o = site.run(&[
+        "plan",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--out",
+        planfile.to_str().unwrap(),
+        "--allow",
+        "weaken-require-user-pat",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Shown later, when the saved plan is applied: the approval is on screen with what it
+    // approves, not only in the stderr of the run that made the plan.
+    let o = site.run(&[
+        "apply",
+        planfile.to_str().unwrap(),
+        "--poll-interval",
+        "10ms",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = common::site::stdout(&o);
+    let at = out
+        .find("Policy exceptions approved for this plan with `--allow` (they approve this plan only):\n  --allow weaken-require-user-pat approves:\n    - ")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(at < out.find("~ org-01").unwrap(), "{out}");
+}

@@ -4,6 +4,11 @@
 //! up to three sinks: an NDJSON file (`--events FILE`, for automation), progress bars on a TTY
 //! (indicatif), or one plain line per event when stderr is not a terminal (CI logs). Keeping a
 //! single event type means the three views can never disagree about what happened.
+//!
+//! When the apply has indexing steps, the reporter also follows them with an
+//! [`eta::Tracker`](super::eta::Tracker) and every view shows the overall time left: the
+//! `eta_secs` field of each NDJSON line, the overall bar's message, and a line each time an
+//! integration finishes indexing. The stream is documented in `docs/events.md`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
+
+use super::eta::Tracker;
+use crate::render::duration;
 
 /// Version of the event stream format; bumped on incompatible changes.
 pub const EVENTS_FORMAT_VERSION: u32 = 1;
@@ -37,6 +45,8 @@ pub enum Event {
         key: String,
         /// Short description.
         what: String,
+        /// Whether the action starts initial indexing (takes a slot and reports progress).
+        indexing: bool,
     },
     /// An action's integration is indexing.
     Indexing {
@@ -96,6 +106,9 @@ struct Envelope<'a> {
     ts_ms: u128,
     #[serde(flatten)]
     event: &'a Event,
+    /// Estimated seconds until indexing is over; only when the apply has indexing steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eta_secs: Option<u64>,
 }
 
 /// Where a person sees progress.
@@ -119,6 +132,17 @@ pub struct Reporter {
     overall: OnceLock<ProgressBar>,
     per_step: Mutex<BTreeMap<u32, ProgressBar>>,
     started: Instant,
+    /// The overall estimate, when the apply has indexing steps. Held for a whole `emit`, so the
+    /// `eta_secs` of successive NDJSON lines follow the order the lines are written in.
+    eta: Mutex<Option<Tracker>>,
+}
+
+/// The overall progress of indexing at one moment, as the views show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Overall {
+    finished: usize,
+    total: usize,
+    eta_secs: u64,
 }
 
 impl Reporter {
@@ -132,6 +156,16 @@ impl Reporter {
             overall: OnceLock::new(),
             per_step: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
+            eta: Mutex::new(None),
+        }
+    }
+
+    /// Adds the overall estimate: `tracker` knows the apply's indexing steps in run order with
+    /// the plan's estimates. Without indexing steps there is nothing to estimate; leave it out.
+    pub fn with_eta(self, tracker: Tracker) -> Reporter {
+        Reporter {
+            eta: Mutex::new(Some(tracker)),
+            ..self
         }
     }
 
@@ -143,15 +177,42 @@ impl Reporter {
     /// Records one event: the NDJSON line, then a bar update on a TTY or a plain line
     /// elsewhere. Takes `&self` so worker tasks holding an `Arc<Reporter>` report too.
     pub fn emit(&self, event: Event) {
-        self.write_ndjson(&event);
+        let mut eta = self.eta.lock().unwrap_or_else(|e| e.into_inner());
+        let overall = eta.as_mut().map(|t| {
+            let now = self.elapsed().as_secs_f64();
+            t.observe(&event, now);
+            let (finished, total) = t.counts();
+            Overall {
+                finished,
+                total,
+                // When apply ends nothing is left to wait for, whatever did not run.
+                eta_secs: match event {
+                    Event::ApplyComplete { .. } => 0,
+                    _ => t.eta_secs(now),
+                },
+            }
+        });
+        // Lines show the estimate at start and whenever an integration finishes indexing:
+        // often enough to follow, rare enough for a CI log.
+        let milestone = match &event {
+            Event::ApplyStart { .. } => true,
+            Event::ActionDone { step, .. } => eta.as_ref().is_some_and(|t| t.tracks(*step)),
+            _ => false,
+        };
+        self.write_ndjson(&event, overall.map(|o| o.eta_secs));
         match self.display {
             Display::Silent => {}
-            Display::Lines => anstream::eprintln!("{}", line(&event)),
-            Display::Bars => self.draw(&event),
+            Display::Lines => {
+                anstream::eprintln!("{}", line(&event));
+                if let (true, Some(o)) = (milestone, overall) {
+                    anstream::eprintln!("{}", overall_line(o, &event));
+                }
+            }
+            Display::Bars => self.draw(&event, overall),
         }
     }
 
-    fn write_ndjson(&self, event: &Event) {
+    fn write_ndjson(&self, event: &Event, eta_secs: Option<u64>) {
         if let Some(w) = &self.ndjson {
             let env = Envelope {
                 v: EVENTS_FORMAT_VERSION,
@@ -160,6 +221,7 @@ impl Reporter {
                     .map(|d| d.as_millis())
                     .unwrap_or_default(),
                 event,
+                eta_secs,
             };
             if let (Ok(mut w), Ok(json)) = (w.lock(), serde_json::to_string(&env)) {
                 let _ = writeln!(w, "{json}");
@@ -168,7 +230,7 @@ impl Reporter {
         }
     }
 
-    fn draw(&self, event: &Event) {
+    fn draw(&self, event: &Event, overall: Option<Overall>) {
         let Some(mp) = &self.bars else { return };
         match event {
             Event::ApplyStart { actions, .. } => {
@@ -184,7 +246,9 @@ impl Reporter {
                     pb
                 });
             }
-            Event::ActionStart { step, key, what } => {
+            Event::ActionStart {
+                step, key, what, ..
+            } => {
                 let pb = mp.add(ProgressBar::new(100));
                 pb.set_style(
                     ProgressStyle::with_template(
@@ -243,6 +307,43 @@ impl Reporter {
                 let _ = mp.println(line(event));
             }
         }
+        if let (Some(bar), Some(o)) = (self.overall.get(), overall)
+            && !matches!(event, Event::ApplyComplete { .. })
+        {
+            bar.set_message(format!(
+                "indexing {}/{}, {}",
+                o.finished,
+                o.total,
+                left(o.eta_secs)
+            ));
+        }
+    }
+}
+
+/// "about 4m 10s left", or "nothing left".
+fn left(eta_secs: u64) -> String {
+    if eta_secs == 0 {
+        "nothing left".into()
+    } else {
+        format!("about {} left", duration(eta_secs))
+    }
+}
+
+/// The overall line of the plain display: the plan's estimate at start, then the count and
+/// time left each time an integration finishes indexing.
+fn overall_line(o: Overall, event: &Event) -> String {
+    match event {
+        Event::ApplyStart { .. } => format!(
+            "indexing: {} integrations, {} (plan estimate)",
+            o.total,
+            left(o.eta_secs)
+        ),
+        _ => format!(
+            "indexing: {}/{} finished, {}",
+            o.finished,
+            o.total,
+            left(o.eta_secs)
+        ),
     }
 }
 
@@ -265,7 +366,9 @@ pub fn line(event: &Event) -> String {
             }
             s
         }
-        Event::ActionStart { step, key, what } => format!("#{step} {key}: {what}"),
+        Event::ActionStart {
+            step, key, what, ..
+        } => format!("#{step} {key}: {what}"),
         Event::Indexing {
             step,
             key,
@@ -377,6 +480,83 @@ mod tests {
                 "\"action_done\"",
                 "\"apply_complete\""
             ]
+        );
+    }
+
+    fn ndjson(sink: &Sink) -> Vec<serde_json::Value> {
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn with_indexing_steps_every_line_carries_the_time_left() {
+        let sink = Sink::default();
+        let tracker = Tracker::new(1, vec![], [(1, 100.0), (2, 50.0)]);
+        let rep = Reporter::new(Display::Silent, Some(Box::new(sink.clone()))).with_eta(tracker);
+        rep.emit(start(2));
+        rep.emit(Event::ActionStart {
+            step: 1,
+            key: "k1".into(),
+            what: "create".into(),
+            indexing: true,
+        });
+        rep.emit(done(1));
+        rep.emit(Event::ActionDone {
+            step: 2,
+            key: "k2".into(),
+            outcome: "skipped".into(),
+            message: Some("apply stopped after an indexing timeout".into()),
+            id: None,
+            secs: 0.0,
+        });
+        rep.emit(Event::ApplyComplete {
+            succeeded: 1,
+            failed: 0,
+            not_attempted: 1,
+            exit_code: 4,
+            requests: 3,
+            secs: 0.1,
+        });
+        let etas: Vec<u64> = ndjson(&sink)
+            .iter()
+            .map(|v| v["eta_secs"].as_u64().expect("eta_secs on every line"))
+            .collect();
+        // The plan's 150 s at start. The clock is real, so what the first step took calibrates
+        // the second (not asserted exactly); once that one is skipped nothing is left.
+        assert_eq!(etas[0], 150);
+        assert!(etas[2] <= 150, "{etas:?}");
+        assert_eq!(&etas[3..], [0, 0]);
+    }
+
+    #[test]
+    fn without_indexing_steps_there_is_no_eta_field() {
+        let sink = Sink::default();
+        let rep = Reporter::new(Display::Silent, Some(Box::new(sink.clone())));
+        rep.emit(start(1));
+        rep.emit(done(1));
+        assert!(ndjson(&sink).iter().all(|v| v.get("eta_secs").is_none()));
+    }
+
+    #[test]
+    fn overall_lines_read_naturally() {
+        let o = |finished, total, eta_secs| Overall {
+            finished,
+            total,
+            eta_secs,
+        };
+        assert_eq!(
+            overall_line(o(0, 50, 15_000), &start(50)),
+            "indexing: 50 integrations, about 4h 10m left (plan estimate)"
+        );
+        assert_eq!(
+            overall_line(o(12, 50, 250), &done(7)),
+            "indexing: 12/50 finished, about 4m 10s left"
+        );
+        assert_eq!(
+            overall_line(o(50, 50, 0), &done(9)),
+            "indexing: 50/50 finished, nothing left"
         );
     }
 

@@ -355,12 +355,11 @@ pub async fn execute<A: GijApi + 'static>(
         let next = queue.next();
         let Some(s) = next else { break };
         if failed_keys.contains(&s.key) {
-            report.outcomes.insert(
-                s.seq,
-                (
-                    s.key.clone(),
-                    Outcome::NotAttempted("an earlier step of this integration failed".into()),
-                ),
+            skip(
+                &mut report,
+                &reporter,
+                &s,
+                "an earlier step of this integration failed".into(),
             );
             continue;
         }
@@ -377,22 +376,10 @@ pub async fn execute<A: GijApi + 'static>(
         };
         let Ok(permit) = permit else { break };
         if stop.load(Ordering::SeqCst) {
-            report.outcomes.insert(
-                s.seq,
-                (
-                    s.key.clone(),
-                    Outcome::NotAttempted(stopped_message(&s.kind)),
-                ),
-            );
+            skip(&mut report, &reporter, &s, stopped_message(&s.kind));
             drop(permit);
             for s in queue.by_ref() {
-                report.outcomes.insert(
-                    s.seq,
-                    (
-                        s.key.clone(),
-                        Outcome::NotAttempted(stopped_message(&s.kind)),
-                    ),
-                );
+                skip(&mut report, &reporter, &s, stopped_message(&s.kind));
             }
             break;
         }
@@ -448,6 +435,14 @@ fn note(
     report.outcomes.insert(step, (key, o));
 }
 
+/// Records an indexing step that will not run and reports it as `skipped`, so every view (and
+/// the overall estimate) knows it leaves the queue.
+fn skip(report: &mut Report, rep: &Reporter, s: &Step, why: String) {
+    let o = Outcome::NotAttempted(why);
+    done(rep, s, &o, Instant::now());
+    report.outcomes.insert(s.seq, (s.key.clone(), o));
+}
+
 fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
     let (outcome, message, id) = match o {
         Outcome::Succeeded(id) => ("succeeded", None, *id),
@@ -475,6 +470,7 @@ async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOpt
         step: s.step,
         key: s.key.clone(),
         what: s.kind.describe(),
+        indexing: s.kind.starts_indexing(),
     });
     let r: Result<Option<u64>, ApiError> = async {
         match &s.kind {
@@ -547,6 +543,7 @@ async fn run_indexing<A: GijApi>(
         step: s.step,
         key: s.key.clone(),
         what: s.kind.describe(),
+        indexing: s.kind.starts_indexing(),
     });
     let r: Result<u64, ApiError> = async {
         match &s.kind {

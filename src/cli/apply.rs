@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use super::plan::{Format, compute_scoped, render, use_color};
 use super::site::{ConnectArgs, connect, load_config, runtime};
 use super::{Exit, Global};
+use crate::apply::eta::{SECS_PER_REPOSITORY, Tracker};
 use crate::apply::events::{Display, Event, Reporter};
 use crate::apply::executor::{ExecOptions, Outcome, execute};
 use crate::apply::safety::{self, Overrides};
@@ -327,7 +328,7 @@ async fn apply(
         1 => sinks.pop(),
         _ => Some(Box::new(Tee(sinks))),
     };
-    let reporter = Reporter::new(display, ndjson);
+    let mut reporter = Reporter::new(display, ndjson);
     let already_indexing: Vec<u64> = live
         .integrations
         .iter()
@@ -342,6 +343,9 @@ async fn apply(
     let max_parallel = args
         .max_parallel_indexing
         .unwrap_or(policy.max_parallel_indexing);
+    if let Some(tracker) = eta_tracker(&plan, &actions, &steps, &already_indexing, max_parallel) {
+        reporter = reporter.with_eta(tracker);
+    }
     reporter.emit(Event::ApplyStart {
         actions: steps.len(),
         max_parallel_indexing: max_parallel,
@@ -435,6 +439,49 @@ async fn apply(
         );
     }
     Ok(code)
+}
+
+/// The overall-estimate tracker for this run: the indexing steps in the order the executor runs
+/// them, each with its plan action's estimate (the plan's own default when it has none), and
+/// the integrations already indexing with the plan's estimate of what they have left. `None`
+/// when nothing will index.
+fn eta_tracker(
+    plan: &crate::plan::model::Plan,
+    actions: &[&Action],
+    steps: &[crate::apply::executor::Step],
+    already_indexing: &[u64],
+    slots: u32,
+) -> Option<Tracker> {
+    let estimate: BTreeMap<u32, Option<u64>> = actions
+        .iter()
+        .map(|a| (a.step, a.estimated_indexing_secs))
+        .collect();
+    let indexing: Vec<(u32, f64)> = steps
+        .iter()
+        .filter(|s| s.kind.starts_indexing())
+        .map(|s| {
+            let secs = estimate
+                .get(&s.step)
+                .copied()
+                .flatten()
+                .unwrap_or(SECS_PER_REPOSITORY);
+            (s.step, secs as f64)
+        })
+        .collect();
+    if indexing.is_empty() {
+        return None;
+    }
+    let busy = already_indexing
+        .iter()
+        .map(|id| {
+            plan.schedule
+                .busy
+                .iter()
+                .find(|b| b.id == *id)
+                .map_or(SECS_PER_REPOSITORY, |b| b.remaining_secs) as f64
+        })
+        .collect();
+    Some(Tracker::new(slots as usize, busy, indexing))
 }
 
 /// Asks on the terminal; only `yes` approves.

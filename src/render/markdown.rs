@@ -10,10 +10,10 @@
 use std::fmt::Write as _;
 
 use super::drift::cell;
-use super::duration;
 use super::text::{
     OTHER_SETTINGS_DEFAULT, change_note, create_lines, create_omits_defaults, summary_line,
 };
+use super::{ALLOWANCES_TITLE, AllowanceNote, allowance_notes, duration};
 use crate::plan::fields::{field_name, toml_value};
 use crate::plan::{Action, ActionKind, CreateSpec, Plan};
 
@@ -149,29 +149,25 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
 /// line, so a long list is cut by the same cap as everything else. An allowance tied to another
 /// plan's checksum is shown as ignored, as apply treats it.
 fn allowance_blocks(plan: &Plan, blocks: &mut Vec<String>) {
-    if plan.allowances.is_empty() {
+    let notes = allowance_notes(plan);
+    if notes.is_empty() {
         return;
     }
-    blocks.push(
-        "> [!IMPORTANT]\n> Policy exceptions approved for this plan with `--allow` \
-         (they approve this plan only):\n\n"
-            .to_owned(),
-    );
-    for a in &plan.allowances {
-        let flag = a.allow.name();
-        if a.plan_checksum != plan.checksum {
-            blocks.push(format!(
+    blocks.push(format!("> [!IMPORTANT]\n> {ALLOWANCES_TITLE}:\n\n"));
+    for n in notes {
+        match n {
+            AllowanceNote::OtherPlan { flag, checksum } => blocks.push(format!(
                 "- `--allow {flag}` was given for another plan (checksum `{}`): apply ignores it\n",
-                cell(&a.plan_checksum)
-            ));
-        } else if a.approves.is_empty() {
-            blocks.push(format!(
+                cell(checksum)
+            )),
+            AllowanceNote::Idle { flag } => blocks.push(format!(
                 "- `--allow {flag}` approves nothing in this plan\n"
-            ));
-        } else {
-            blocks.push(format!("- `--allow {flag}` approves:\n"));
-            for v in &a.approves {
-                blocks.push(format!("  - {}\n", cell(v)));
+            )),
+            AllowanceNote::Approves { flag, violations } => {
+                blocks.push(format!("- `--allow {flag}` approves:\n"));
+                for v in violations {
+                    blocks.push(format!("  - {}\n", cell(v)));
+                }
             }
         }
     }

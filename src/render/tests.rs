@@ -146,12 +146,11 @@ fn project_breakdown_reads_the_same_in_text_and_markdown() {
     assert!(block.find("(projects: +API +WEB -DATA)").unwrap() > plus);
 }
 
-#[test]
-fn markdown_lists_the_allowances_recorded_in_the_plan() {
+/// The quickstart plan with three recorded `--allow`s: one approving a violation, one
+/// approving nothing, one given for another plan.
+fn with_allowances(mut p: crate::plan::Plan) -> crate::plan::Plan {
     use crate::plan::model::Allowance;
     use crate::policy::Allow;
-    let mut p = quickstart_plan(true);
-    assert!(!super::markdown::render(&p).contains("Policy exceptions"));
     p.allowances = vec![
         Allowance {
             allow: Allow::RemoveProjects,
@@ -172,6 +171,25 @@ fn markdown_lists_the_allowances_recorded_in_the_plan() {
             approves: vec!["protect-indexing-longer-than: #20".into()],
         },
     ];
+    p
+}
+
+#[test]
+fn text_lists_the_allowances_recorded_in_the_plan() {
+    let p = quickstart_plan(false);
+    assert!(!super::text::render(&p, false).contains("Policy exceptions"));
+    let text = super::text::render(&with_allowances(p), false);
+    // Near the top, before the per-integration blocks.
+    let at = text.find("Policy exceptions").unwrap();
+    assert!(at < text.find("~ acme-github").unwrap());
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn markdown_lists_the_allowances_recorded_in_the_plan() {
+    let p = quickstart_plan(true);
+    assert!(!super::markdown::render(&p).contains("Policy exceptions"));
+    let p = with_allowances(p);
     let md = super::markdown::render(&p);
     let want = "> [!IMPORTANT]\n\
         > Policy exceptions approved for this plan with `--allow` (they approve this plan only):\n\

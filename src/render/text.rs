@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use owo_colors::OwoColorize;
 use similar::{ChangeTag, TextDiff};
 
-use super::duration;
+use super::{ALLOWANCES_TITLE, AllowanceNote, allowance_notes, duration};
 use crate::model::{Field, Settings};
 use crate::plan::fields::{self, field_name, toml_string, toml_value};
 use crate::plan::{
@@ -340,6 +340,39 @@ pub fn scope_line(s: &crate::plan::model::ScopeSummary) -> String {
     line
 }
 
+/// The policy exceptions recorded in the plan (`plan --out FILE --allow RULE`), near the top:
+/// whoever applies a saved plan approves them too, so they must be on screen, not only on the
+/// stderr of the run that made the plan. Same content as the Markdown comment's list.
+fn allowances(plan: &Plan, p: Paint, out: &mut String) {
+    let notes = allowance_notes(plan);
+    if notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", p.bold(&format!("{ALLOWANCES_TITLE}:")));
+    for n in notes {
+        match n {
+            AllowanceNote::OtherPlan { flag, checksum } => {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    p.yellow(&format!(
+                        "--allow {flag} was given for another plan (checksum {checksum}): apply ignores it"
+                    ))
+                );
+            }
+            AllowanceNote::Idle { flag } => {
+                let _ = writeln!(out, "  --allow {flag} approves nothing in this plan");
+            }
+            AllowanceNote::Approves { flag, violations } => {
+                let _ = writeln!(out, "  --allow {flag} approves:");
+                for v in violations {
+                    let _ = writeln!(out, "    - {v}");
+                }
+            }
+        }
+    }
+}
+
 /// Renders the whole plan for a terminal.
 pub fn render(plan: &Plan, color: bool) -> String {
     let p = Paint(color);
@@ -351,6 +384,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "{}", p.yellow(&format!("warning: {w}")));
     }
+    allowances(plan, p, &mut out);
 
     // Per-integration blocks, in order of first appearance.
     let mut keys: Vec<&str> = Vec::new();
