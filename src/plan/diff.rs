@@ -53,7 +53,8 @@ pub fn plan(
     let mut diff_errors = Vec::new();
     let known = KnownProjects::new(live);
     let mut pending = Vec::new();
-    for (d, m) in desired.integrations.iter().zip(matches.iter_mut()) {
+    for (i, (d, m)) in desired.integrations.iter().zip(matches.iter_mut()).enumerate() {
+        prefetch_ahead(desired, live, i, matching.last);
         if d.pinned_id.is_none() {
             *m = matching.natural(d, &mut errors);
         }
@@ -256,6 +257,9 @@ struct Matching<'a> {
     /// map by id, so that claims in file order touch memory in order.
     claimed_by: Vec<Option<&'a str>>,
     origins: Origins,
+    /// Position of the last natural-key match: the next declarations usually match the live
+    /// integrations right after it (apply creates them in file order), see [`prefetch_ahead`].
+    last: usize,
 }
 
 impl<'a> Matching<'a> {
@@ -285,6 +289,7 @@ impl<'a> Matching<'a> {
             by_key,
             claimed_by: vec![None; live.integrations.len()],
             origins,
+            last: 0,
         };
         for (i, d) in desired.integrations.iter().enumerate() {
             let Some(id) = d.pinned_id else { continue };
@@ -334,6 +339,7 @@ impl<'a> Matching<'a> {
             Some(c) => (c.first, Some(c.more.clone())),
         };
         let Some(more) = many else {
+            self.last = first;
             return self
                 .claim(first, &d.key, errors)
                 .then(|| (&self.live.integrations[first], true));
@@ -358,6 +364,54 @@ impl<'a> Matching<'a> {
     fn is_claimed(&self, pos: usize) -> bool {
         self.claimed_by[pos].is_some()
     }
+}
+
+/// How many declarations ahead [`prefetch_ahead`] asks for memory.
+const PREFETCH_DISTANCE: usize = 8;
+
+/// Asks the CPU to load the strings and repositories the diff of a later declaration (and of
+/// the live integration it probably matches) will read. Perf on 10,000 and 100,000
+/// integrations: the diff waits mostly for those scattered heap objects, each a cache miss
+/// once the site no longer fits in the cache (a plain walk over every string and repository
+/// name takes 65x longer at 10,000 integrations than at 1,000). A hint only: a wrong guess
+/// costs a wasted load, never a wrong result.
+fn prefetch_ahead(desired: &DesiredState, live: &LiveState, i: usize, last_match: usize) {
+    let ahead = PREFETCH_DISTANCE;
+    if let Some(d) = desired.integrations.get(i + ahead) {
+        for s in [&d.key, &d.owner, &d.origin, &d.display_name] {
+            prefetch(s.as_ptr());
+        }
+    }
+    if let Some(l) = live.integrations.get(last_match + ahead) {
+        for s in [&l.owner, &l.origin, &l.display_name] {
+            prefetch(s.as_ptr());
+        }
+        let repos = l.repositories.as_ptr().cast::<u8>();
+        let bytes = std::mem::size_of_val(l.repositories.as_slice());
+        for off in (0..bytes).step_by(64) {
+            prefetch(repos.wrapping_add(off));
+        }
+    }
+    // Names two steps ahead: the repository vectors asked for earlier have arrived by now.
+    if let Some(l) = live.integrations.get(last_match + 2) {
+        for r in &l.repositories {
+            prefetch(r.name.as_ptr());
+        }
+    }
+}
+
+/// A prefetch hint for the cache line holding `p` (nothing on other architectures).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint that never faults nor reads into the program, whatever
+        // the address (dangling pointers of empty strings included).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 fn identity_text(service: Service, owner: &str, origin: &str) -> String {
