@@ -53,7 +53,12 @@ pub fn plan(
     let mut diff_errors = Vec::new();
     let known = KnownProjects::new(live);
     let mut pending = Vec::new();
-    for (i, (d, m)) in desired.integrations.iter().zip(matches.iter_mut()).enumerate() {
+    for (i, (d, m)) in desired
+        .integrations
+        .iter()
+        .zip(matches.iter_mut())
+        .enumerate()
+    {
         prefetch_ahead(desired, live, i, matching.last);
         if d.pinned_id.is_none() {
             *m = matching.natural(d, &mut errors);
@@ -207,7 +212,10 @@ impl Origins {
 /// `owner.to_lowercase()`, borrowed when that changes nothing (checked on ASCII only: any other
 /// owner is lower-cased as before).
 fn lower_owner(owner: &str) -> Cow<'_, str> {
-    if owner.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+    if owner
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
         Cow::Borrowed(owner)
     } else {
         Cow::Owned(owner.to_lowercase())
@@ -297,8 +305,7 @@ impl<'a> Matching<'a> {
                 Some(pos) => {
                     if m.claim(pos, &d.key, errors) {
                         let l = &live.integrations[pos];
-                        let same =
-                            live_key(l, &mut m.origins) == desired_key(d, &mut m.origins);
+                        let same = live_key(l, &mut m.origins) == desired_key(d, &mut m.origins);
                         out[i] = Some((l, same));
                     }
                 }
@@ -493,8 +500,7 @@ fn same_projects(d: &DesiredIntegration, live: &LiveProjects) -> bool {
             want.len() == have.len()
                 && want.iter().zip(have).all(|(w, h)| {
                     let (w, h) = (w.as_str().as_bytes(), h.as_bytes());
-                    w.len() == h.len()
-                        && w.iter().zip(h).all(|(a, b)| *a == b.to_ascii_uppercase())
+                    w.len() == h.len() && w.iter().zip(h).all(|(a, b)| *a == b.to_ascii_uppercase())
                 })
         }
         _ => false,
@@ -663,10 +669,9 @@ fn cached_matcher(sel: &RepoSelector) -> Result<Rc<RepoMatcher>, globset::Error>
         if c.values().map(Vec::len).sum::<usize>() >= MATCHER_CACHE_LIMIT {
             c.clear();
         }
-        c.entry(hash).or_default().push((
-            (sel.include.clone(), sel.exclude.clone()),
-            m.clone(),
-        ));
+        c.entry(hash)
+            .or_default()
+            .push(((sel.include.clone(), sel.exclude.clone()), m.clone()));
     });
     Ok(m)
 }
