@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
@@ -20,13 +20,13 @@ use super::fingerprint::{
     LiveScope, credential_fingerprint, desired_fingerprint, live_fingerprint,
 };
 use super::keys::{KeySource, suggest_keys};
-use super::live::{LiveState, normalize_settings};
+use super::live::{LiveState, normalize_settings, normalized_settings};
 use super::model::{
     Action, ActionKind, CreateSpec, CredentialNote, FieldChange, Identity, Phase, ProjectsView,
     RepoRef, Risk, SelectorView, SettingValue, UnmanagedIntegration,
 };
 use super::order::{self, Pending};
-use super::{Candidate, PlanError, PlanOptions};
+use super::{Candidate, FastMap, FastSet, PlanError, PlanOptions};
 use crate::model::{
     AuthMethod, DesiredIntegration, DesiredState, Field, LiveIntegration, LiveProjects,
     ProjectScope, RepoMatcher, RepoSelector, Service, normalize_origin,
@@ -99,7 +99,7 @@ pub fn plan(
     let suggested = if sources.is_empty() {
         BTreeMap::new()
     } else {
-        let taken: HashSet<&str> = desired
+        let taken: FastSet<&str> = desired
             .integrations
             .iter()
             .map(|d| d.key.as_str())
@@ -189,9 +189,9 @@ type NaturalKey<'a> = (Service, u32, Cow<'a, str>);
 #[derive(Default)]
 struct Origins {
     /// Raw origin -> id of its normalised form.
-    raw: HashMap<String, u32>,
+    raw: FastMap<String, u32>,
     /// Normalised origin -> id.
-    normalised: HashMap<String, u32>,
+    normalised: FastMap<String, u32>,
 }
 
 impl Origins {
@@ -260,7 +260,7 @@ struct Matching<'a> {
     /// Natural keys of the live side, computed once: comparing every declaration with every
     /// live integration (normalising both each time) made matching 10,000 integrations take
     /// minutes.
-    by_key: HashMap<NaturalKey<'a>, Candidates>,
+    by_key: FastMap<NaturalKey<'a>, Candidates>,
     /// The declaration key claiming each live integration, by position: a vector, not a hash
     /// map by id, so that claims in file order touch memory in order.
     claimed_by: Vec<Option<&'a str>>,
@@ -279,8 +279,8 @@ impl<'a> Matching<'a> {
         errors: &mut Vec<PlanError>,
     ) -> Self {
         let mut origins = Origins::default();
-        let mut by_key: HashMap<NaturalKey<'a>, Candidates> =
-            HashMap::with_capacity(live.integrations.len());
+        let mut by_key: FastMap<NaturalKey<'a>, Candidates> =
+            FastMap::with_capacity_and_hasher(live.integrations.len(), Default::default());
         for (pos, l) in live.integrations.iter().enumerate() {
             match by_key.entry(live_key(l, &mut origins)) {
                 Entry::Occupied(mut e) => e.get_mut().more.push(pos),
@@ -427,7 +427,7 @@ fn identity_text(service: Service, owner: &str, origin: &str) -> String {
 
 /// The Jira project keys of one planning run, for membership tests that allocate nothing
 /// (`ProjectIndex::id_of` upper-cases into a new string, once per declared key).
-struct KnownProjects<'a>(HashSet<&'a str>);
+struct KnownProjects<'a>(FastSet<&'a str>);
 
 impl<'a> KnownProjects<'a> {
     fn new(live: &'a LiveState) -> Self {
@@ -783,8 +783,8 @@ fn diff_matched(
 
     // Settings, display name and projects.
     let ignored = |f: Field| d.ignore.contains(&f);
-    let want = normalize_settings(&d.settings);
-    let have = normalize_settings(&l.settings);
+    let want = normalized_settings(&d.settings);
+    let have = normalized_settings(&l.settings);
     let mut changes = Vec::new();
     let mut risks = BTreeSet::new();
     let mut enabling = None;
@@ -797,7 +797,10 @@ fn diff_matched(
             removed: Vec::new(),
         });
     }
-    for f in SETTINGS_FIELDS {
+    // Field by field (each as a JSON value) only when something differs: most integrations of
+    // a large site are unchanged.
+    let settings_differ = want != have;
+    for f in SETTINGS_FIELDS.into_iter().filter(|_| settings_differ) {
         if ignored(f) {
             continue;
         }

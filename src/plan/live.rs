@@ -277,6 +277,25 @@ pub fn join_refspecs(specs: &[String]) -> String {
     specs.join(",")
 }
 
+/// [`normalize_settings`], borrowed when the settings already are in canonical form (always
+/// for live settings, which [`settings_from_wire`] normalises, and for most declarations): the
+/// diff compares every matched integration, and copying both sides' strings to compare them
+/// was a dozen allocations per integration.
+pub fn normalized_settings(s: &Settings) -> std::borrow::Cow<'_, Settings> {
+    let trimmed = |t: &String| t.trim().len() == t.len();
+    let canonical = trimmed(&s.tags_filter)
+        && trimmed(&s.pr_hide_filter)
+        && trimmed(&s.api_path)
+        && trimmed(&s.api_filter)
+        && s.fetch_refspecs.iter().all(|r| !r.is_empty() && trimmed(r))
+        && s.fetch_refspecs.windows(2).all(|w| w[0] < w[1]);
+    if canonical {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(normalize_settings(s))
+    }
+}
+
 /// Puts settings in canonical form for comparison: trimmed strings, refspecs trimmed, sorted,
 /// without empties or duplicates. Applied to both sides of every comparison.
 pub fn normalize_settings(s: &Settings) -> Settings {
@@ -470,6 +489,46 @@ mod tests {
             from_site(&s).get(1).unwrap().indexing,
             IntegrationIndexing::Disabled
         );
+    }
+
+    /// The borrowed fast path agrees with the full normalisation, and borrows exactly when
+    /// there is nothing to change.
+    #[test]
+    fn normalized_settings_borrows_only_canonical_settings() {
+        use std::borrow::Cow;
+        let canonical = Settings {
+            fetch_refspecs: vec!["+refs/a".into(), "+refs/b".into()],
+            tags_filter: "v*".into(),
+            ..Settings::default()
+        };
+        assert!(matches!(normalized_settings(&canonical), Cow::Borrowed(_)));
+        assert_eq!(normalize_settings(&canonical), canonical);
+        for messy in [
+            Settings {
+                tags_filter: " v* ".into(),
+                ..canonical.clone()
+            },
+            Settings {
+                fetch_refspecs: vec!["+refs/b".into(), "+refs/a".into()],
+                ..canonical.clone()
+            },
+            Settings {
+                fetch_refspecs: vec!["+refs/a".into(), "+refs/a".into()],
+                ..canonical.clone()
+            },
+            Settings {
+                fetch_refspecs: vec![String::new(), "+refs/a".into()],
+                ..canonical.clone()
+            },
+            Settings {
+                api_path: "/orgs/x ".into(),
+                ..canonical.clone()
+            },
+        ] {
+            let got = normalized_settings(&messy);
+            assert!(matches!(got, Cow::Owned(_)), "{messy:?}");
+            assert_eq!(*got, normalize_settings(&messy));
+        }
     }
 
     #[test]

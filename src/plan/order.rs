@@ -10,8 +10,7 @@
 //! [`SECS_PER_REPOSITORY`], and a new integration, whose repositories are only known after GIJ
 //! discovers them, is assumed to have [`ASSUMED_REPOSITORIES_ON_CREATE`].
 
-use std::collections::HashSet;
-
+use super::FastSet;
 use super::fingerprint::plan_checksum;
 use super::live::LiveState;
 use super::model::{
@@ -83,7 +82,7 @@ pub(crate) fn finish(
 
     // Hash sets: only membership and counts are read, and at 100,000 integrations the B-tree
     // versions' string comparisons were a visible share of planning.
-    let acted: HashSet<&str> = actions.iter().map(|a| a.key.as_str()).collect();
+    let acted: FastSet<&str> = actions.iter().map(|a| a.key.as_str()).collect();
     let unchanged: Vec<String> = desired
         .integrations
         .iter()
@@ -116,11 +115,11 @@ fn count(n: usize) -> u32 {
 
 /// Counts integrations (not actions) per kind of change.
 pub(crate) fn summarize(actions: &[Action], unchanged: usize, unmanaged: usize) -> Summary {
-    let mut create = HashSet::new();
-    let mut update = HashSet::new();
-    let mut replace = HashSet::new();
-    let mut delete = HashSet::new();
-    let mut manual = HashSet::new();
+    let mut create = FastSet::default();
+    let mut update = FastSet::default();
+    let mut replace = FastSet::default();
+    let mut delete = FastSet::default();
+    let mut manual = FastSet::default();
     for a in actions {
         let set = match a.kind {
             ActionKind::Create(_) => &mut create,
