@@ -8,6 +8,7 @@ the apply wall time, the time scale, the slot count N and the poll interval, and
 - lower_bound_with_scan_s: the same plus the discovery scan every creation pays before its
   repositories exist (scan_ms per creation / N), which the create flow cannot avoid;
 - ratio = apply wall / lower_bound_s;
+- writes and reads: the dev-server's request counts split by method;
 - slot gaps: the dev-server's indexing intervals per integration, assigned to N slots in start
   order; a gap is the time between one integration finishing on a slot and the next starting
   there (what apply spends noticing, creating, scanning, selecting and enabling).
@@ -66,6 +67,12 @@ def main():
         "slot_gap_ms_median": round(statistics.median(gaps), 1) if gaps else None,
         "slot_gap_ms_max": round(max(gaps), 1) if gaps else None,
         "slot_gap_ms_sum": round(sum(gaps), 1),
+        # Writes (creates, repository disables, enables) vs reads (plan, scans, polls): the
+        # writes have a minimum (one create per integration, one disable per unwanted
+        # repository, one enable per integration created disabled); reads are mostly polls.
+        "writes": sum(v for k, v in stats["requests"].items() if not k.startswith("GET ")),
+        "reads": sum(v for k, v in stats["requests"].items() if k.startswith("GET ")),
+        "requests_by_route": stats["requests"],
     }
     print(json.dumps(out))
 

@@ -89,6 +89,6 @@ runs = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda k: statistics.median(r[k] for r in runs)
 print(f"apply {sys.argv[5]} creates, N={sys.argv[4]}, time scale {sys.argv[2]}, poll {sys.argv[3]}, {len(runs)} runs (medians):")
 for k in ["apply_wall_s", "lower_bound_s", "ratio", "lower_bound_with_scan_s", "ratio_with_scan",
-          "slot_gap_ms_median", "slot_gap_ms_max", "requests", "peak_indexing"]:
+          "slot_gap_ms_median", "slot_gap_ms_max", "requests", "writes", "reads", "peak_indexing"]:
     print(f"  {k}: {med(k)}")
 PY

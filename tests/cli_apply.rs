@@ -51,6 +51,27 @@ fn config(range: std::ops::RangeInclusive<usize>, extra: &str) -> String {
     s
 }
 
+/// `apply --auto-approve` with a 10 ms poll and `--events FILE`; the output and the event lines.
+fn apply_with_events(site: &Site, cfg: &Path) -> (std::process::Output, Vec<String>) {
+    let events = site.dir.path().join("events.ndjson");
+    let o = site.run(&[
+        "apply",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--auto-approve",
+        "--poll-interval",
+        "10ms",
+        "--events",
+        events.to_str().unwrap(),
+    ]);
+    let lines = std::fs::read_to_string(&events)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (o, lines)
+}
+
 fn plan_is_empty(site: &Site, cfg: &Path) {
     let o = site.run(&["plan", "-c", cfg.to_str().unwrap(), "--detailed-exitcode"]);
     assert_eq!(
@@ -66,17 +87,7 @@ fn plan_is_empty(site: &Site, cfg: &Path) {
 fn twenty_integrations_never_exceed_the_indexing_limit() {
     let site = start(seed(20, 3, vec![]), |_| {});
     let cfg = site.write("gij.toml", &config(1..=20, ""));
-    let events = site.dir.path().join("events.ndjson");
-    let o = site.run(&[
-        "apply",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--auto-approve",
-        "--poll-interval",
-        "10ms",
-        "--events",
-        events.to_str().unwrap(),
-    ]);
+    let (o, events) = apply_with_events(&site, &cfg);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let stats = site.server().stats();
     assert_eq!(
@@ -89,12 +100,11 @@ fn twenty_integrations_never_exceed_the_indexing_limit() {
 
     // The event stream is versioned NDJSON, and at no point were more than two creations in
     // flight; the window slides (a creation starts before the earlier pair has both finished).
-    let text = std::fs::read_to_string(&events).unwrap();
     let mut in_flight = 0i32;
     let mut peak = 0;
     let mut slid = false;
     let mut done_since_start = 0;
-    for line in text.lines() {
+    for line in &events {
         let e: Value = serde_json::from_str(line).unwrap();
         assert_eq!(e["v"], 1);
         match e["type"].as_str().unwrap() {
@@ -118,7 +128,11 @@ fn twenty_integrations_never_exceed_the_indexing_limit() {
         slid,
         "every creation waited for two completions: not a sliding window"
     );
-    assert!(text.contains("\"type\":\"apply_complete\""));
+    assert!(
+        events
+            .last()
+            .is_some_and(|l| l.contains("\"type\":\"apply_complete\""))
+    );
     plan_is_empty(&site, &cfg);
 }
 
@@ -396,21 +410,10 @@ fn events_carry_an_overall_eta_that_starts_at_the_plan_estimate_and_ends_at_zero
         .unwrap();
     assert!(planned > 0);
 
-    let events = site.dir.path().join("events.ndjson");
-    let o = site.run(&[
-        "apply",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--auto-approve",
-        "--poll-interval",
-        "10ms",
-        "--events",
-        events.to_str().unwrap(),
-    ]);
+    let (o, events) = apply_with_events(&site, &cfg);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let lines: Vec<Value> = std::fs::read_to_string(&events)
-        .unwrap()
-        .lines()
+    let lines: Vec<Value> = events
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let eta = |e: &Value| {

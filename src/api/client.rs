@@ -122,6 +122,22 @@ pub struct ClientStats {
     pub paced_requests: u64,
 }
 
+/// One line for logs and apply's closing note: what the client did besides answering.
+impl std::fmt::Display for ClientStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests, {} retries, {} rate-limited answers, {:.1}s spent waiting, {:.1}s paced to the site's rate limit ({} requests)",
+            self.requests,
+            self.retries,
+            self.rate_limited,
+            self.total_wait.as_secs_f64(),
+            self.paced.as_secs_f64(),
+            self.paced_requests
+        )
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,

@@ -294,16 +294,8 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::retry::tests::headers;
     use crate::devserver::ratelimit::{RateLimitConfig, RateLimiter};
-    use reqwest::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
 
     fn at(epoch_secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(epoch_secs)

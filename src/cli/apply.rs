@@ -428,15 +428,7 @@ async fn apply(
         }
     }
     if stats.retries > 0 || stats.rate_limited > 0 || stats.paced_requests > 0 {
-        anstream::eprintln!(
-            "note: {} requests, {} retries, {} rate-limited answers, {:.1}s spent waiting, {:.1}s paced to the site's rate limit ({} requests)",
-            stats.requests,
-            stats.retries,
-            stats.rate_limited,
-            stats.total_wait.as_secs_f64(),
-            stats.paced.as_secs_f64(),
-            stats.paced_requests
-        );
+        anstream::eprintln!("note: {stats}");
     }
     Ok(code)
 }

@@ -160,15 +160,7 @@ pub async fn read_live(
         .await
         .context("cannot read the live site")?;
     let stats = site.client.stats();
-    tracing::debug!(
-        "read the live site: {} requests, {} retries, {} rate-limited answers, {:.1}s waiting, {:.1}s paced ({} requests)",
-        stats.requests,
-        stats.retries,
-        stats.rate_limited,
-        stats.total_wait.as_secs_f64(),
-        stats.paced.as_secs_f64(),
-        stats.paced_requests
-    );
+    tracing::debug!("read the live site: {stats}");
     let live = crate::plan::from_site(&wire);
     let meta = crate::plan::PlanMeta {
         gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
