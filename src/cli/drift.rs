@@ -52,7 +52,8 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
     let mut report = rt.block_on(async {
         let site = connect(&args.connect).await?;
         let r = async {
-            let (live, meta) = super::site::read_live(&site, &loaded.path).await?;
+            let super::site::ReadLive { live, meta, .. } =
+                super::site::read_live(&site, &loaded.path).await?;
             anyhow::Ok(crate::plan::drift::drift(&loaded.desired, &live, meta)?)
         }
         .await;

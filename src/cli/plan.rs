@@ -4,16 +4,13 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use super::site::{ConnectArgs, Site, connect, load_config, runtime};
 use super::{ColorWhen, Exit, Global};
-use crate::api::GijApi as _;
 use crate::config::LoadedConfig;
 use crate::plan::LiveState;
+use crate::plan::PlanOptions;
 use crate::plan::model::Plan;
 use crate::plan::scope::Scope;
-use crate::plan::{PlanMeta, PlanOptions};
 
 /// Output formats of `gijctl plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,29 +113,13 @@ pub(crate) async fn compute_scoped(
     max_parallel_indexing: Option<u32>,
     scope: &Scope,
 ) -> anyhow::Result<Planned> {
-    let wire = site
-        .client
-        .read_site()
-        .await
-        .context("cannot read the live site")?;
-    let live = crate::plan::from_site(&wire);
-    let dates = crate::policy::IndexingDates::from_site(&wire);
-    // The wire objects are the largest thing a plan holds (200,000 repositories: ~100 MB);
-    // everything after this point works on `live`.
-    drop(wire);
-    for w in &live.warnings {
-        anstream::eprintln!("warning: {w}");
-    }
+    let super::site::ReadLive { live, meta, dates } =
+        super::site::read_live(site, &loaded.path).await?;
     let opts = PlanOptions {
         rotate: rotate.iter().cloned().collect::<BTreeSet<_>>(),
         prune: prune.then_some(true),
         max_parallel_indexing,
-        meta: PlanMeta {
-            gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
-            created_at: Some(now_rfc3339()),
-            config_path: Some(loaded.path.display().to_string()),
-            endpoint: Some(site.endpoint.clone()),
-        },
+        meta,
     };
     let plan = crate::plan::plan(&loaded.desired, &live, &opts)?;
     let suggested = crate::plan::scope::suggested_keys(&loaded.desired, &live, &plan);

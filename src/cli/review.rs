@@ -56,7 +56,8 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
     let review = rt.block_on(async {
         let site = connect(&args.connect).await?;
         let r = async {
-            let (live, meta) = super::site::read_live(&site, &head.path).await?;
+            let super::site::ReadLive { live, meta, .. } =
+                super::site::read_live(&site, &head.path).await?;
             anyhow::Ok(crate::plan::review::review(
                 &base.desired,
                 &head.desired,

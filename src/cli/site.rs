@@ -148,12 +148,20 @@ pub fn load_config(path: &std::path::Path) -> Result<LoadedConfig, Exit> {
     })
 }
 
-/// Reads the live site for a command that plans (plan, apply, drift, review) and builds the
-/// plan metadata that goes with it. Nothing is changed.
-pub async fn read_live(
-    site: &Site,
-    config_path: &std::path::Path,
-) -> anyhow::Result<(crate::plan::LiveState, crate::plan::PlanMeta)> {
+/// What a planning command reads from a site, converted.
+pub struct ReadLive {
+    /// The normalised live state.
+    pub live: crate::plan::LiveState,
+    /// The plan metadata that goes with it.
+    pub meta: crate::plan::PlanMeta,
+    /// Live indexing dates, for the policy rule on deleting long-indexing integrations.
+    pub dates: crate::policy::IndexingDates,
+}
+
+/// Reads the live site for a command that plans (plan, apply, drift, review), converts it and
+/// prints the conversion's warnings; the wire objects are dropped here, as they are the
+/// largest thing a plan would hold. Nothing is changed.
+pub async fn read_live(site: &Site, config_path: &std::path::Path) -> anyhow::Result<ReadLive> {
     let wire = site
         .client
         .read_site()
@@ -162,11 +170,16 @@ pub async fn read_live(
     let stats = site.client.stats();
     tracing::debug!("read the live site: {stats}");
     let live = crate::plan::from_site(&wire);
+    let dates = crate::policy::IndexingDates::from_site(&wire);
+    drop(wire);
+    for w in &live.warnings {
+        anstream::eprintln!("warning: {w}");
+    }
     let meta = crate::plan::PlanMeta {
         gijctl_version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at: Some(super::plan::now_rfc3339()),
         config_path: Some(config_path.display().to_string()),
         endpoint: Some(site.endpoint.clone()),
     };
-    Ok((live, meta))
+    Ok(ReadLive { live, meta, dates })
 }
