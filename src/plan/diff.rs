@@ -824,6 +824,9 @@ fn diff_matched(
         if f == Field::RequireUserPat && !want.require_user_pat {
             risks.insert(Risk::RequireUserPatOff);
         }
+        if matches!(f, Field::ApiPath | Field::ApiFilter) {
+            risks.insert(Risk::RepositoryListChange);
+        }
         changes.push(change);
     }
     if !ignored(Field::Projects) && !same_projects(d, &l.projects) {

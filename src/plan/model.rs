@@ -411,6 +411,10 @@ pub enum Risk {
     Replace,
     /// The integration becomes visible to all projects.
     AllProjects,
+    /// `api-path` or `api-filter` changes: GIJ lists repositories differently on its next scan,
+    /// adds the new ones and removes those no longer listed, with their per-repository
+    /// settings (GIJ's indexing-queue explainer and Custom API Path pages).
+    RepositoryListChange,
 }
 
 impl Risk {
@@ -423,6 +427,9 @@ impl Risk {
             Risk::ProjectsRemoved => "removes project associations",
             Risk::Replace => "deletes and recreates an integration",
             Risk::AllProjects => "associates the integration with all projects",
+            Risk::RepositoryListChange => {
+                "changes api-path/api-filter: GIJ's next scan adds and removes repositories"
+            }
         }
     }
 }

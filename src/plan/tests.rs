@@ -354,6 +354,30 @@ fn risks_for_require_user_pat_off_and_all_projects() {
     );
 }
 
+/// Changing how GIJ lists repositories is flagged: its next scan adds and removes repositories
+/// (and the per-repository settings of those removed); other settings are not.
+#[test]
+fn risk_for_api_path_and_api_filter_changes() {
+    for change in [
+        |d: &mut crate::model::DesiredIntegration| d.settings.api_path = "/orgs/acme/repos".into(),
+        |d: &mut crate::model::DesiredIntegration| {
+            d.settings.api_filter = "[?starts_with(name, 'web')]".into()
+        },
+    ] {
+        let d = desired("a", Service::Github, "acme", 0);
+        let l = live_from(&d, 1, vec![]);
+        let mut d2 = d.clone();
+        change(&mut d2);
+        let p = plan(&state(vec![d2]), &site(vec![l]), &opts()).unwrap();
+        assert_eq!(p.actions[0].risks, [Risk::RepositoryListChange]);
+    }
+    let mut d = desired("a", Service::Github, "acme", 0);
+    let l = live_from(&d, 1, vec![]);
+    d.settings.tags_filter = "v*".into();
+    let p = plan(&state(vec![d]), &site(vec![l]), &opts()).unwrap();
+    assert!(p.actions[0].risks.is_empty());
+}
+
 #[test]
 fn enabling_repositories_and_integration_starts_indexing_in_order() {
     let mut a = desired("a", Service::Github, "acme", 0);
