@@ -1194,6 +1194,9 @@ async fn reset_ms_extension_announces_the_refill_in_real_milliseconds() {
         ..server_config(Some("org"))
     })
     .await;
+    // A bare reqwest client needs the crypto provider gijctl's own client installs; this test
+    // may run first in its process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let before = std::time::SystemTime::now();
     let resp = reqwest::Client::new()
         .get(format!("{}/rest/api/2/project", srv.base_url()))

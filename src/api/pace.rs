@@ -200,8 +200,11 @@ impl Budget {
             return at.saturating_duration_since(now).min(cfg.max_wait);
         } else if k.remaining == 0 {
             // Nothing left before the reset: go at the reset, from the next window's budget.
+            // The requests in flight now were charged to this window (those already scheduled
+            // for the next one are charged as it is opened here), so the next window starts
+            // full: subtracting them too left a fixed window up to a third unused.
             let at = slot.max(k.reset_at);
-            k.remaining = k.limit.saturating_sub(others).saturating_sub(1);
+            k.remaining = k.limit.saturating_sub(1);
             k.reset_at = at + k.window;
             k.next_at = at;
             return at.saturating_duration_since(now).min(cfg.max_wait);
@@ -476,6 +479,20 @@ mod tests {
         b.settle(obs(1, 0, 200), t, &cfg);
         let waits: Vec<Duration> = (0..3).map(|_| b.reserve(t, &cfg)).collect();
         assert_eq!(waits, vec![ms(200), ms(400), ms(600)]);
+    }
+
+    /// A fixed window of two, just spent: four requests reserved at once go two at the next
+    /// reset and two at the one after, not later (requests in flight were charged to the
+    /// window they were sent in, not again to the next).
+    #[test]
+    fn an_empty_fixed_window_is_used_fully_at_each_reset() {
+        let cfg = PaceConfig::default();
+        let mut b = Budget::default();
+        let t = Instant::now();
+        b.reserve(t, &cfg);
+        b.settle(obs(2, 0, 1000), t, &cfg);
+        let waits: Vec<Duration> = (0..4).map(|_| b.reserve(t, &cfg)).collect();
+        assert_eq!(waits, vec![ms(1000), ms(1000), ms(2000), ms(2000)]);
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub type KeyPath = Vec<String>;
 #[derive(Debug, Default, Clone)]
 pub struct Spans {
     /// Keyed by the path's segments joined with NUL (a key holding a control character is
-    /// already an error of its own), so that an entry costs one string and a lookup one
+    /// reported as an error by `check_strings`'s key walk, so a NUL inside a key can at worst
+    /// misplace a snippet of a file that is already refused), so that an entry costs one string and a lookup one
     /// allocation: a path of owned segments cost three allocations per key of a
     /// 10,000-integration file, and as much again per lookup.
     entries: HashMap<String, (Range<usize>, Range<usize>)>,

@@ -1,8 +1,9 @@
 //! State snapshots: a GIJ site's state in a file, for sites gijctl cannot read (GIJ Cloud has
 //! no management API) and for `gijctl runbook --check` after someone did the manual work.
 //!
-//! The format is the wire dump of [`LiveSite`] (GIJ's own JSON field names, see docs/api.md),
-//! wrapped with a format marker and an optional `discovered` list: the repositories a git
+//! The format is the wire dump of [`LiveSite`] (GIJ's own JSON field names, see docs/api.md;
+//! repository entries keep only their own fields, [`wire::SiteRepository`], and a `state` gijctl
+//! does not know is written as `UNKNOWN`), wrapped with a format marker and an optional `discovered` list: the repositories a git
 //! service lists under an owner, which lets a runbook name the exact repositories to pick for
 //! an integration that does not exist yet. `gijctl import --format json` writes it; people on
 //! Cloud can write or edit it by hand (every field but the marker is optional).
