@@ -325,14 +325,13 @@ impl GijApi for ScanRace {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_scan_ending_between_reads_still_selects_repositories() {
-    let fake = Arc::new(ScanRace::default());
+/// A creation made disabled that keeps every repository but `legacy`, enabled afterwards or not.
+fn create_without_legacy(enable: bool) -> Step {
     let mut step = create(1, "a");
     if let StepKind::Create {
         request,
         repositories,
-        ..
+        enabled,
     } = &mut step.kind
     {
         request.fields.disabled = Some(true);
@@ -340,7 +339,15 @@ async fn a_scan_ending_between_reads_still_selects_repositories() {
             include: vec!["*".into()],
             exclude: vec!["legacy".into()],
         };
+        *enabled = enable;
     }
+    step
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scan_ending_between_reads_still_selects_repositories() {
+    let fake = Arc::new(ScanRace::default());
+    let step = create_without_legacy(true);
     let report = execute(fake.clone(), vec![step], vec![], opts(1), reporter()).await;
     assert_eq!(report.counts(), (1, 0, 0));
     let g = fake.inner.lock().unwrap();
@@ -355,20 +362,7 @@ async fn a_scan_ending_between_reads_still_selects_repositories() {
 #[tokio::test(start_paused = true)]
 async fn a_disabled_create_still_selects_repositories() {
     let fake = Arc::new(ScanRace::default());
-    let mut step = create(1, "a");
-    if let StepKind::Create {
-        request,
-        repositories,
-        enabled,
-    } = &mut step.kind
-    {
-        request.fields.disabled = Some(true);
-        *repositories = RepoSelector {
-            include: vec!["*".into()],
-            exclude: vec!["legacy".into()],
-        };
-        *enabled = false;
-    }
+    let step = create_without_legacy(false);
     let report = execute(fake.clone(), vec![step], vec![], opts(1), reporter()).await;
     assert_eq!(report.counts(), (1, 0, 0));
     let g = fake.inner.lock().unwrap();
