@@ -10,6 +10,11 @@
 //! there, so warm iterations compare cache speed with memory speed. `gijctl plan` runs the
 //! diff once per process on state just read from the network, never on a warm cache: the cold
 //! figures are the ones that describe the product; BENCHMARKS.md reports both.
+//!
+//! Profiling only the timed region (setup at 100,000 integrations takes 25 s and would fill a
+//! whole-process profile): set `PERF_CTL` to a FIFO that `perf` listens on, e.g.
+//! `mkfifo ctl; PERF_CTL=ctl perf record -D -1 --control=fifo:ctl -- <this example> 100000 20`;
+//! the example enables the events around each `plan` call and disables them after.
 
 use gijctl::devserver::{SiteSpec, generate, live_site};
 use gijctl::plan::{self, PlanOptions};
@@ -73,6 +78,12 @@ fn main() {
     let desired = gijctl::config::load_str(&g.config, "gij.toml").unwrap();
     eprintln!("setup {:?}", t.elapsed());
     let opts = PlanOptions::default();
+    let mut perf = std::env::var_os("PERF_CTL").map(|path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .expect("PERF_CTL names a FIFO that perf reads (--control=fifo:PATH)")
+    });
     let mut times = Vec::new();
     let mut allocations = 0;
     for k in 0..iters {
@@ -82,9 +93,11 @@ fn main() {
         }
         std::hint::black_box(&evict);
         let before = ALLOCATIONS.load(Ordering::Relaxed);
+        perf_control(&mut perf, "enable");
         let t = Instant::now();
         let p = plan::plan(&desired, &live, &opts).unwrap();
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        perf_control(&mut perf, "disable");
         allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
         std::hint::black_box(p);
     }
@@ -96,4 +109,12 @@ fn main() {
         times[0],
         allocations as f64 / n as f64
     );
+}
+
+/// Sends a command (`enable`, `disable`) to perf's control FIFO, when there is one.
+fn perf_control(fifo: &mut Option<std::fs::File>, command: &str) {
+    use std::io::Write;
+    if let Some(f) = fifo {
+        writeln!(f, "{command}").expect("perf's control FIFO accepts commands");
+    }
 }

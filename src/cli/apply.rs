@@ -253,7 +253,7 @@ async fn apply(
         plan.actions
             .iter()
             .map(|a| a.key.as_str())
-            .chain(plan.unchanged.iter().map(String::as_str))
+            .chain(plan.unchanged.iter())
             .collect()
     });
     let in_scope = |k: &str| match &scoped_keys {

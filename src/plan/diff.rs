@@ -22,8 +22,8 @@ use super::fingerprint::{
 use super::keys::{KeySource, suggest_keys};
 use super::live::{LiveState, normalize_settings, normalized_settings};
 use super::model::{
-    Action, ActionKind, CreateSpec, CredentialNote, FieldChange, Identity, Phase, ProjectsView,
-    RepoRef, Risk, SelectorView, SettingValue, UnmanagedIntegration,
+    Action, ActionKind, CreateSpec, CredentialNote, FieldChange, Identity, KeyList, Phase,
+    ProjectsView, RepoRef, Risk, SelectorView, SettingValue, UnmanagedIntegration,
 };
 use super::order::{self, Pending};
 use super::{Candidate, FastMap, FastSet, PlanError, PlanOptions};
@@ -53,6 +53,12 @@ pub fn plan(
     let mut diff_errors = Vec::new();
     let known = KnownProjects::new(live);
     let mut pending = Vec::new();
+    // Built in the diff loop, while each declaration's key is in cache: at 100,000
+    // integrations a later pass over the keys read them from memory again (perf: the two
+    // such passes, for the unchanged list and for the keys taken, were 8% of planning).
+    let mut unchanged = KeyList::default();
+    let mut taken: FastSet<&str> =
+        FastSet::with_capacity_and_hasher(desired.integrations.len(), Default::default());
     for (i, (d, m)) in desired
         .integrations
         .iter()
@@ -70,8 +76,12 @@ pub fn plan(
             None => diff_missing(d, &mut diff_errors),
         };
         if diff_errors.len() == before {
+            if actions.is_empty() {
+                unchanged.push(&d.key);
+            }
             pending.extend(actions);
         }
+        taken.insert(d.key.as_str());
     }
     errors.append(&mut diff_errors);
 
@@ -99,11 +109,6 @@ pub fn plan(
     let suggested = if sources.is_empty() {
         BTreeMap::new()
     } else {
-        let taken: FastSet<&str> = desired
-            .integrations
-            .iter()
-            .map(|d| d.key.as_str())
-            .collect();
         suggest_keys(&sources, |k| taken.contains(k))
     };
     let mut unmanaged = Vec::new();
@@ -169,7 +174,7 @@ pub fn plan(
     };
     Ok(order::finish(
         pending,
-        desired,
+        unchanged,
         live,
         unmanaged,
         policy_slots,

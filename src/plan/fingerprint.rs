@@ -169,7 +169,7 @@ pub fn plan_checksum(plan: &Plan) -> String {
         format_version: u32,
         actions: &'a [super::model::Action],
         unmanaged: &'a [super::model::UnmanagedIntegration],
-        unchanged: &'a [String],
+        unchanged: &'a super::model::KeyList,
         schedule: &'a super::model::Schedule,
         #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<&'a super::model::ScopeSummary>,

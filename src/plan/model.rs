@@ -31,7 +31,8 @@ pub struct Plan {
     /// Live integrations the config does not declare and that are not being deleted.
     pub unmanaged: Vec<UnmanagedIntegration>,
     /// Config keys whose integration already matches the config.
-    pub unchanged: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub unchanged: KeyList,
     /// Things the reader should know that are not actions (for example skipped live objects).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -47,6 +48,93 @@ pub struct Plan {
     /// the checksum of the plan it approves, so it cannot approve another plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowances: Vec<Allowance>,
+}
+
+/// A list of config keys packed into one string, serialised exactly as a `Vec<String>` (a
+/// JSON array of strings), so plan files and checksums are the same as with a vector.
+///
+/// Why not `Vec<String>`: nearly every declaration of a large site is unchanged, so the list
+/// held one allocation per integration. At 100,000 integrations those allocations, their
+/// frees and the cold reads of the scattered copies were the part of planning that grew
+/// faster than the site (`examples/diff_scaling.rs`); here the keys are one sequential buffer.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct KeyList {
+    /// The keys, concatenated.
+    text: String,
+    /// Where each key ends in `text` (key i is `text[ends[i-1]..ends[i]]`).
+    ends: Vec<usize>,
+}
+
+impl KeyList {
+    /// Appends a key.
+    pub fn push(&mut self, key: &str) {
+        self.text.push_str(key);
+        self.ends.push(self.text.len());
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the list holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The keys, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + '_ {
+        (0..self.ends.len()).map(|i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.text[start..self.ends[i]]
+        })
+    }
+}
+
+impl<'a> FromIterator<&'a str> for KeyList {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(keys: I) -> Self {
+        let mut list = KeyList::default();
+        for k in keys {
+            list.push(k);
+        }
+        list
+    }
+}
+
+impl std::fmt::Debug for KeyList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for KeyList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = KeyList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of config keys")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyList, A::Error> {
+                let mut list = KeyList::default();
+                // Borrowed when the input allows it; owned when the string had escapes.
+                while let Some(k) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    list.push(&k);
+                }
+                Ok(list)
+            }
+        }
+        d.deserialize_seq(Keys)
+    }
 }
 
 /// What a scoped run (`--only`, `--exclude`) covered and left out.
@@ -496,4 +584,26 @@ pub struct ScheduledStep {
     pub end_secs: u64,
     /// The slot it occupies (1-based), so renderers can show waves.
     pub slot: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyList;
+
+    #[test]
+    fn key_lists_serialise_as_string_arrays() {
+        let keys = ["acme", "", "platform-gitlab", "Ünïcode \"quoted\""];
+        let list: KeyList = keys.into_iter().collect();
+        assert_eq!(list.len(), 4);
+        assert_eq!(list.iter().collect::<Vec<_>>(), keys);
+        assert_eq!(list.iter().next_back(), Some(keys[3]));
+        let json = serde_json::to_string(&list).unwrap();
+        assert_eq!(json, serde_json::to_string(&keys).unwrap());
+        let back: KeyList = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, list);
+        assert_eq!(format!("{list:?}"), format!("{keys:?}"));
+        let empty: KeyList = serde_json::from_str("[]").unwrap();
+        assert!(empty.is_empty());
+        assert!(serde_json::from_str::<KeyList>("[1]").is_err());
+    }
 }

@@ -14,10 +14,10 @@ use super::FastSet;
 use super::fingerprint::plan_checksum;
 use super::live::LiveState;
 use super::model::{
-    Action, ActionKind, BusySlot, Phase, Plan, PlanMeta, Schedule, ScheduledStep, Summary,
+    Action, ActionKind, BusySlot, KeyList, Phase, Plan, PlanMeta, Schedule, ScheduledStep, Summary,
     UnmanagedIntegration,
 };
-use crate::model::{DesiredState, IndexState, IntegrationIndexing};
+use crate::model::{IndexState, IntegrationIndexing};
 
 /// Assumed initial-indexing time of one repository of unknown size.
 pub const SECS_PER_REPOSITORY: u64 = 120;
@@ -52,9 +52,10 @@ pub(crate) struct Pending {
 }
 
 /// Orders the actions, numbers them, simulates the schedule and assembles the plan.
+/// `unchanged` holds the keys of the declarations without actions, in file order.
 pub(crate) fn finish(
     mut pending: Vec<Pending>,
-    desired: &DesiredState,
+    unchanged: KeyList,
     live: &LiveState,
     unmanaged: Vec<UnmanagedIntegration>,
     max_parallel_indexing: u32,
@@ -79,16 +80,6 @@ pub(crate) fn finish(
     for (i, a) in actions.iter_mut().enumerate() {
         a.step = u32::try_from(i + 1).unwrap_or(u32::MAX);
     }
-
-    // Hash sets: only membership and counts are read, and at 100,000 integrations the B-tree
-    // versions' string comparisons were a visible share of planning.
-    let acted: FastSet<&str> = actions.iter().map(|a| a.key.as_str()).collect();
-    let unchanged: Vec<String> = desired
-        .integrations
-        .iter()
-        .filter(|d| !acted.contains(d.key.as_str()))
-        .map(|d| d.key.clone())
-        .collect();
 
     let schedule = simulate(&actions, live, max_parallel_indexing, key_of);
     let summary = summarize(&actions, unchanged.len(), unmanaged.len());

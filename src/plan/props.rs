@@ -277,7 +277,7 @@ fn essence(p: &Plan) -> (String, String, String, Vec<String>, String) {
         serde_json::to_string(&p.actions).unwrap_or_default(),
         serde_json::to_string(&p.summary).unwrap_or_default(),
         serde_json::to_string(&p.unmanaged).unwrap_or_default(),
-        p.unchanged.clone(),
+        p.unchanged.iter().map(str::to_owned).collect(),
         p.checksum.clone(),
     )
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use globset::{Glob, GlobMatcher};
 
 use super::live::LiveState;
-use super::model::{Action, Plan, ScopeSummary};
+use super::model::{Action, KeyList, Plan, ScopeSummary};
 use super::order::{simulate, summarize};
 use crate::model::DesiredState;
 
@@ -217,12 +217,7 @@ pub fn narrow(
     for (i, a) in actions.iter_mut().enumerate() {
         a.step = u32::try_from(i + 1).unwrap_or(u32::MAX);
     }
-    let unchanged: Vec<String> = plan
-        .unchanged
-        .iter()
-        .filter(|k| inside(k))
-        .cloned()
-        .collect();
+    let unchanged: KeyList = plan.unchanged.iter().filter(|k| inside(k)).collect();
     let unmanaged: Vec<_> = plan
         .unmanaged
         .iter()

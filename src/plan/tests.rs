@@ -157,7 +157,7 @@ fn matching_live_from_desired_is_empty() {
     let p = plan(&d, &live, &opts()).unwrap();
     assert!(!p.has_changes(), "{:#?}", p.actions);
     assert_eq!(
-        p.unchanged,
+        p.unchanged.iter().collect::<Vec<_>>(),
         ["acme-github", "platform-gitlab", "acme-azure"]
     );
 }
