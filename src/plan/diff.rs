@@ -8,9 +8,8 @@
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -54,11 +53,8 @@ pub fn plan(
     let known = KnownProjects::new(live);
     let mut pending = Vec::new();
     // Built in the diff loop, while each declaration's key is in cache: at 100,000
-    // integrations a later pass over the keys read them from memory again (perf: the two
-    // such passes, for the unchanged list and for the keys taken, were 8% of planning).
+    // integrations a later pass over the declarations read every key from memory again.
     let mut unchanged = KeyList::default();
-    let mut taken: FastSet<&str> =
-        FastSet::with_capacity_and_hasher(desired.integrations.len(), Default::default());
     for (i, (d, m)) in desired
         .integrations
         .iter()
@@ -81,7 +77,6 @@ pub fn plan(
             }
             pending.extend(actions);
         }
-        taken.insert(d.key.as_str());
     }
     errors.append(&mut diff_errors);
 
@@ -109,7 +104,10 @@ pub fn plan(
     let suggested = if sources.is_empty() {
         BTreeMap::new()
     } else {
-        suggest_keys(&sources, |k| taken.contains(k))
+        suggest_keys(
+            &sources,
+            desired.integrations.iter().map(|d| d.key.as_str()),
+        )
     };
     let mut unmanaged = Vec::new();
     for (_, l) in live
@@ -235,12 +233,134 @@ fn live_key<'a>(l: &'a LiveIntegration, origins: &mut Origins) -> NaturalKey<'a>
     (l.service, origins.id(&l.origin), lower_owner(&l.owner))
 }
 
-/// The live integrations sharing one natural key, by position in `live.integrations`, in
-/// that order. The first is kept inline: nearly every key has exactly one, and a `Vec` per key
-/// was one more allocation per live integration.
-struct Candidates {
-    first: usize,
-    more: Vec<usize>,
+/// Whether `owner` lower-cased is `lowered` (an owner already lower-cased by
+/// [`lower_owner`]), without allocating for ASCII owners.
+fn owner_is(owner: &str, lowered: &str) -> bool {
+    if owner.is_ascii() {
+        owner.len() == lowered.len()
+            && owner
+                .bytes()
+                .zip(lowered.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        owner.to_lowercase() == lowered
+    }
+}
+
+/// The live integrations by natural key, as positions in `live.integrations`.
+///
+/// The table holds 8-byte entries (a position and 32 bits of the key's hash); equality is
+/// decided from the integrations themselves (hashbrown's `HashTable`). Why: a map holding each
+/// key and its candidates took 64 bytes an entry, 8 MB at 100,000 integrations, and nearly
+/// every lookup missed the cache (perf: the largest single stall of the diff loop). The hash
+/// bits let a lookup skip the entries of other keys without reading their integration.
+struct NaturalIndex {
+    table: hashbrown::HashTable<Entry>,
+    /// Interned origin of each live integration, by position.
+    origins: Vec<u32>,
+    /// The other live integrations sharing the key of the one in the table (keyed by its
+    /// position), in position order. Rare: two integrations of one owner on one service.
+    more: FastMap<u32, Vec<u32>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// An entry of [`NaturalIndex`]: a live position and the high half of its key's hash.
+#[derive(Clone, Copy)]
+struct Entry {
+    pos: u32,
+    tag: u32,
+}
+
+impl NaturalIndex {
+    fn new(live: &LiveState, interned: &mut Origins) -> Self {
+        // Each live integration's origin and owner are heap strings read here for the first
+        // time: ask for them a few integrations ahead (see `prefetch_ahead`).
+        let ahead = |pos: usize| {
+            if let Some(l) = live.integrations.get(pos + PREFETCH_DISTANCE) {
+                prefetch(l.origin.as_ptr());
+                prefetch(l.owner.as_ptr());
+            }
+        };
+        let origins: Vec<u32> = live
+            .integrations
+            .iter()
+            .enumerate()
+            .map(|(pos, l)| {
+                ahead(pos);
+                interned.id(&l.origin)
+            })
+            .collect();
+        let mut index = NaturalIndex {
+            table: hashbrown::HashTable::with_capacity(live.integrations.len()),
+            origins,
+            more: FastMap::default(),
+            hasher: foldhash::fast::RandomState::default(),
+        };
+        for (pos, l) in live.integrations.iter().enumerate() {
+            let (Ok(p), Some(&origin)) = (u32::try_from(pos), index.origins.get(pos)) else {
+                break;
+            };
+            let key = (l.service, origin, lower_owner(&l.owner));
+            let hash = index.hash(&key);
+            match index.find(live, &key, hash) {
+                Some(first) => index.more.entry(first).or_default().push(p),
+                None => {
+                    let NaturalIndex {
+                        table,
+                        origins,
+                        hasher,
+                        ..
+                    } = &mut index;
+                    let rehash = |e: &Entry| {
+                        let l = &live.integrations[e.pos as usize];
+                        let key = (l.service, origins[e.pos as usize], lower_owner(&l.owner));
+                        hasher.hash_one(&key)
+                    };
+                    table.insert_unique(
+                        hash,
+                        Entry {
+                            pos: p,
+                            tag: tag(hash),
+                        },
+                        rehash,
+                    );
+                }
+            }
+        }
+        index
+    }
+
+    fn hash(&self, key: &NaturalKey<'_>) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The position in the table of the live integrations whose natural key is `key`.
+    fn find(&self, live: &LiveState, key: &NaturalKey<'_>, hash: u64) -> Option<u32> {
+        let (service, origin, owner) = key;
+        let t = tag(hash);
+        self.table
+            .find(hash, |e| {
+                let l = &live.integrations[e.pos as usize];
+                e.tag == t
+                    && l.service == *service
+                    && self.origins[e.pos as usize] == *origin
+                    && owner_is(&l.owner, owner)
+            })
+            .map(|e| e.pos)
+    }
+
+    /// The live integrations whose natural key is `key`, in position order: the first, and
+    /// the others when there are several.
+    fn get(&self, live: &LiveState, key: &NaturalKey<'_>) -> Option<(usize, Option<&[u32]>)> {
+        let first = self.find(live, key, self.hash(key))?;
+        Some((first as usize, self.more.get(&first).map(Vec::as_slice)))
+    }
+}
+
+/// The high half of a hash (hashbrown uses the low bits for the bucket and the top 7 for its
+/// control bytes; the tag tells keys apart beyond those).
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
 }
 
 /// A declaration's live integration, and whether their natural keys are equal (always for a
@@ -265,7 +385,7 @@ struct Matching<'a> {
     /// Natural keys of the live side, computed once: comparing every declaration with every
     /// live integration (normalising both each time) made matching 10,000 integrations take
     /// minutes.
-    by_key: FastMap<NaturalKey<'a>, Candidates>,
+    by_key: NaturalIndex,
     /// The declaration key claiming each live integration, by position: a vector, not a hash
     /// map by id, so that claims in file order touch memory in order.
     claimed_by: Vec<Option<&'a str>>,
@@ -284,19 +404,7 @@ impl<'a> Matching<'a> {
         errors: &mut Vec<PlanError>,
     ) -> Self {
         let mut origins = Origins::default();
-        let mut by_key: FastMap<NaturalKey<'a>, Candidates> =
-            FastMap::with_capacity_and_hasher(live.integrations.len(), Default::default());
-        for (pos, l) in live.integrations.iter().enumerate() {
-            match by_key.entry(live_key(l, &mut origins)) {
-                Entry::Occupied(mut e) => e.get_mut().more.push(pos),
-                Entry::Vacant(e) => {
-                    e.insert(Candidates {
-                        first: pos,
-                        more: Vec::new(),
-                    });
-                }
-            }
-        }
+        let by_key = NaturalIndex::new(live, &mut origins);
         let mut m = Matching {
             live,
             by_key,
@@ -345,10 +453,10 @@ impl<'a> Matching<'a> {
     /// The natural-key match of a declaration without a pinned id.
     fn natural(&mut self, d: &'a DesiredIntegration, errors: &mut Vec<PlanError>) -> Match<'a> {
         let key = desired_key(d, &mut self.origins);
-        let (first, many) = match self.by_key.get(&key) {
+        let (first, many) = match self.by_key.get(self.live, &key) {
             None => return None,
-            Some(c) if c.more.is_empty() => (c.first, None),
-            Some(c) => (c.first, Some(c.more.clone())),
+            Some((first, None)) => (first, None),
+            Some((first, Some(more))) => (first, Some(more.to_vec())),
         };
         let Some(more) = many else {
             self.last = first;
@@ -359,7 +467,7 @@ impl<'a> Matching<'a> {
         errors.push(PlanError::Ambiguous {
             key: d.key.clone(),
             candidates: std::iter::once(first)
-                .chain(more)
+                .chain(more.into_iter().map(|p| p as usize))
                 .map(|pos| {
                     let l = &self.live.integrations[pos];
                     Candidate {

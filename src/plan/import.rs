@@ -45,7 +45,7 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
             owner: &l.owner,
         })
         .collect();
-    let keys = suggest_keys(&sources, |_| false);
+    let keys = suggest_keys(&sources, []);
     let mut natural: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     for l in &live.integrations {
         *natural

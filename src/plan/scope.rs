@@ -287,7 +287,6 @@ pub fn suggested_keys(
     if pruned.is_empty() {
         return out;
     }
-    let taken: BTreeSet<String> = desired.integrations.iter().map(|d| d.key.clone()).collect();
     let sources: Vec<super::keys::KeySource<'_>> = live
         .integrations
         .iter()
@@ -298,7 +297,10 @@ pub fn suggested_keys(
             owner: &l.owner,
         })
         .collect();
-    for (id, k) in super::keys::suggest_keys(&sources, |k| taken.contains(k)) {
+    for (id, k) in super::keys::suggest_keys(
+        &sources,
+        desired.integrations.iter().map(|d| d.key.as_str()),
+    ) {
         out.entry(id).or_insert(k);
     }
     out

@@ -248,6 +248,40 @@ fn ambiguous_match_lists_candidates() {
 }
 
 #[test]
+fn owners_match_by_their_lower_case_form() {
+    // Unicode lower-casing, as `str::to_lowercase`: the Kelvin sign lower-cases to `k`, so a
+    // non-ASCII owner can equal an ASCII one; `Straße` and `STRAßE` are one owner.
+    let a = desired("a", Service::Github, "\u{212A}ube", 0);
+    let b = desired("b", Service::Github, "STRAßE", 1);
+    let c = desired("c", Service::Gitlab, "Acme", 2);
+    let mut la = live_from(&a, 1, vec![]);
+    la.owner = "kube".into();
+    let mut lb = live_from(&b, 2, vec![]);
+    lb.owner = "straße".into();
+    let mut lc = live_from(&c, 3, vec![]);
+    lc.owner = "acme".into();
+    let p = plan(&state(vec![a, b, c]), &site(vec![la, lb, lc]), &opts()).unwrap();
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(p.unchanged.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+
+    // Three live integrations share one key: every one is a candidate, in id order.
+    let d = desired("d", Service::Github, "acme", 0);
+    let ls: Vec<_> = [("ACME", 4), ("acme", 5), ("Acme", 6)]
+        .into_iter()
+        .map(|(owner, id)| {
+            let mut l = live_from(&d, id, vec![]);
+            l.owner = owner.into();
+            l
+        })
+        .collect();
+    let e = plan(&state(vec![d]), &site(ls), &opts()).unwrap_err();
+    assert!(
+        matches!(&e, PlanError::Ambiguous { candidates, .. } if candidates.iter().map(|c| c.id).eq([4, 5, 6])),
+        "{e}"
+    );
+}
+
+#[test]
 fn pinned_id_wins_and_claims_are_exclusive() {
     let mut a = desired("a", Service::Github, "acme", 0);
     a.pinned_id = Some(5);
