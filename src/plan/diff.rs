@@ -261,6 +261,8 @@ struct NaturalIndex {
     /// The other live integrations sharing the key of the one in the table (keyed by its
     /// position), in position order. Rare: two integrations of one owner on one service.
     more: FastMap<u32, Vec<u32>>,
+    /// Whether the live integration at each position shares its key with another one.
+    shared: Vec<bool>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -294,6 +296,7 @@ impl NaturalIndex {
             table: hashbrown::HashTable::with_capacity(live.integrations.len()),
             origins,
             more: FastMap::default(),
+            shared: vec![false; live.integrations.len()],
             hasher: foldhash::fast::RandomState::default(),
         };
         for (pos, l) in live.integrations.iter().enumerate() {
@@ -303,7 +306,11 @@ impl NaturalIndex {
             let key = (l.service, origin, lower_owner(&l.owner));
             let hash = index.hash(&key);
             match index.find(live, &key, hash) {
-                Some(first) => index.more.entry(first).or_default().push(p),
+                Some(first) => {
+                    index.more.entry(first).or_default().push(p);
+                    index.shared[first as usize] = true;
+                    index.shared[pos] = true;
+                }
                 None => {
                     let NaturalIndex {
                         table,
@@ -336,17 +343,29 @@ impl NaturalIndex {
 
     /// The position in the table of the live integrations whose natural key is `key`.
     fn find(&self, live: &LiveState, key: &NaturalKey<'_>, hash: u64) -> Option<u32> {
-        let (service, origin, owner) = key;
         let t = tag(hash);
         self.table
             .find(hash, |e| {
-                let l = &live.integrations[e.pos as usize];
-                e.tag == t
-                    && l.service == *service
-                    && self.origins[e.pos as usize] == *origin
-                    && owner_is(&l.owner, owner)
+                e.tag == t && self.has_key(live, e.pos as usize, key)
             })
             .map(|e| e.pos)
+    }
+
+    /// Whether the live integration at `pos` has the natural key `key`.
+    fn has_key(
+        &self,
+        live: &LiveState,
+        pos: usize,
+        (service, origin, owner): &NaturalKey<'_>,
+    ) -> bool {
+        let l = &live.integrations[pos];
+        l.service == *service && self.origins[pos] == *origin && owner_is(&l.owner, owner)
+    }
+
+    /// Whether the live integration at `pos` exists, has the key `key` and is the only one
+    /// with that key: then [`NaturalIndex::get`] would answer `pos` alone.
+    fn is_unique(&self, live: &LiveState, pos: usize, key: &NaturalKey<'_>) -> bool {
+        self.shared.get(pos) == Some(&false) && self.has_key(live, pos, key)
     }
 
     /// The live integrations whose natural key is `key`, in position order: the first, and
@@ -393,6 +412,8 @@ struct Matching<'a> {
     /// Position of the last natural-key match: the next declarations usually match the live
     /// integrations right after it (apply creates them in file order), see [`prefetch_ahead`].
     last: usize,
+    /// Whether `last` holds a match yet (the first guess is position 0).
+    matched_any: bool,
 }
 
 impl<'a> Matching<'a> {
@@ -411,6 +432,7 @@ impl<'a> Matching<'a> {
             claimed_by: vec![None; live.integrations.len()],
             origins,
             last: 0,
+            matched_any: false,
         };
         for (i, d) in desired.integrations.iter().enumerate() {
             let Some(id) = d.pinned_id else { continue };
@@ -453,13 +475,23 @@ impl<'a> Matching<'a> {
     /// The natural-key match of a declaration without a pinned id.
     fn natural(&mut self, d: &'a DesiredIntegration, errors: &mut Vec<PlanError>) -> Match<'a> {
         let key = desired_key(d, &mut self.origins);
-        let (first, many) = match self.by_key.get(self.live, &key) {
+        // The live integration after the last match usually is this declaration's (apply
+        // creates in file order, ids grow): when it has this key and no other live integration
+        // shares that key, it is what the index would answer, without the index's cache miss.
+        let guess = self.last + usize::from(self.matched_any);
+        let found = if self.by_key.is_unique(self.live, guess, &key) {
+            Some((guess, None))
+        } else {
+            self.by_key.get(self.live, &key)
+        };
+        let (first, many) = match found {
             None => return None,
             Some((first, None)) => (first, None),
             Some((first, Some(more))) => (first, Some(more.to_vec())),
         };
         let Some(more) = many else {
             self.last = first;
+            self.matched_any = true;
             return self
                 .claim(first, &d.key, errors)
                 .then(|| (&self.live.integrations[first], true));
