@@ -4,6 +4,10 @@
 //! per integration. No network: the live site is built from the dev-server's own views.
 //!
 //! Run: `cargo bench --bench plan` (one group: `cargo bench --bench plan -- diff`).
+//!
+//! Outputs are dropped outside the timing (`iter_with_large_drop`): `gijctl plan` builds one
+//! plan per process and never frees it before planning again, while glibc makes the next
+//! large allocation pay for earlier frees (see `examples/diff_scaling.rs`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -46,7 +50,7 @@ fn bench_diff(c: &mut Criterion) {
             group.measurement_time(Duration::from_secs(20));
         }
         group.bench_with_input(BenchmarkId::new("plan", n), &n, |b, _| {
-            b.iter(|| plan::plan(black_box(&desired), black_box(&live), &opts))
+            b.iter_with_large_drop(|| plan::plan(black_box(&desired), black_box(&live), &opts))
         });
     }
     group.finish();
@@ -59,7 +63,7 @@ fn bench_from_site(c: &mut Criterion) {
         let (_, wire, _) = inputs(n);
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("from_site", n), &n, |b, _| {
-            b.iter(|| plan::from_site(black_box(&wire)))
+            b.iter_with_large_drop(|| plan::from_site(black_box(&wire)))
         });
     }
     group.finish();
