@@ -5,9 +5,11 @@
 //!
 //! Run: `cargo bench --bench plan` (one group: `cargo bench --bench plan -- diff`).
 //!
-//! Outputs are dropped outside the timing (`iter_with_large_drop`): `gijctl plan` builds one
-//! plan per process and never frees it before planning again, while glibc makes the next
-//! large allocation pay for earlier frees (see `examples/diff_scaling.rs`).
+//! Outputs are dropped outside each timed iteration (`iter_with_large_drop`): `gijctl plan`
+//! builds one plan per process and never frees it before planning again. glibc makes the next
+//! large allocation pay for earlier frees, so the batch dropped between samples is still
+//! billed to the next sample's first iteration, amortised over the batch;
+//! `examples/diff_scaling.rs`, which keeps every plan, avoids even that.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -14,7 +14,9 @@
 //! Profiling only the timed region (setup at 100,000 integrations takes 25 s and would fill a
 //! whole-process profile): set `PERF_CTL` to a FIFO that `perf` listens on, e.g.
 //! `mkfifo ctl; PERF_CTL=ctl perf record -D -1 --control=fifo:ctl -- <this example> 100000 20`;
-//! the example enables the events around each `plan` call and disables them after.
+//! the example enables the events around each `plan` call and disables them after. perf reads
+//! the FIFO asynchronously, so the bounds are approximate (microseconds against a call of
+//! milliseconds).
 
 use gijctl::devserver::{SiteSpec, generate, live_site};
 use gijctl::plan::{self, PlanOptions};

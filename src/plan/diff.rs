@@ -300,9 +300,10 @@ impl NaturalIndex {
             hasher: foldhash::fast::RandomState::default(),
         };
         for (pos, l) in live.integrations.iter().enumerate() {
-            let (Ok(p), Some(&origin)) = (u32::try_from(pos), index.origins.get(pos)) else {
-                break;
-            };
+            // A live state of 2^32 integrations cannot be held in memory (each is hundreds
+            // of bytes), so positions always fit the table's 4-byte entries.
+            let p = u32::try_from(pos).expect("fewer than 2^32 live integrations");
+            let origin = index.origins[pos];
             let key = (l.service, origin, lower_owner(&l.owner));
             let hash = index.hash(&key);
             match index.find(live, &key, hash) {
@@ -376,8 +377,9 @@ impl NaturalIndex {
     }
 }
 
-/// The high half of a hash (hashbrown uses the low bits for the bucket and the top 7 for its
-/// control bytes; the tag tells keys apart beyond those).
+/// The high half of a hash: a filter that lets a lookup skip most entries of other keys
+/// without reading their integration (hashbrown's control byte already holds the top 7 of
+/// these bits, the other 25 still tell most keys apart).
 fn tag(hash: u64) -> u32 {
     (hash >> 32) as u32
 }

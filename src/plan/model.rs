@@ -126,8 +126,9 @@ impl<'de> Deserialize<'de> for KeyList {
                 mut seq: A,
             ) -> Result<KeyList, A::Error> {
                 let mut list = KeyList::default();
-                // Borrowed when the input allows it; owned when the string had escapes.
-                while let Some(k) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                // serde decodes each key into a `String` first: one allocation per key, on
+                // reading a plan file only, which is not a hot path.
+                while let Some(k) = seq.next_element::<String>()? {
                     list.push(&k);
                 }
                 Ok(list)
