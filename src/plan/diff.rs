@@ -61,7 +61,7 @@ pub fn plan(
         .zip(matches.iter_mut())
         .enumerate()
     {
-        prefetch_ahead(desired, live, i, matching.last);
+        prefetch_ahead(desired, live, i, matching.next);
         if d.pinned_id.is_none() {
             *m = matching.natural(d, &mut errors);
         }
@@ -229,10 +229,6 @@ fn desired_key<'a>(d: &'a DesiredIntegration, origins: &mut Origins) -> NaturalK
     (d.service, origins.id(&d.origin), lower_owner(&d.owner))
 }
 
-fn live_key<'a>(l: &'a LiveIntegration, origins: &mut Origins) -> NaturalKey<'a> {
-    (l.service, origins.id(&l.origin), lower_owner(&l.owner))
-}
-
 /// Whether `owner` lower-cased is `lowered` (an owner already lower-cased by
 /// [`lower_owner`]), without allocating for ASCII owners.
 fn owner_is(owner: &str, lowered: &str) -> bool {
@@ -299,12 +295,11 @@ impl NaturalIndex {
             shared: vec![false; live.integrations.len()],
             hasher: foldhash::fast::RandomState::default(),
         };
-        for (pos, l) in live.integrations.iter().enumerate() {
+        for pos in 0..live.integrations.len() {
             // A live state of 2^32 integrations cannot be held in memory (each is hundreds
             // of bytes), so positions always fit the table's 4-byte entries.
             let p = u32::try_from(pos).expect("fewer than 2^32 live integrations");
-            let origin = index.origins[pos];
-            let key = (l.service, origin, lower_owner(&l.owner));
+            let key = indexed_key(live, &index.origins, pos);
             let hash = index.hash(&key);
             match index.find(live, &key, hash) {
                 Some(first) => {
@@ -319,11 +314,8 @@ impl NaturalIndex {
                         hasher,
                         ..
                     } = &mut index;
-                    let rehash = |e: &Entry| {
-                        let l = &live.integrations[e.pos as usize];
-                        let key = (l.service, origins[e.pos as usize], lower_owner(&l.owner));
-                        hasher.hash_one(&key)
-                    };
+                    let rehash =
+                        |e: &Entry| hasher.hash_one(indexed_key(live, origins, e.pos as usize));
                     table.insert_unique(
                         hash,
                         Entry {
@@ -377,6 +369,13 @@ impl NaturalIndex {
     }
 }
 
+/// The natural key of the live integration at `pos`, its origin already interned in
+/// `origins` (as [`desired_key`] for a declaration).
+fn indexed_key<'a>(live: &'a LiveState, origins: &[u32], pos: usize) -> NaturalKey<'a> {
+    let l = &live.integrations[pos];
+    (l.service, origins[pos], lower_owner(&l.owner))
+}
+
 /// The high half of a hash: a filter that lets a lookup skip most entries of other keys
 /// without reading their integration (hashbrown's control byte already holds the top 7 of
 /// these bits, the other 25 still tell most keys apart).
@@ -411,11 +410,10 @@ struct Matching<'a> {
     /// map by id, so that claims in file order touch memory in order.
     claimed_by: Vec<Option<&'a str>>,
     origins: Origins,
-    /// Position of the last natural-key match: the next declarations usually match the live
-    /// integrations right after it (apply creates them in file order), see [`prefetch_ahead`].
-    last: usize,
-    /// Whether `last` holds a match yet (the first guess is position 0).
-    matched_any: bool,
+    /// The position after the last natural-key match (0 before any): the next declaration
+    /// usually matches the live integration there (apply creates them in file order, ids
+    /// grow), see [`Matching::natural`] and [`prefetch_ahead`].
+    next: usize,
 }
 
 impl<'a> Matching<'a> {
@@ -433,17 +431,16 @@ impl<'a> Matching<'a> {
             by_key,
             claimed_by: vec![None; live.integrations.len()],
             origins,
-            last: 0,
-            matched_any: false,
+            next: 0,
         };
         for (i, d) in desired.integrations.iter().enumerate() {
             let Some(id) = d.pinned_id else { continue };
             match live_position(live, id) {
                 Some(pos) => {
                     if m.claim(pos, &d.key, errors) {
-                        let l = &live.integrations[pos];
-                        let same = live_key(l, &mut m.origins) == desired_key(d, &mut m.origins);
-                        out[i] = Some((l, same));
+                        let same = indexed_key(live, &m.by_key.origins, pos)
+                            == desired_key(d, &mut m.origins);
+                        out[i] = Some((&live.integrations[pos], same));
                     }
                 }
                 None => errors.push(PlanError::PinnedMissing {
@@ -477,12 +474,11 @@ impl<'a> Matching<'a> {
     /// The natural-key match of a declaration without a pinned id.
     fn natural(&mut self, d: &'a DesiredIntegration, errors: &mut Vec<PlanError>) -> Match<'a> {
         let key = desired_key(d, &mut self.origins);
-        // The live integration after the last match usually is this declaration's (apply
-        // creates in file order, ids grow): when it has this key and no other live integration
-        // shares that key, it is what the index would answer, without the index's cache miss.
-        let guess = self.last + usize::from(self.matched_any);
-        let found = if self.by_key.is_unique(self.live, guess, &key) {
-            Some((guess, None))
+        // When the live integration after the last match has this key and no other live
+        // integration shares that key, it is what the index would answer, without the index's
+        // cache miss.
+        let found = if self.by_key.is_unique(self.live, self.next, &key) {
+            Some((self.next, None))
         } else {
             self.by_key.get(self.live, &key)
         };
@@ -492,8 +488,7 @@ impl<'a> Matching<'a> {
             Some((first, Some(more))) => (first, Some(more.to_vec())),
         };
         let Some(more) = many else {
-            self.last = first;
-            self.matched_any = true;
+            self.next = first + 1;
             return self
                 .claim(first, &d.key, errors)
                 .then(|| (&self.live.integrations[first], true));
@@ -529,14 +524,14 @@ const PREFETCH_DISTANCE: usize = 8;
 /// once the site no longer fits in the cache (a plain walk over every string and repository
 /// name takes 65x longer at 10,000 integrations than at 1,000). A hint only: a wrong guess
 /// costs a wasted load, never a wrong result.
-fn prefetch_ahead(desired: &DesiredState, live: &LiveState, i: usize, last_match: usize) {
+fn prefetch_ahead(desired: &DesiredState, live: &LiveState, i: usize, next_match: usize) {
     let ahead = PREFETCH_DISTANCE;
     if let Some(d) = desired.integrations.get(i + ahead) {
         for s in [&d.key, &d.owner, &d.origin, &d.display_name] {
             prefetch(s.as_ptr());
         }
     }
-    if let Some(l) = live.integrations.get(last_match + ahead) {
+    if let Some(l) = live.integrations.get(next_match + ahead) {
         for s in [&l.owner, &l.origin, &l.display_name] {
             prefetch(s.as_ptr());
         }
@@ -546,8 +541,8 @@ fn prefetch_ahead(desired: &DesiredState, live: &LiveState, i: usize, last_match
             prefetch(repos.wrapping_add(off));
         }
     }
-    // Names two steps ahead: the repository vectors asked for earlier have arrived by now.
-    if let Some(l) = live.integrations.get(last_match + 2) {
+    // Names one step ahead: the repository vectors asked for earlier have arrived by now.
+    if let Some(l) = live.integrations.get(next_match + 1) {
         for r in &l.repositories {
             prefetch(r.name.as_ptr());
         }

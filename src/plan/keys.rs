@@ -48,13 +48,12 @@ pub fn suggest_keys<'k>(
     let mut sorted: Vec<&KeySource<'_>> = sources.iter().collect();
     sorted.sort_by_key(|s| s.id);
     let mut base_count: HashMap<String, usize> = HashMap::new();
-    // Every key the loop below may ask about, and whether `taken` holds it.
+    // Every key the loop below asks `used` about (`<owner>` and `<owner>-<service>`; the
+    // id-suffixed key is unique by its id), and whether `taken` holds it.
     let mut candidates: FastMap<String, bool> = FastMap::default();
     for s in &sorted {
         let base = slug(s.owner);
-        let with_service = format!("{base}-{}", slug(s.service));
-        candidates.insert(format!("{with_service}-{}", s.id), false);
-        candidates.insert(with_service, false);
+        candidates.insert(format!("{base}-{}", slug(s.service)), false);
         candidates.insert(base.clone(), false);
         *base_count.entry(base).or_default() += 1;
     }
@@ -79,7 +78,6 @@ pub fn suggest_keys<'k>(
         if used(&key, &assigned) {
             key = format!("{key}-{}", s.id);
         }
-        debug_assert!(candidates.contains_key(&key), "{key} is not a candidate");
         assigned.insert(key.clone());
         out.insert(s.id, key);
     }

@@ -114,27 +114,11 @@ impl Serialize for KeyList {
 }
 
 impl<'de> Deserialize<'de> for KeyList {
+    /// Through a `Vec<String>`: one allocation per key, on reading a plan file only, which is
+    /// not a hot path.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Keys;
-        impl<'de> serde::de::Visitor<'de> for Keys {
-            type Value = KeyList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of config keys")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<KeyList, A::Error> {
-                let mut list = KeyList::default();
-                // serde decodes each key into a `String` first: one allocation per key, on
-                // reading a plan file only, which is not a hot path.
-                while let Some(k) = seq.next_element::<String>()? {
-                    list.push(&k);
-                }
-                Ok(list)
-            }
-        }
-        d.deserialize_seq(Keys)
+        let keys = Vec::<String>::deserialize(d)?;
+        Ok(keys.iter().map(String::as_str).collect())
     }
 }
 
