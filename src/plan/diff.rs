@@ -40,6 +40,24 @@ pub fn plan(
     live: &LiveState,
     opts: &PlanOptions,
 ) -> Result<super::Plan, PlanError> {
+    match plan_with(desired, live, opts, IndexWhen::Needed) {
+        Ok(result) => result,
+        // A guessed match turned out to share its key (a site with duplicate integrations):
+        // plan again with the index from the start. Only a plan that ends in an ambiguity
+        // error gets here, so a valid plan is never made twice.
+        Err(GuessedShared) => plan_with(desired, live, opts, IndexWhen::First)
+            .expect("with the index built first, no match is guessed without it"),
+    }
+}
+
+/// [`plan`], building the natural-key index first or only once a declaration needs it (see
+/// [`Matching`]).
+fn plan_with(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+    index_when: IndexWhen,
+) -> Result<Result<super::Plan, PlanError>, GuessedShared> {
     let mut errors = Vec::new();
     for key in &opts.rotate {
         if !desired.integrations.iter().any(|d| &d.key == key) {
@@ -48,7 +66,7 @@ pub fn plan(
     }
     // Matching errors come before the diff's, as when matching was a pass of its own.
     let mut matches: Vec<Match<'_>> = vec![None; desired.integrations.len()];
-    let mut matching = Matching::new(desired, live, &mut matches, &mut errors);
+    let mut matching = Matching::new(desired, live, &mut matches, &mut errors, index_when);
     let mut diff_errors = Vec::new();
     let known = KnownProjects::new(live);
     let mut pending = Vec::new();
@@ -63,7 +81,7 @@ pub fn plan(
     {
         prefetch_ahead(desired, live, i, matching.next);
         if d.pinned_id.is_none() {
-            *m = matching.natural(d, &mut errors);
+            *m = matching.natural(d, &mut errors)?;
         }
         let before = diff_errors.len();
         check_projects(d, live, &known, &mut diff_errors);
@@ -78,6 +96,7 @@ pub fn plan(
             pending.extend(actions);
         }
     }
+    matching.check_guesses()?;
     errors.append(&mut diff_errors);
 
     let prune = opts.prune.unwrap_or(desired.policy.prune);
@@ -147,8 +166,8 @@ pub fn plan(
 
     match errors.len() {
         0 => {}
-        1 => return Err(errors.remove(0)),
-        _ => return Err(PlanError::Multiple(errors)),
+        1 => return Ok(Err(errors.remove(0))),
+        _ => return Ok(Err(PlanError::Multiple(errors))),
     }
 
     let policy_slots = opts
@@ -170,7 +189,7 @@ pub fn plan(
             .get(&id)
             .map(|k| (*k).to_owned())
     };
-    Ok(order::finish(
+    Ok(Ok(order::finish(
         pending,
         unchanged,
         live,
@@ -178,7 +197,7 @@ pub fn plan(
         policy_slots,
         &key_of,
         opts.meta.clone(),
-    ))
+    )))
 }
 
 /// A natural key: service, normalised origin (interned by [`Origins`]) and lower-cased owner,
@@ -270,64 +289,72 @@ struct Entry {
 }
 
 impl NaturalIndex {
-    fn new(live: &LiveState, interned: &mut Origins) -> Self {
-        // Each live integration's origin and owner are heap strings read here for the first
-        // time: ask for them a few integrations ahead (see `prefetch_ahead`).
-        let ahead = |pos: usize| {
-            if let Some(l) = live.integrations.get(pos + PREFETCH_DISTANCE) {
+    /// Indexes every live integration. `read` holds the keys of those the diff loop already
+    /// matched by guess (see [`Matching`]): their strings are not read again. Also answers
+    /// whether one of those shares its key with another live integration, that is whether a
+    /// guess took one of several candidates.
+    fn new(
+        live: &LiveState,
+        interned: &mut Origins,
+        read: ReadKeys,
+        hasher: foldhash::fast::RandomState,
+    ) -> (Self, bool) {
+        let ReadKeys {
+            mut origins,
+            mut hashes,
+            guessed,
+        } = read;
+        // The keys not read yet: origin and owner are heap strings read here for the first
+        // time, so ask for them a few integrations ahead (see `prefetch_ahead`).
+        for pos in 0..live.integrations.len() {
+            if let Some(l) = live.integrations.get(pos + PREFETCH_DISTANCE)
+                && origins[pos + PREFETCH_DISTANCE] == UNREAD
+            {
                 prefetch(l.origin.as_ptr());
                 prefetch(l.owner.as_ptr());
             }
-        };
-        let origins: Vec<u32> = live
-            .integrations
-            .iter()
-            .enumerate()
-            .map(|(pos, l)| {
-                ahead(pos);
-                interned.id(&l.origin)
-            })
-            .collect();
+            if origins[pos] == UNREAD {
+                origins[pos] = interned.id(&live.integrations[pos].origin);
+                hashes[pos] = hasher.hash_one(indexed_key(live, &origins, pos));
+            }
+        }
         let mut index = NaturalIndex {
             table: hashbrown::HashTable::with_capacity(live.integrations.len()),
             origins,
             more: FastMap::default(),
             shared: vec![false; live.integrations.len()],
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
         };
-        for pos in 0..live.integrations.len() {
+        for (pos, &hash) in hashes.iter().enumerate() {
             // A live state of 2^32 integrations cannot be held in memory (each is hundreds
             // of bytes), so positions always fit the table's 4-byte entries.
             let p = u32::try_from(pos).expect("fewer than 2^32 live integrations");
-            let key = indexed_key(live, &index.origins, pos);
-            let hash = index.hash(&key);
-            match index.find(live, &key, hash) {
+            // The key is built (its owner read) only for an entry with the same hash bits:
+            // another integration with this key, or a rare collision.
+            let t = tag(hash);
+            let found = index.table.find(hash, |e| {
+                e.tag == t
+                    && index.has_key(
+                        live,
+                        e.pos as usize,
+                        &indexed_key(live, &index.origins, pos),
+                    )
+            });
+            match found.map(|e| e.pos) {
                 Some(first) => {
                     index.more.entry(first).or_default().push(p);
                     index.shared[first as usize] = true;
                     index.shared[pos] = true;
                 }
                 None => {
-                    let NaturalIndex {
-                        table,
-                        origins,
-                        hasher,
-                        ..
-                    } = &mut index;
-                    let rehash =
-                        |e: &Entry| hasher.hash_one(indexed_key(live, origins, e.pos as usize));
-                    table.insert_unique(
-                        hash,
-                        Entry {
-                            pos: p,
-                            tag: tag(hash),
-                        },
-                        rehash,
-                    );
+                    index
+                        .table
+                        .insert_unique(hash, Entry { pos: p, tag: t }, |e| hashes[e.pos as usize]);
                 }
             }
         }
-        index
+        let read_shared = guessed.iter().any(|&pos| index.shared[pos as usize]);
+        (index, read_shared)
     }
 
     fn hash(&self, key: &NaturalKey<'_>) -> u64 {
@@ -396,16 +423,53 @@ fn live_position(live: &LiveState, id: u64) -> Option<usize> {
     }
 }
 
+/// Whether [`Matching`] builds the natural-key index before the first declaration or only when
+/// one needs it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndexWhen {
+    First,
+    Needed,
+}
+
+/// A match was guessed for a declaration before the index existed, and the index then showed
+/// another live integration with the same key: the guess may not be what the index answers,
+/// so the plan is made again with [`IndexWhen::First`].
+#[derive(Debug)]
+struct GuessedShared;
+
+/// Origin id of a live position whose key has not been read.
+const UNREAD: u32 = u32::MAX;
+
+/// The keys of the live integrations the diff loop matched by guess before the index existed:
+/// interned origin ([`UNREAD`] elsewhere) and hash by position, and those positions in order.
+#[derive(Default)]
+struct ReadKeys {
+    origins: Vec<u32>,
+    hashes: Vec<u64>,
+    guessed: Vec<u32>,
+}
+
 /// Matches declarations to live integrations: pinned ids first (in [`Matching::new`], so that
 /// they win over natural keys), then each other declaration in file order through
 /// [`Matching::natural`], called from the diff loop so that a declaration's strings are read
 /// once while they are in cache (at 100,000 integrations a separate pass read them cold).
+///
+/// The index of live natural keys is built only when a declaration does not match the live
+/// integration after the previous match (or after the loop, to check the guesses). Why: on a
+/// site that apply created in file order, every declaration matches that way, and indexing
+/// first read every live key one more time, from memory at 100,000 integrations (perf: the
+/// index pass took 16.6x longer at 100,000 than at 10,000). The check after the loop keeps the
+/// result exact: when a guessed live integration shares its key with another one, the plan
+/// is made again with the index from the start ([`GuessedShared`]).
 struct Matching<'a> {
     live: &'a LiveState,
     /// Natural keys of the live side, computed once: comparing every declaration with every
     /// live integration (normalising both each time) made matching 10,000 integrations take
-    /// minutes.
-    by_key: NaturalIndex,
+    /// minutes. `None` until a declaration needs it (see above).
+    by_key: Option<NaturalIndex>,
+    /// Keys read by guesses while `by_key` is `None`.
+    read: ReadKeys,
+    hasher: foldhash::fast::RandomState,
     /// The declaration key claiming each live integration, by position: a vector, not a hash
     /// map by id, so that claims in file order touch memory in order.
     claimed_by: Vec<Option<&'a str>>,
@@ -417,30 +481,42 @@ struct Matching<'a> {
 }
 
 impl<'a> Matching<'a> {
-    /// Indexes the live side and matches the pinned declarations (`out[i]` for declaration i).
+    /// Matches the pinned declarations (`out[i]` for declaration i), and indexes the live side
+    /// when `index_when` says so.
     fn new(
         desired: &'a DesiredState,
         live: &'a LiveState,
         out: &mut [Match<'a>],
         errors: &mut Vec<PlanError>,
+        index_when: IndexWhen,
     ) -> Self {
-        let mut origins = Origins::default();
-        let by_key = NaturalIndex::new(live, &mut origins);
+        let n = live.integrations.len();
         let mut m = Matching {
             live,
-            by_key,
-            claimed_by: vec![None; live.integrations.len()],
-            origins,
+            by_key: None,
+            read: ReadKeys {
+                origins: vec![UNREAD; n],
+                hashes: vec![0; n],
+                guessed: Vec::new(),
+            },
+            hasher: foldhash::fast::RandomState::default(),
+            claimed_by: vec![None; n],
+            origins: Origins::default(),
             next: 0,
         };
+        if index_when == IndexWhen::First {
+            m.index()
+                .unwrap_or_else(|GuessedShared| unreachable!("nothing was guessed yet"));
+        }
         for (i, d) in desired.integrations.iter().enumerate() {
             let Some(id) = d.pinned_id else { continue };
             match live_position(live, id) {
                 Some(pos) => {
                     if m.claim(pos, &d.key, errors) {
-                        let same = indexed_key(live, &m.by_key.origins, pos)
+                        let l = &live.integrations[pos];
+                        let same = (l.service, m.origins.id(&l.origin), lower_owner(&l.owner))
                             == desired_key(d, &mut m.origins);
-                        out[i] = Some((&live.integrations[pos], same));
+                        out[i] = Some((l, same));
                     }
                 }
                 None => errors.push(PlanError::PinnedMissing {
@@ -450,6 +526,27 @@ impl<'a> Matching<'a> {
             }
         }
         m
+    }
+
+    /// Builds the index, with the keys the guesses read.
+    fn index(&mut self) -> Result<(), GuessedShared> {
+        let read = std::mem::take(&mut self.read);
+        let (index, guessed_shared) =
+            NaturalIndex::new(self.live, &mut self.origins, read, self.hasher.clone());
+        if guessed_shared {
+            return Err(GuessedShared);
+        }
+        self.by_key = Some(index);
+        Ok(())
+    }
+
+    /// After the last declaration: whether every match guessed without the index is the one
+    /// the index gives.
+    fn check_guesses(&mut self) -> Result<(), GuessedShared> {
+        match self.by_key {
+            Some(_) => Ok(()),
+            None => self.index(),
+        }
     }
 
     fn claim(&mut self, pos: usize, key: &'a str, errors: &mut Vec<PlanError>) -> bool {
@@ -471,27 +568,55 @@ impl<'a> Matching<'a> {
         }
     }
 
+    /// Without the index: whether the live integration at `next` has `key`, recording its key
+    /// for the index if so.
+    fn guess(&mut self, d_origin: &str, key: &NaturalKey<'_>) -> bool {
+        let pos = self.next;
+        let Some(l) = self.live.integrations.get(pos) else {
+            return false;
+        };
+        // Origins written alike are the same origin; others are compared normalised.
+        if l.service != key.0
+            || !(l.origin == d_origin || self.origins.id(&l.origin) == key.1)
+            || !owner_is(&l.owner, &key.2)
+        {
+            return false;
+        }
+        self.read.origins[pos] = key.1;
+        self.read.hashes[pos] = self.hasher.hash_one(key);
+        // Positions fit in u32: see `NaturalIndex::new`.
+        self.read.guessed.push(pos as u32);
+        true
+    }
+
     /// The natural-key match of a declaration without a pinned id.
-    fn natural(&mut self, d: &'a DesiredIntegration, errors: &mut Vec<PlanError>) -> Match<'a> {
+    fn natural(
+        &mut self,
+        d: &'a DesiredIntegration,
+        errors: &mut Vec<PlanError>,
+    ) -> Result<Match<'a>, GuessedShared> {
         let key = desired_key(d, &mut self.origins);
         // When the live integration after the last match has this key and no other live
         // integration shares that key, it is what the index would answer, without the index's
-        // cache miss.
-        let found = if self.by_key.is_unique(self.live, self.next, &key) {
-            Some((self.next, None))
-        } else {
-            self.by_key.get(self.live, &key)
+        // cache miss. Before the index exists, the second half is checked after the loop.
+        if self.by_key.is_none() && !self.guess(&d.origin, &key) {
+            self.index()?;
+        }
+        let found = match &self.by_key {
+            None => Some((self.next, None)),
+            Some(index) if index.is_unique(self.live, self.next, &key) => Some((self.next, None)),
+            Some(index) => index.get(self.live, &key),
         };
         let (first, many) = match found {
-            None => return None,
+            None => return Ok(None),
             Some((first, None)) => (first, None),
             Some((first, Some(more))) => (first, Some(more.to_vec())),
         };
         let Some(more) = many else {
             self.next = first + 1;
-            return self
+            return Ok(self
                 .claim(first, &d.key, errors)
-                .then(|| (&self.live.integrations[first], true));
+                .then(|| (&self.live.integrations[first], true)));
         };
         errors.push(PlanError::Ambiguous {
             key: d.key.clone(),
@@ -506,7 +631,7 @@ impl<'a> Matching<'a> {
                 })
                 .collect(),
         });
-        None
+        Ok(None)
     }
 
     /// Whether some declaration claimed the live integration at `pos`.
@@ -1115,5 +1240,110 @@ fn delete_action(l: &LiveIntegration) -> Pending {
         order: None,
         file_index: usize::MAX,
         sub: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::super::live::LiveState;
+    use super::super::testkit::{desired, live_from, projects, repos};
+    use super::{GuessedShared, IndexWhen, PlanOptions, plan, plan_with};
+    use crate::model::{ApplyPolicy, DesiredState, Service};
+
+    /// A small random site and config over few identities, so that keys collide often:
+    /// duplicate live integrations, two declarations of one key, pinned ids (some missing),
+    /// owners in other cases, origins spelt differently, live order shuffled.
+    fn case(rng: &mut StdRng) -> (DesiredState, LiveState) {
+        let identity = |rng: &mut StdRng| {
+            let (service, origins) = if rng.random_bool(0.5) {
+                (
+                    Service::Github,
+                    ["https://api.github.com", "https://API.github.com/"],
+                )
+            } else {
+                (
+                    Service::GitlabSelfManaged,
+                    ["https://git.example.internal", "git.example.internal/"],
+                )
+            };
+            let owner = ["acme", "beta", "gamma"][rng.random_range(0..3)];
+            let owner = if rng.random_bool(0.2) {
+                owner.to_ascii_uppercase()
+            } else {
+                owner.to_owned()
+            };
+            (service, origins[rng.random_range(0..2)], owner)
+        };
+        let mut integrations = Vec::new();
+        for i in 0..rng.random_range(0..7) {
+            let (service, origin, owner) = identity(rng);
+            let mut d = desired("template", service, &owner, 0);
+            d.origin = origin.to_owned();
+            integrations.push(live_from(
+                &d,
+                10 + 10 * i,
+                repos(1000 + 100 * i, &[("api", true)]),
+            ));
+        }
+        if rng.random_bool(0.3) {
+            let k = integrations.len();
+            for i in 0..k {
+                integrations.swap(i, rng.random_range(i..k));
+            }
+        }
+        let ids: Vec<u64> = integrations.iter().map(|l| l.id).collect();
+        let mut decls = Vec::new();
+        for i in 0..rng.random_range(0..7) {
+            let (service, origin, owner) = identity(rng);
+            let mut d = desired(&format!("k{i}"), service, &owner, i);
+            d.origin = origin.to_owned();
+            if rng.random_bool(0.15) {
+                d.pinned_id = Some(match ids.get(rng.random_range(0..ids.len() + 1)) {
+                    Some(id) => *id,
+                    None => 999,
+                });
+            }
+            decls.push(d);
+        }
+        let live = LiveState {
+            integrations,
+            projects: projects(),
+            ..LiveState::default()
+        };
+        let desired = DesiredState {
+            integrations: decls,
+            policy: ApplyPolicy::default(),
+        };
+        (desired, live)
+    }
+
+    /// Matching without the index until a declaration needs it gives exactly the plan (or the
+    /// errors) of indexing first, and the generated cases reach every way through it.
+    #[test]
+    fn late_index_plans_as_indexing_first() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let opts = PlanOptions::default();
+        let (mut planned, mut failed, mut replanned) = (0, 0, 0);
+        for _ in 0..1500 {
+            let (desired, live) = case(&mut rng);
+            let first = plan_with(&desired, &live, &opts, IndexWhen::First)
+                .expect("nothing is guessed before the index");
+            match plan_with(&desired, &live, &opts, IndexWhen::Needed) {
+                Ok(late) => assert_eq!(late, first, "{desired:#?}\n{live:#?}"),
+                Err(GuessedShared) => replanned += 1,
+            }
+            assert_eq!(plan(&desired, &live, &opts), first);
+            match first {
+                Ok(_) => planned += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        assert!(
+            planned > 50 && failed > 50 && replanned > 5,
+            "{planned} plans, {failed} errors, {replanned} guesses of a shared key"
+        );
     }
 }
