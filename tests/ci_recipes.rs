@@ -7,82 +7,50 @@
 //! Also: `gijctl drift` and `gijctl review` end to end (JSON documents, error exit), and the
 //! generated completions and man pages.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use gijctl::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
+use common::{Out, root};
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// A dev-server seeded with the quickstart site, and a work dir holding the quickstart config.
-struct Site {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    dir: tempfile::TempDir,
-}
+/// A dev-server seeded with the quickstart site (the shared harness, time scaled by 100,000),
+/// and a work dir holding the quickstart config and token files.
+struct Site(common::site::Site);
 
 impl Site {
     fn start() -> Site {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
         let q = root().join("examples/quickstart");
-        std::fs::copy(q.join("gij.toml"), dir.path().join("gij.toml")).unwrap();
-        std::fs::create_dir(dir.path().join("tokens")).unwrap();
+        let seed: Value =
+            serde_json::from_str(&std::fs::read_to_string(q.join("seed.json")).unwrap()).unwrap();
+        let site = common::site::Site::start(&seed, |cfg| cfg.time_scale = 100_000.0);
+        let dir = site.dir.path();
+        std::fs::copy(q.join("gij.toml"), dir.join("gij.toml")).unwrap();
+        std::fs::create_dir(dir.join("tokens")).unwrap();
         for t in ["github", "gitlab", "azure"] {
             let f = format!("{t}.token");
-            std::fs::copy(
-                q.join("tokens").join(&f),
-                dir.path().join("tokens").join(&f),
-            )
-            .unwrap();
+            std::fs::copy(q.join("tokens").join(&f), dir.join("tokens").join(&f)).unwrap();
         }
-        let cfg = DevServerConfig {
-            seed: Some(SeedSource::Path(q.join("seed.json"))),
-            time_scale: 100_000.0,
-            ..DevServerConfig::default()
-        };
-        let server = rt.block_on(DevServer::start(cfg)).unwrap();
-        Site {
-            rt,
-            server: Some(server),
-            dir,
-        }
-    }
-
-    fn server(&self) -> &RunningServer {
-        self.server.as_ref().unwrap()
+        Site(site)
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.0.dir.path()
     }
 
-    /// Runs gijctl with the site in `GIJ_URL`/`GIJ_TOKEN`, as the recipes' environment has it.
+    /// Runs gijctl with the site in `GIJ_URL`/`GIJ_TOKEN`, as the recipes' environment has it
+    /// (not the harness's `--endpoint`: the recipes' command lines are run as they are).
     fn run(&self, args: &[String], token: Option<&str>) -> Out {
+        let server = self.0.server();
         let mut c = Command::new(env!("CARGO_BIN_EXE_gijctl"));
         c.args(args)
             .current_dir(self.path())
             .env("NO_COLOR", "1")
             .env_remove("GIJCTL_LOG")
-            .env("GIJ_URL", self.server().base_url())
-            .env(
-                "GIJ_TOKEN",
-                token.unwrap_or(self.server().admin_token().expose()),
-            );
+            .env("GIJ_URL", server.base_url())
+            .env("GIJ_TOKEN", token.unwrap_or(server.admin_token().expose()));
         let o = c.output().unwrap();
         let out = Out {
             code: o.status.code().unwrap_or(-1),
@@ -90,7 +58,7 @@ impl Site {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         };
         // No run of any recipe command may print a secret, whatever it does.
-        let admin = self.server().admin_token().expose().to_owned();
+        let admin = server.admin_token().expose().to_owned();
         for secret in [
             "dev-github-token",
             "dev-gitlab-token",
@@ -109,34 +77,15 @@ impl Site {
     /// Someone changes a setting in GIJ's UI.
     fn drift_smart_commits(&self) {
         let id = *self
+            .0
             .server()
             .state_snapshot()
             .integrations
             .keys()
             .next()
             .unwrap();
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        self.rt.block_on(async {
-            let r = reqwest::Client::new()
-                .put(format!(
-                    "{}/rest/gitplugin/1.0/integration/{id}",
-                    self.server().base_url()
-                ))
-                .bearer_auth(self.server().admin_token().expose())
-                .json(&json!({"smartCommitsEnabled": false}))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-        });
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
+        self.0
+            .edit_integration(id, &json!({"smartCommitsEnabled": false}));
     }
 }
 
