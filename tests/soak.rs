@@ -10,15 +10,15 @@
 //! The figures (faults by kind, kills, rounds, requests, wall time) are printed to stderr:
 //! `cargo test --test soak -- --nocapture`. docs/security.md describes the modes.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gijctl::devserver::{
-    DevServer, DevServerConfig, FaultConfig, FaultKind, RateLimitConfig, RunningServer,
-    ScriptedFault, SeedSource,
-};
+use common::site::code;
+use gijctl::devserver::{FaultConfig, FaultKind, RateLimitConfig, RunningServer, ScriptedFault};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -333,72 +333,40 @@ fn burst(n: usize, seed: u64) -> FaultConfig {
     }
 }
 
-struct Site {
-    rt: tokio::runtime::Runtime,
-    server: Option<RunningServer>,
-    dir: tempfile::TempDir,
-}
+/// The shared harness's dev-server, with the soak's time scale, scan and commit speeds and
+/// calm rate limit; commands pass the token as a reference (`--token env:...`).
+struct Site(common::site::Site);
 
 impl Site {
     fn start(seed: &Value) -> Site {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let seed_path = dir.path().join("seed.json");
-        std::fs::write(&seed_path, serde_json::to_vec(seed).unwrap()).unwrap();
-        let cfg = DevServerConfig {
-            seed: Some(SeedSource::Path(seed_path)),
-            time_scale: 500.0,
-            scan_ms: 1000,
-            commits_per_sec: 100.0,
-            rate_limit: calm_bucket(),
-            ..DevServerConfig::default()
-        };
-        let server = rt.block_on(DevServer::start(cfg)).unwrap();
-        Site {
-            rt,
-            server: Some(server),
-            dir,
-        }
+        Site(common::site::Site::start(seed, |cfg| {
+            cfg.time_scale = 500.0;
+            cfg.scan_ms = 1000;
+            cfg.commits_per_sec = 100.0;
+            cfg.rate_limit = calm_bucket();
+        }))
     }
 
     fn server(&self) -> &RunningServer {
-        self.server.as_ref().unwrap()
+        self.0.server()
+    }
+
+    fn dir(&self) -> &Path {
+        self.0.dir.path()
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gijctl"));
-        c.args(args)
-            .arg("--endpoint")
-            .arg(self.server().base_url())
-            .arg("--token")
+        let mut c = self.0.command(args);
+        c.arg("--token")
             .arg("env:SOAK_GIJ_TOKEN")
+            .env_remove("GIJ_TOKEN")
             .env("SOAK_GIJ_TOKEN", self.server().admin_token().expose())
             .env("SOAK_GH_TOKEN", GH_TOKEN)
             .env("SOAK_GL_TOKEN", GL_TOKEN)
-            .env("NO_COLOR", "1")
-            .env_remove("GIJ_URL")
             .env_remove("GIJCTL_REQUEST_TIMEOUT")
-            .env_remove("GIJCTL_MAX_ATTEMPTS")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null());
+            .env_remove("GIJCTL_MAX_ATTEMPTS");
         c
     }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
 }
 
 /// How one round ended.
@@ -422,7 +390,7 @@ struct Weather {
 fn round(site: &Site, args: &[&str], w: Weather, timeout: Duration) -> (RoundEnd, bool) {
     let start = site.server().stats();
     // stderr goes to a file: a pipe nobody reads until the end fills up and blocks gijctl.
-    let log_path = site.dir.path().join("apply.log");
+    let log_path = site.dir().join("apply.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = site
         .command(args)
@@ -496,7 +464,7 @@ fn soak_apply_under_faults_and_kills_converges() {
     let mut rng = StdRng::seed_from_u64(rng_seed);
     let decls = decls(&scale, &mut rng);
     let site = Site::start(&seed(&scale, &decls, &mut rng));
-    let cfg_path: PathBuf = site.dir.path().join("gij.toml");
+    let cfg_path: PathBuf = site.dir().join("gij.toml");
     std::fs::write(&cfg_path, config(&decls)).unwrap();
     let cfg = cfg_path.to_str().unwrap();
     let args = [
