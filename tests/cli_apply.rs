@@ -491,3 +491,56 @@ fn a_saved_plan_shown_in_text_lists_its_allow_approvals() {
         .unwrap_or_else(|| panic!("{out}"));
     assert!(at < out.find("~ org-01").unwrap(), "{out}");
 }
+
+/// The `(N requests)` count of apply's `note: ... paced to the site's rate limit` line; 0
+/// without the line (printed only when something was retried, rate-limited or paced).
+fn paced_requests(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("note:") && l.contains("paced to the site's rate limit"))
+        .and_then(|l| {
+            l.rsplit_once('(')?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn no_pace_leaves_a_tight_rate_limit_to_the_429_handling() {
+    // A budget of 20 requests refilling at 10 per real second (0.005 per virtual second at
+    // the harness's time scale of 2000): an apply of 4 integrations with 10 ms polls makes
+    // more than 25 requests, so even a slow run draws the budget low and the client paces,
+    // unless told not to; then the 429s are waited out instead.
+    let mut paced = Vec::new();
+    for no_pace in [false, true] {
+        let site = start(seed(4, 3, Vec::new()), |c| {
+            c.rate_limit = RateLimitConfig {
+                capacity: 20,
+                refill_per_sec: 0.005,
+            };
+        });
+        let cfg = site.write("gij.toml", &config(1..=4, ""));
+        let mut args = vec![
+            "apply",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--auto-approve",
+            "--poll-interval",
+            "10ms",
+        ];
+        if no_pace {
+            args.push("--no-pace");
+        }
+        let o = site.run(&args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        site.assert_no_duplicates();
+        assert_eq!(site.identities().len(), 4);
+        paced.push(paced_requests(&stderr(&o)));
+    }
+    assert!(paced[0] > 0, "the default run never paced: {paced:?}");
+    assert_eq!(paced[1], 0, "--no-pace still paced");
+}

@@ -53,6 +53,20 @@ pub struct ConnectArgs {
     #[arg(long, env = "GIJCTL_MAX_ATTEMPTS", value_name = "N", default_value_t = 6,
           value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
+    /// Do not spread requests out when the site's rate-limit headers show its budget running
+    /// low; only the 429 handling applies (for a site whose headers do not describe its real
+    /// limit)
+    #[arg(long)]
+    pub no_pace: bool,
+}
+
+impl ConnectArgs {
+    /// Applies the client flags, for a real site and the embedded dev-server alike.
+    fn tune(&self, c: &mut ClientConfig) {
+        c.request_timeout = std::time::Duration::from_secs_f64(self.request_timeout);
+        c.retry.max_attempts = self.max_attempts;
+        c.pace.enabled = !self.no_pace;
+    }
 }
 
 fn positive_secs(s: &str) -> Result<f64, String> {
@@ -103,10 +117,9 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Site> {
             "note: using an embedded dev-server seeded from `{}` at {endpoint} (a local simulation, not a GIJ site)",
             seed.display()
         );
-        let client = Client::new(ClientConfig::new(
-            endpoint.clone(),
-            dev.admin_token().clone(),
-        ))?;
+        let mut config = ClientConfig::new(endpoint.clone(), dev.admin_token().clone());
+        args.tune(&mut config);
+        let client = Client::new(config)?;
         return Ok(Site {
             client,
             dev: Some(dev),
@@ -118,12 +131,7 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Site> {
             "no GIJ site given: pass `--endpoint URL` or set `GIJ_URL` (or `--dev-server SEED` for a local simulation)"
         );
     };
-    let timeout = std::time::Duration::from_secs_f64(args.request_timeout);
-    let attempts = args.max_attempts;
-    let client = Client::from_env_tuned(Some(&endpoint), Some(&args.token), |c| {
-        c.request_timeout = timeout;
-        c.retry.max_attempts = attempts;
-    })?;
+    let client = Client::from_env_tuned(Some(&endpoint), Some(&args.token), |c| args.tune(c))?;
     Ok(Site {
         client,
         dev: None,
