@@ -51,19 +51,24 @@ fn config(range: std::ops::RangeInclusive<usize>, extra: &str) -> String {
     s
 }
 
-/// `apply --auto-approve` with a 10 ms poll and `--events FILE`; the output and the event lines.
-fn apply_with_events(site: &Site, cfg: &Path) -> (std::process::Output, Vec<String>) {
-    let events = site.dir.path().join("events.ndjson");
-    let o = site.run(&[
+/// `gijctl apply -c CFG --auto-approve --poll-interval 10ms`, then `extra`.
+fn apply(site: &Site, cfg: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "apply",
         "-c",
         cfg.to_str().unwrap(),
         "--auto-approve",
         "--poll-interval",
         "10ms",
-        "--events",
-        events.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    site.run(&args)
+}
+
+/// `apply --auto-approve` with a 10 ms poll and `--events FILE`; the output and the event lines.
+fn apply_with_events(site: &Site, cfg: &Path) -> (std::process::Output, Vec<String>) {
+    let events = site.dir.path().join("events.ndjson");
+    let o = apply(site, cfg, &["--events", events.to_str().unwrap()]);
     let lines = std::fs::read_to_string(&events)
         .unwrap_or_default()
         .lines()
@@ -156,26 +161,12 @@ fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
         };
     });
     let cfg = site.write("gij.toml", &config(1..=8, ""));
-    let o = site.run(&[
-        "apply",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--auto-approve",
-        "--poll-interval",
-        "10ms",
-    ]);
+    let o = apply(&site, &cfg, &[]);
     let faults: u64 = site.server().stats().faults.values().sum();
     assert!(faults > 0, "no fault was injected");
     // Every action either succeeded, or a rerun finishes the job: nothing is lost either way.
     if code(&o) != 0 {
-        let o = site.run(&[
-            "apply",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--auto-approve",
-            "--poll-interval",
-            "10ms",
-        ]);
+        let o = apply(&site, &cfg, &[]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
     site.assert_no_duplicates();
@@ -371,14 +362,7 @@ fn resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted() {
             "projects = [\"OPS\"]\nrepositories = { include = [\"*\"], exclude = [\"repo-4\"] }\n",
         ),
     );
-    let o = site.run(&[
-        "apply",
-        "-c",
-        cfg.to_str().unwrap(),
-        "--auto-approve",
-        "--poll-interval",
-        "10ms",
-    ]);
+    let o = apply(&site, &cfg, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let state = site.server().state_snapshot();
     let indexed: Vec<&str> = state
@@ -524,18 +508,7 @@ fn no_pace_leaves_a_tight_rate_limit_to_the_429_handling() {
             };
         });
         let cfg = site.write("gij.toml", &config(1..=4, ""));
-        let mut args = vec![
-            "apply",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--auto-approve",
-            "--poll-interval",
-            "10ms",
-        ];
-        if no_pace {
-            args.push("--no-pace");
-        }
-        let o = site.run(&args);
+        let o = apply(&site, &cfg, if no_pace { &["--no-pace"] } else { &[] });
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         site.assert_no_duplicates();
         assert_eq!(site.identities().len(), 4);
