@@ -248,6 +248,11 @@ fn desired_key<'a>(d: &'a DesiredIntegration, origins: &mut Origins) -> NaturalK
     (d.service, origins.id(&d.origin), lower_owner(&d.owner))
 }
 
+/// [`desired_key`] of a live integration.
+fn live_key<'a>(l: &'a LiveIntegration, origins: &mut Origins) -> NaturalKey<'a> {
+    (l.service, origins.id(&l.origin), lower_owner(&l.owner))
+}
+
 /// Whether `owner` lower-cased is `lowered` (an owner already lower-cased by
 /// [`lower_owner`]), without allocating for ASCII owners.
 fn owner_is(owner: &str, lowered: &str) -> bool {
@@ -457,8 +462,8 @@ struct ReadKeys {
 /// The index of live natural keys is built only when a declaration does not match the live
 /// integration after the previous match (or after the loop, to check the guesses). Why: on a
 /// site that apply created in file order, every declaration matches that way, and indexing
-/// first read every live key one more time, from memory at 100,000 integrations (perf: the
-/// index pass took 16.6x longer at 100,000 than at 10,000). The check after the loop keeps the
+/// first read every live key one more time, from memory at 100,000 integrations (timed alone,
+/// the index pass took 16.6x longer at 100,000 than at 10,000; BENCHMARKS.md). The check after the loop keeps the
 /// result exact: when a guessed live integration shares its key with another one, the plan
 /// is made again with the index from the start ([`GuessedShared`]).
 struct Matching<'a> {
@@ -514,8 +519,7 @@ impl<'a> Matching<'a> {
                 Some(pos) => {
                     if m.claim(pos, &d.key, errors) {
                         let l = &live.integrations[pos];
-                        let same = (l.service, m.origins.id(&l.origin), lower_owner(&l.owner))
-                            == desired_key(d, &mut m.origins);
+                        let same = live_key(l, &mut m.origins) == desired_key(d, &mut m.origins);
                         out[i] = Some((l, same));
                     }
                 }
@@ -1248,6 +1252,7 @@ fn delete_action(l: &LiveIntegration) -> Pending {
 #[cfg(test)]
 mod tests {
     use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
     use rand::{Rng, SeedableRng};
 
     use super::super::live::LiveState;
@@ -1372,10 +1377,7 @@ mod tests {
             l.id = 10 + 10 * i as u64;
         }
         if rng.random_bool(0.15) {
-            let k = integrations.len();
-            for i in 0..k {
-                integrations.swap(i, rng.random_range(i..k));
-            }
+            integrations.shuffle(rng);
         }
         let ids: Vec<u64> = integrations.iter().map(|l| l.id).collect();
         for d in &mut decls {
