@@ -2,6 +2,7 @@
 //!
 //! Architecture map (see ARCHITECTURE.md for the invariants):
 //! - [`model`]: resolved domain types shared by every layer (desired and live integrations).
+//! - [`duration`]: the one duration grammar of gij.toml and the command line.
 //! - [`secret`]: secret references (`env:`/`file:`) and unprintable resolved secrets.
 //! - [`config`]: gij.toml parsing, validation with spans, JSON Schema, canonical formatting.
 //! - [`api`]: GIJ's wire format, the [`api::GijApi`] trait and the HTTP client.
@@ -17,6 +18,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod devserver;
+pub mod duration;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -471,7 +471,7 @@ fn a_saved_plan_shown_in_text_lists_its_allow_approvals() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = common::site::stdout(&o);
     let at = out
-        .find("Policy exceptions approved for this plan with `--allow` (they approve this plan only):\n  --allow weaken-require-user-pat approves:\n    - ")
+        .find("Approved for this plan with `--allow` and raised safety limits (they approve this plan only):\n  --allow weaken-require-user-pat approves:\n    - ")
         .unwrap_or_else(|| panic!("{out}"));
     assert!(at < out.find("~ org-01").unwrap(), "{out}");
 }

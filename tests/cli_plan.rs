@@ -694,7 +694,16 @@ fn org_plan_updates_the_existing_oauth_integration() {
     let site = Site::start("org");
     let out = site.run(
         &root(),
-        &["plan", "-c", "examples/org/gij.toml", "--format", "json"],
+        &[
+            "plan",
+            "-c",
+            "examples/org/gij.toml",
+            "--format",
+            "json",
+            // The org example's own limit (50%) refuses 4 of 5; approved here.
+            "--max-update-percent",
+            "80",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc: Value = serde_json::from_str(&out.stdout).expect("json");
@@ -751,7 +760,10 @@ fn declared_oauth_integration_that_is_missing_is_a_manual_step() {
     );
     let cfg = tmp.path().join("gij.toml");
     fs_err::write(&cfg, text).expect("write");
-    let out = site.run(tmp.path(), &["plan", "--detailed-exitcode"]);
+    let out = site.run(
+        tmp.path(),
+        &["plan", "--detailed-exitcode", "--max-update-percent", "80"],
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stdout

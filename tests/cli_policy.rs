@@ -87,16 +87,22 @@ fn a_violation_refuses_plan_and_apply_before_any_change() {
         "gij.toml:12:20]",
         "require-user-pat = false",
         "--allow weaken-require-user-pat",
-        "nothing was saved or changed",
+        "the plan was not saved",
     ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
     assert!(!plan_file.exists(), "a refused plan was saved");
+    // The plan is shown, with the refusal and its flag first: a reviewer sees what apply
+    // would refuse, not an empty comment.
+    let out = stdout(&o);
+    let refusal = out
+        .find("policy rule `protect-require-user-pat`")
+        .unwrap_or_else(|| panic!("{out}"));
     assert!(
-        stdout(&o).is_empty(),
-        "a refused plan printed: {}",
-        stdout(&o)
+        out.contains("approve with `--allow weaken-require-user-pat`"),
+        "{out}"
     );
+    assert!(refusal < out.find("~ org-01").unwrap(), "{out}");
 
     let o = site.run(&["apply", "-c", cfg, "--auto-approve"]);
     assert_eq!(code(&o), 10, "{}", stderr(&o));

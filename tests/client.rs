@@ -313,6 +313,13 @@ async fn route(mock: &Mock, method: &Method, uri: &Uri, body: &Bytes) -> Respons
     let q = query_map(uri);
     let path = uri.path();
     let gij = "/rest/gitplugin/1.0/";
+    if path == "/rest/api/2/serverInfo" && method == Method::GET {
+        return json_answer(
+            200,
+            json!({"baseUrl": "https://jira.example.com", "serverTitle": "Mock Jira",
+                   "version": "9.12.2", "deploymentType": "Server"}),
+        );
+    }
     if path == "/rest/api/2/project" && method == Method::GET {
         return json_answer(
             200,
@@ -510,8 +517,9 @@ async fn full_read_paginates_concurrently_without_repeats() {
             .all(|r| r.tracked_folder_id.is_some())
     );
     let log = server.log();
-    // 1 project request, ceil(23/5)=5 integration pages, ceil(58/10)=6 repository pages.
-    assert_eq!(log.len(), 1 + 5 + 6, "{log:#?}");
+    // 1 server-info and 1 project request, ceil(23/5)=5 integration pages, ceil(58/10)=6
+    // repository pages.
+    assert_eq!(log.len(), 2 + 5 + 6, "{log:#?}");
     let distinct: BTreeSet<&str> = log.iter().map(|l| l.uri.as_str()).collect();
     assert_eq!(distinct.len(), log.len(), "a request was repeated");
     assert!(
@@ -521,7 +529,7 @@ async fn full_read_paginates_concurrently_without_repeats() {
     assert!(distinct.contains("/rest/gitplugin/1.0/integration?start=0&limit=5"));
     assert!(distinct.contains("/rest/gitplugin/1.0/repository?start=50&limit=10"));
     let stats = c.stats();
-    assert_eq!(stats.requests, 12);
+    assert_eq!(stats.requests, 13);
     assert_eq!(stats.retries, 0);
 }
 
@@ -569,7 +577,7 @@ async fn concurrency_is_bounded() {
     let site = c.read_site().await.unwrap();
     assert_eq!(site.integrations.len(), 40);
     assert!(server.mock.peak.load(Ordering::SeqCst) <= 2);
-    assert_eq!(server.log().len(), 1 + 20 + 21);
+    assert_eq!(server.log().len(), 2 + 20 + 21);
 }
 
 #[tokio::test]
@@ -590,12 +598,12 @@ async fn server_without_pagination_is_read_in_one_request_per_list() {
     let site = c.read_site().await.unwrap();
     assert_eq!(site.integrations.len(), 7);
     assert_eq!(site.repositories.len(), 30);
-    assert_eq!(server.log().len(), 3);
+    assert_eq!(server.log().len(), 4);
     // Without server-side filtering the client filters per integration itself.
     let repos = c.list_repositories(2).await.unwrap();
     assert!(!repos.is_empty());
     assert!(repos.iter().all(|r| r.tracked_folder_id == Some(2)));
-    assert_eq!(server.log().len(), 4);
+    assert_eq!(server.log().len(), 5);
 }
 
 #[tokio::test]

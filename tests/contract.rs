@@ -28,6 +28,7 @@ const WRONG: &str = "contract-wrong-5a3b88-secret";
 const GITHUB_PAT: &str = "dev-globex-github";
 
 const R_PROJECTS: &str = "GET /rest/api/2/project";
+const R_SERVER_INFO: &str = "GET /rest/api/2/serverInfo";
 const R_INTEGRATIONS: &str = "GET /rest/gitplugin/1.0/integration";
 const R_INTEGRATION: &str = "GET /rest/gitplugin/1.0/integration/{id}";
 const R_REPOSITORIES: &str = "GET /rest/gitplugin/1.0/repository";
@@ -249,13 +250,14 @@ async fn read_and_count(srv: &RunningServer, integration_page: u32, repository_p
         stats.requests
     );
     assert_eq!(stats.requests.get(R_PROJECTS), Some(&1), "{ctx}");
+    assert_eq!(stats.requests.get(R_SERVER_INFO), Some(&1), "{ctx}");
     assert_eq!(stats.requests.get(R_INTEGRATIONS), Some(&want_int), "{ctx}");
     assert_eq!(
         stats.requests.get(R_REPOSITORIES),
         Some(&want_repo),
         "{ctx}"
     );
-    assert_eq!(stats.total_requests, 1 + want_int + want_repo, "{ctx}");
+    assert_eq!(stats.total_requests, 2 + want_int + want_repo, "{ctx}");
     assert_eq!(c.stats().requests, stats.total_requests);
     assert_eq!(c.stats().retries, 0);
     // The server timed its own answers, and a reset starts the sum again.
@@ -320,7 +322,7 @@ async fn totals_that_are_a_multiple_of_the_page_size() {
 }
 
 #[tokio::test]
-async fn empty_site_reads_in_three_requests() {
+async fn empty_site_reads_in_four_requests() {
     let srv = start(server_config(None)).await;
     for (ip, rp) in [(1, 1), (500, 1000)] {
         read_and_count(&srv, ip, rp).await;
@@ -912,7 +914,7 @@ async fn a_429_pauses_every_request_of_the_client() {
 
 #[tokio::test]
 async fn low_token_bucket_makes_a_full_read_wait_not_fail() {
-    // Three requests of burst, then one every 5 ms; a page-size-1 read needs 25 requests.
+    // Three requests of burst, then one every 5 ms; a page-size-1 read needs 26 requests.
     let srv = real_time_org(RateLimitConfig {
         capacity: 3,
         refill_per_sec: 200.0,
@@ -932,7 +934,7 @@ async fn low_token_bucket_makes_a_full_read_wait_not_fail() {
     assert!(s.rate_limited > 0, "{s:?}");
     assert_eq!(cs.rate_limited, s.rate_limited);
     assert_eq!(cs.requests, s.total_requests);
-    assert_eq!(s.total_requests, 25 + s.rate_limited);
+    assert_eq!(s.total_requests, 26 + s.rate_limited);
     assert!(cs.total_wait > Duration::ZERO);
 }
 
@@ -1025,7 +1027,7 @@ async fn paged_read_under_random_faults_still_equals_the_state() {
     assert!(faults > 0, "{s:?}");
     // Every fault cost exactly one retry; nothing else was repeated.
     assert_eq!(c.stats().retries, faults);
-    assert_eq!(s.total_requests, 1 + 5 + 10 + faults);
+    assert_eq!(s.total_requests, 2 + 5 + 10 + faults);
 }
 
 #[tokio::test]

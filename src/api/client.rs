@@ -1387,7 +1387,7 @@ fn secs(d: Duration) -> String {
 }
 
 impl GijApi for Client {
-    /// Projects, integrations and repositories at once, each list in pages fetched concurrently.
+    /// Server info, projects, integrations and repositories at once, each list in pages fetched concurrently.
     /// Repository pages are decoded straight into [`wire::SiteRepository`]: on a site of
     /// 200,000 repositories the full entries would be most of a plan's peak memory.
     async fn read_site(&self) -> Result<LiveSite, ApiError> {
@@ -1400,6 +1400,15 @@ impl GijApi for Client {
             call.limit = LIST_BODY_LIMIT;
             let ans = self.execute(&call).await?;
             self.decode::<Vec<wire::Project>>(&call, &ans)
+        };
+        let server = async {
+            let call = self.call(
+                Method::GET,
+                self.url("rest/api/2/serverInfo", &[]),
+                "Jira's server info (is the endpoint the Jira base URL?)",
+            );
+            let ans = self.execute(&call).await?;
+            self.decode::<wire::ServerInfo>(&call, &ans)
         };
         let integrations = self.list_all(
             "rest/gitplugin/1.0/integration",
@@ -1415,10 +1424,11 @@ impl GijApi for Client {
             |p: wire::Page<wire::SiteRepository>| p.repositories,
             |r| Some(r.id),
         );
-        let (projects, integrations, mut repositories) =
-            tokio::try_join!(projects, integrations, repositories)?;
+        let (server, projects, integrations, mut repositories) =
+            tokio::try_join!(server, projects, integrations, repositories)?;
         repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
+            server,
             projects,
             integrations,
             repositories,

@@ -16,6 +16,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The URL as a site identity: what `url` normalises (lower-case scheme and host, default
+    /// port dropped), without the trailing slash, so `https://Jira.example.com/` and
+    /// `https://jira.example.com` are the same site.
+    pub fn identity(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_owned()
+    }
+
     /// Parses and checks a base URL.
     ///
     /// HTTPS is required except for loopback hosts (`127.0.0.0/8`, `::1`, `localhost`), where a

@@ -18,6 +18,9 @@ pub use error::ApiError;
 /// Everything `plan` needs from a site, read in as few requests as the API allows.
 #[derive(Debug, Clone, Default)]
 pub struct LiveSite {
+    /// What Jira says about itself (`GET /rest/api/2/serverInfo`): the identity a saved plan
+    /// is bound to.
+    pub server: wire::ServerInfo,
     /// Jira projects (to map project keys to the numeric ids GIJ stores).
     pub projects: Vec<wire::Project>,
     /// Every integration.
@@ -33,7 +36,7 @@ pub struct LiveSite {
 /// [`GijApi::create_integration`] must never create two integrations for one call, even when an
 /// answer is lost and the request has to be retried.
 pub trait GijApi: Send + Sync {
-    /// Reads the whole site: projects, integrations and repositories.
+    /// Reads the whole site: Jira's server info, projects, integrations and repositories.
     fn read_site(&self) -> impl Future<Output = Result<LiveSite, ApiError>> + Send;
 
     /// Reads one integration; `Ok(None)` when it does not exist.

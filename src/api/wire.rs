@@ -390,6 +390,27 @@ pub struct Project {
     pub name: String,
 }
 
+/// What Jira says about itself, from `GET /rest/api/2/serverInfo` (Jira DC's REST API). A
+/// saved plan records it so that it applies only to the site it was made against: `baseUrl`
+/// is the base URL configured in Jira's administration, `serverTitle` the site's name. Every
+/// field is optional because a proxy or an older Jira may leave some out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    /// Jira's configured base URL.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The site's title (Jira's "Application title").
+    #[serde(default)]
+    pub server_title: Option<String>,
+    /// Jira's version, e.g. `9.12.2`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// `Server` on Data Center and Server sites.
+    #[serde(default)]
+    pub deployment_type: Option<String>,
+}
+
 fn ser_secret<S: Serializer>(s: &Option<Secret>, ser: S) -> Result<S::Ok, S::Error> {
     match s {
         Some(v) => ser.serialize_str(v.expose()),

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 
 use crate::model::ApplyPolicy;
-use crate::plan::model::{Action, ActionKind};
+use crate::plan::model::{Action, ActionKind, LimitFlag};
 
-/// Flag values that raise the limits for one run.
-#[derive(Debug, Clone, Copy, Default)]
+/// Flag values that raise the limits for one run or one saved plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--max-deletes N`.
     pub max_deletes: Option<u32>,
@@ -61,6 +61,49 @@ pub enum Violation {
         /// The limit.
         limit: u32,
     },
+}
+
+impl Overrides {
+    /// The value given for one flag.
+    pub fn get(&self, flag: LimitFlag) -> Option<u32> {
+        match flag {
+            LimitFlag::MaxDeletes => self.max_deletes,
+            LimitFlag::MaxDeletePercent => self.max_delete_percent,
+            LimitFlag::MaxUpdatePercent => self.max_update_percent,
+        }
+    }
+
+    /// Sets one flag.
+    pub fn set(&mut self, flag: LimitFlag, value: u32) {
+        match flag {
+            LimitFlag::MaxDeletes => self.max_deletes = Some(value),
+            LimitFlag::MaxDeletePercent => self.max_delete_percent = Some(value),
+            LimitFlag::MaxUpdatePercent => self.max_update_percent = Some(value),
+        }
+    }
+
+    /// The flags given, with their values.
+    pub fn given(&self) -> Vec<(LimitFlag, u32)> {
+        [
+            LimitFlag::MaxDeletes,
+            LimitFlag::MaxDeletePercent,
+            LimitFlag::MaxUpdatePercent,
+        ]
+        .into_iter()
+        .filter_map(|f| self.get(f).map(|v| (f, v)))
+        .collect()
+    }
+}
+
+impl Violation {
+    /// The flag that raises the exceeded limit, and the value that lets this plan through.
+    pub fn approval(&self) -> (LimitFlag, u32) {
+        match self {
+            Violation::Deletes { count, .. } => (LimitFlag::MaxDeletes, *count),
+            Violation::DeletePercent { pct, .. } => (LimitFlag::MaxDeletePercent, *pct),
+            Violation::UpdatePercent { pct, .. } => (LimitFlag::MaxUpdatePercent, *pct),
+        }
+    }
 }
 
 fn pct(count: u32, total: u32) -> u32 {

@@ -24,7 +24,12 @@ pub enum PrepareError {
         /// Key.
         key: String,
     },
-    /// A credential could not be read.
+    /// Credentials could not be read: every one the actions need, not only the first, so one
+    /// run tells the whole list.
+    #[error("{} credential{} cannot be read: {}", .0.len(), if .0.len() == 1 { "" } else { "s" },
+            .0.iter().map(|u| format!("`{}` of integration `{}`", u.reference, u.key)).collect::<Vec<_>>().join(", "))]
+    Credentials(Vec<Unresolved>),
+    /// A credential could not be read (between the check of every credential and its use).
     #[error("integration `{key}`: cannot read its credential")]
     Credential {
         /// Key.
@@ -65,6 +70,73 @@ pub struct ManualNote {
     pub instructions: Vec<String>,
 }
 
+/// A credential the actions need that cannot be read now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// The integration's config key.
+    pub key: String,
+    /// The reference (`env:NAME`, `file:PATH`), or `(none)` when none is configured.
+    pub reference: String,
+    /// Why it cannot be read; never the value.
+    pub reason: String,
+}
+
+/// The declarations whose credential the actions send: PAT creations, replacements and
+/// rotations, each integration once, in plan order.
+fn sending_credentials<'a>(
+    actions: &[&Action],
+    desired: &'a DesiredState,
+) -> Vec<&'a DesiredIntegration> {
+    let by_key: BTreeMap<&str, &DesiredIntegration> = desired
+        .integrations
+        .iter()
+        .map(|d| (d.key.as_str(), d))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    actions
+        .iter()
+        .filter_map(|a| {
+            let d = *by_key.get(a.key.as_str())?;
+            let sends = match &a.kind {
+                ActionKind::Create(_) | ActionKind::Replace { .. } => d.auth == AuthMethod::Pat,
+                ActionKind::RotateCredential { .. } => true,
+                _ => false,
+            };
+            (sends && seen.insert(a.key.as_str())).then_some(d)
+        })
+        .collect()
+}
+
+/// Reads every credential the actions will send, keeping none of the values, and lists each
+/// that cannot be read. `apply` calls it before its first write and `plan` to warn: a missing
+/// variable is found in the first run, with all the others, not one per run.
+pub fn unresolved_credentials(
+    actions: &[&Action],
+    desired: &DesiredState,
+    base: &Path,
+) -> Vec<Unresolved> {
+    sending_credentials(actions, desired)
+        .into_iter()
+        .filter_map(|d| {
+            let (reference, reason) = match &d.credential {
+                None => (
+                    "(none)".to_owned(),
+                    "no credential is configured for a PAT integration".to_owned(),
+                ),
+                Some(r) => match r.resolve(base) {
+                    Ok(_) => return None,
+                    Err(e) => (r.to_string(), crate::apply::executor::error_chain(&e)),
+                },
+            };
+            Some(Unresolved {
+                key: d.key.clone(),
+                reference,
+                reason,
+            })
+        })
+        .collect()
+}
+
 fn credential(d: &DesiredIntegration, base: &Path) -> Result<Secret, PrepareError> {
     let r = d
         .credential
@@ -83,6 +155,10 @@ pub fn prepare(
     project_ids: &BTreeMap<String, u64>,
     base: &Path,
 ) -> Result<(Vec<Step>, Vec<ManualNote>), PrepareError> {
+    let missing = unresolved_credentials(actions, desired, base);
+    if !missing.is_empty() {
+        return Err(PrepareError::Credentials(missing));
+    }
     let by_key: BTreeMap<&str, &DesiredIntegration> = desired
         .integrations
         .iter()

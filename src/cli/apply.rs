@@ -19,10 +19,9 @@ use super::{Exit, Global};
 use crate::apply::eta::{SECS_PER_REPOSITORY, Tracker};
 use crate::apply::events::{Display, Event, Reporter};
 use crate::apply::executor::{ExecOptions, Outcome, execute};
-use crate::apply::safety::{self, Overrides};
 use crate::apply::steps::prepare;
 use crate::model::{IntegrationIndexing, OnTimeout};
-use crate::plan::fingerprint::stale_actions;
+use crate::plan::fingerprint::{TargetNote, check_target, stale_actions};
 use crate::plan::model::Action;
 
 /// Output of `gijctl apply`.
@@ -58,14 +57,15 @@ pub struct Args {
     /// Integrations indexing at once (overrides `[apply] max-parallel-indexing`)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallel_indexing: Option<u32>,
-    /// Per-integration indexing timeout, e.g. 30m or 4h (overrides `[apply] indexing-timeout`)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Per-integration indexing timeout, e.g. 30m, 4h or 1h30m (overrides `[apply]
+    /// indexing-timeout`, same grammar; 1s to 30d)
+    #[arg(long, value_name = "DURATION", value_parser = indexing_timeout)]
     pub indexing_timeout: Option<Duration>,
     /// On an indexing timeout, report it and go on instead of stopping
     #[arg(long)]
     pub continue_on_timeout: bool,
     /// How often indexing progress is polled [default: 5s; 100ms with --dev-server]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = poll_interval)]
     pub poll_interval: Option<Duration>,
     /// Delete live integrations the config does not declare (overrides `[apply] prune`)
     #[arg(long)]
@@ -73,15 +73,9 @@ pub struct Args {
     /// Send the credential of integration KEY again (can be repeated)
     #[arg(long, value_name = "KEY")]
     pub rotate: Vec<String>,
-    /// Allow up to N deletions in this run (overrides `[apply] max-deletes`)
-    #[arg(long, value_name = "N")]
-    pub max_deletes: Option<u32>,
-    /// Allow deleting up to P% of the live integrations in this run
-    #[arg(long, value_name = "P")]
-    pub max_delete_percent: Option<u32>,
-    /// Allow changing up to P% of the live integrations in this run
-    #[arg(long, value_name = "P")]
-    pub max_update_percent: Option<u32>,
+    /// Safety limits raised for this run (not with PLANFILE: record them with `plan --out`)
+    #[command(flatten)]
+    pub limits: super::guard::LimitArgs,
     /// Also write the NDJSON event stream to FILE
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
@@ -96,23 +90,14 @@ pub struct Args {
     pub policy: super::guard::PolicyArgs,
 }
 
-/// Parses `500ms`, `30s`, `5m`, `4h` (or bare seconds).
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. 30s, 5m or 4h"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}`; use ms, s, m or h")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+/// `--indexing-timeout`: gij.toml's grammar and range.
+fn indexing_timeout(s: &str) -> Result<Duration, String> {
+    crate::duration::parse_flag(s, crate::duration::INDEXING_TIMEOUT)
+}
+
+/// `--poll-interval`: gij.toml's grammar, a polling range.
+pub(crate) fn poll_interval(s: &str) -> Result<Duration, String> {
+    crate::duration::parse_flag(s, crate::duration::POLL_INTERVAL)
 }
 
 /// Runs the command.
@@ -133,10 +118,15 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
                 .and_then(|p| p.meta.config_path.as_ref().map(PathBuf::from))
         })
         .unwrap_or_else(|| PathBuf::from("gij.toml"));
-    if saved.is_some() && (args.scope.given() || !args.policy.allow.is_empty()) {
+    if saved.is_some()
+        && (args.scope.given()
+            || !args.policy.allow.is_empty()
+            || !args.limits.overrides().given().is_empty())
+    {
         anstream::eprintln!(
-            "error: `--only`, `--exclude` and `--allow` belong to the plan: give them to `gijctl plan --out FILE`, \
-             whose saved plan keeps its scope and records its allowances"
+            "error: `--only`, `--exclude`, `--allow` and `--max-deletes`/`--max-delete-percent`/`--max-update-percent` \
+             belong to the plan: give them to `gijctl plan --out FILE`, whose saved plan keeps its scope and records \
+             its approvals"
         );
         return Ok(Exit::Error);
     }
@@ -183,16 +173,27 @@ async fn apply(
     let dates = planned.dates;
     let policy = &loaded.desired.policy;
 
-    // Which plan runs: the fresh one, or the saved one minus its stale actions.
+    // Which plan runs: the fresh one, or the saved one minus its stale actions, and only on
+    // the site and config it was made for.
     let (plan, stale) = match saved {
         Some(saved) => {
-            if let (Some(then), false) = (&saved.meta.endpoint, dev)
-                && then != &site.endpoint
-            {
-                anstream::eprintln!(
-                    "warning: the plan was made against {then}, this apply runs against {}",
-                    site.endpoint
-                );
+            let Some(now) = &fresh.target else {
+                anyhow::bail!("internal: the fresh plan is not bound to this site");
+            };
+            match check_target(&saved, now) {
+                Err(why) => {
+                    anstream::eprintln!("error: {why}; nothing was changed");
+                    return Ok(Exit::WrongTarget);
+                }
+                Ok(TargetNote::Same) => {}
+                Ok(TargetNote::MovedConfig { then }) => anstream::eprintln!(
+                    "note: the plan was made from `{then}`; `{}` has the same content",
+                    loaded.path.display()
+                ),
+                Ok(TargetNote::EditedConfig) => anstream::eprintln!(
+                    "warning: `{}` changed since the plan was made; actions whose declaration changed are refused as stale",
+                    loaded.path.display()
+                ),
             }
             let stale = stale_actions(&saved, &loaded.desired, &live);
             (saved, stale)
@@ -238,12 +239,16 @@ async fn apply(
         });
     }
 
-    // Policy rules, before anything changes. A saved plan brings the allowances recorded for
-    // it (and only for it); a fresh run takes `--allow` for this run alone.
-    let allowed = if args.plan_file.is_some() {
-        super::guard::saved_allowances(&plan)
+    // Policy rules and safety limits, before anything changes. A saved plan brings the
+    // approvals recorded for it (and only for it); a fresh run takes the flags for this run
+    // alone. Safety limits count the whole site, never the scope.
+    let approvals = if args.plan_file.is_some() {
+        super::guard::saved_approvals(&plan)
     } else {
-        args.policy.allow.iter().copied().collect()
+        super::guard::Approvals {
+            allow: args.policy.allow.iter().copied().collect(),
+            limits: args.limits.overrides(),
+        }
     };
     let running = crate::plan::model::Plan {
         actions: actions.iter().map(|a| (*a).clone()).collect(),
@@ -267,32 +272,25 @@ async fn apply(
         plan: &running,
         in_scope: &in_scope,
     };
-    let diag_color = match g.color {
-        super::ColorWhen::Always => true,
-        super::ColorWhen::Never => false,
-        super::ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
-    };
-    if let Err(code) = super::guard::enforce(rules, &check, &allowed, diag_color, g.quiet) {
+    let judgement = super::guard::judge(
+        rules,
+        &check,
+        &approvals,
+        super::plan::diag_color(g),
+        g.quiet,
+    );
+    if let Some(code) = judgement.exit() {
+        judgement.print_refusals("nothing was changed");
         return Ok(code);
-    }
-
-    // Safety limits, on the whole site (never the scope), before anything changes.
-    let overrides = Overrides {
-        max_deletes: args.max_deletes,
-        max_delete_percent: args.max_delete_percent,
-        max_update_percent: args.max_update_percent,
-    };
-    let violations = safety::check(&actions, live.integrations.len() as u32, policy, overrides);
-    if !violations.is_empty() {
-        for v in &violations {
-            anstream::eprintln!("error: refusing to apply: {v}");
-        }
-        anstream::eprintln!("nothing was changed");
-        return Ok(Exit::SafetyRefused);
     }
     for a in actions.iter().filter(|a| !a.risks.is_empty()) {
         let risks: Vec<&str> = a.risks.iter().map(|r| r.describe()).collect();
         anstream::eprintln!("warning: step {} `{}` {}", a.step, a.key, risks.join(", "));
+    }
+
+    // Every credential is checked, all at once, before the first change.
+    if super::credentials::require(&loaded, &actions).is_err() {
+        return Ok(Exit::Error);
     }
 
     // Every credential is read and every request built before the first change.
@@ -505,20 +503,5 @@ impl std::io::Write for Tee {
             w.flush()?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("100ms").unwrap(), Duration::from_millis(100));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("5 parsecs").is_err());
     }
 }

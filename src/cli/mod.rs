@@ -5,6 +5,7 @@
 
 mod apply;
 mod completions;
+mod credentials;
 mod dev_server;
 mod drift;
 mod fmt;
@@ -30,7 +31,8 @@ pub enum Exit {
     Error = 1,
     /// With `--detailed-exitcode`: changes are present (plan) or were made (apply).
     Changes = 2,
-    /// apply refused before any change: a safety limit would be exceeded.
+    /// A safety limit would be exceeded and no flag raises it: plan saves nothing, apply
+    /// refuses before any change.
     SafetyRefused = 3,
     /// apply finished with some actions failed or not attempted.
     Partial = 4,
@@ -47,6 +49,9 @@ pub enum Exit {
     /// A policy rule is violated and no `--allow` approves it: plan saves nothing, apply
     /// refuses before any change.
     PolicyRefused = 10,
+    /// apply of a saved plan refused before any change: the plan was made against another
+    /// site, or from another config.
+    WrongTarget = 11,
 }
 
 impl From<Exit> for ExitCode {

@@ -9,7 +9,7 @@ use super::{ColorWhen, Exit, Global};
 use crate::config::LoadedConfig;
 use crate::plan::LiveState;
 use crate::plan::PlanOptions;
-use crate::plan::model::Plan;
+use crate::plan::model::{ConfigIdentity, Plan, Target};
 use crate::plan::scope::Scope;
 
 /// Output formats of `gijctl plan`.
@@ -53,6 +53,9 @@ pub struct Args {
     /// Policy rules and exceptions
     #[command(flatten)]
     pub policy: super::guard::PolicyArgs,
+    /// Safety limits raised for this plan (recorded in the saved plan)
+    #[command(flatten)]
+    pub limits: super::guard::LimitArgs,
 }
 
 /// Whether stdout output should be coloured: `--color`, then TTY and `NO_COLOR`.
@@ -67,30 +70,11 @@ pub(crate) fn use_color(g: &Global) -> bool {
     }
 }
 
-/// The current time as RFC 3339 UTC (for `meta.created_at`), without a date crate.
+/// The current time as RFC 3339 UTC to the second (for `meta.created_at`).
 pub(crate) fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
 /// Everything a plan run produced; apply continues from here.
@@ -113,8 +97,12 @@ pub(crate) async fn compute_scoped(
     max_parallel_indexing: Option<u32>,
     scope: &Scope,
 ) -> anyhow::Result<Planned> {
-    let super::site::ReadLive { live, meta, dates } =
-        super::site::read_live(site, &loaded.path).await?;
+    let super::site::ReadLive {
+        live,
+        meta,
+        dates,
+        site: site_identity,
+    } = super::site::read_live(site, &loaded.path).await?;
     let opts = PlanOptions {
         rotate: rotate.iter().cloned().collect::<BTreeSet<_>>(),
         prune: prune.then_some(true),
@@ -123,7 +111,17 @@ pub(crate) async fn compute_scoped(
     };
     let plan = crate::plan::plan(&loaded.desired, &live, &opts)?;
     let suggested = crate::plan::scope::suggested_keys(&loaded.desired, &live, &plan);
-    let plan = crate::plan::scope::narrow(plan, scope, &loaded.desired, &live, &suggested)?;
+    let mut plan = crate::plan::scope::narrow(plan, scope, &loaded.desired, &live, &suggested)?;
+    crate::plan::fingerprint::bind(
+        &mut plan,
+        Target {
+            site: site_identity,
+            config: ConfigIdentity {
+                path: loaded.path.display().to_string(),
+                sha256: loaded.sha256.clone(),
+            },
+        },
+    );
     Ok(Planned {
         loaded,
         live,
@@ -160,7 +158,10 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         r
     })?;
     let mut plan = planned.plan;
-    let allowed: BTreeSet<crate::policy::Allow> = args.policy.allow.iter().copied().collect();
+    let approvals = super::guard::Approvals {
+        allow: args.policy.allow.iter().copied().collect(),
+        limits: args.limits.overrides(),
+    };
     let in_scope = |k: &str| scope.contains(k, None);
     let check = super::guard::Check {
         loaded: &planned.loaded,
@@ -169,16 +170,21 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         plan: &plan,
         in_scope: &in_scope,
     };
-    let color = match g.color {
-        ColorWhen::Always => true,
-        ColorWhen::Never => false,
-        ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
-    };
-    let approved = match super::guard::enforce(&rules, &check, &allowed, color, g.quiet) {
-        Ok(a) => a,
-        Err(code) => return Ok(code),
-    };
-    super::guard::record(&mut plan, approved);
+    let judgement = super::guard::judge(&rules, &check, &approvals, diag_color(g), g.quiet);
+    judgement.record(&mut plan);
+    super::credentials::warn_unresolved(&planned.loaded, &plan);
+    // A plan apply would refuse is shown with its refusals, never saved: saving is approving,
+    // and this plan needs approvals first.
+    print!("{}", render(&plan, args.format, use_color(g)));
+    if let Some(code) = judgement.exit() {
+        let what = if args.out.is_some() {
+            "the plan was not saved"
+        } else {
+            "nothing was changed"
+        };
+        judgement.print_refusals(what);
+        return Ok(code);
+    }
     if let Some(out) = &args.out {
         crate::plan::file::write(out, &plan)?;
         if !g.quiet {
@@ -189,12 +195,20 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
             );
         }
     }
-    print!("{}", render(&plan, args.format, use_color(g)));
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Exit::Changes
     } else {
         Exit::Ok
     })
+}
+
+/// Whether diagnostics on stderr should be coloured.
+pub(crate) fn diag_color(g: &Global) -> bool {
+    match g.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => crate::config::diagnostic::stderr_wants_color(),
+    }
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         Source::Snapshot(p.clone())
     } else if args.empty {
         Source::Empty
-    } else if args.connect.endpoint.is_some() || args.connect.dev_server.is_some() {
+    } else if args.connect.endpoint().is_some() || args.connect.dev_server.is_some() {
         Source::Api
     } else {
         anyhow::bail!(

@@ -17,8 +17,8 @@ use crate::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
 /// Where the site is and how to authenticate.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
-    /// Jira base URL of the GIJ site (https; http only for loopback)
-    #[arg(long, env = "GIJ_URL", value_name = "URL")]
+    /// Jira base URL of the GIJ site (https; http only for loopback) [default: $GIJ_URL]
+    #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Where the API token comes from: env:NAME or file:PATH
     #[arg(long, value_name = "REF", default_value = "env:GIJ_TOKEN")]
@@ -60,7 +60,19 @@ pub struct ConnectArgs {
     pub no_pace: bool,
 }
 
+/// The environment variable that names the site when `--endpoint` is not given.
+pub const URL_ENV: &str = "GIJ_URL";
+
 impl ConnectArgs {
+    /// The site the user named: `--endpoint`, else `GIJ_URL`. Read here rather than through
+    /// clap's `env`, so that a `GIJ_URL` exported in the shell does not collide with an
+    /// explicit `--dev-server` (clap would report a conflict with a flag nobody typed).
+    pub fn endpoint(&self) -> Option<String> {
+        self.endpoint
+            .clone()
+            .or_else(|| std::env::var(URL_ENV).ok().filter(|v| !v.trim().is_empty()))
+    }
+
     /// Applies the client flags, for a real site and the embedded dev-server alike.
     fn tune(&self, c: &mut ClientConfig) {
         c.request_timeout = std::time::Duration::from_secs_f64(self.request_timeout);
@@ -86,6 +98,10 @@ pub struct Site {
     pub dev: Option<RunningServer>,
     /// Where the site is, for plan metadata.
     pub endpoint: String,
+    /// The endpoint half of the site's identity ([`crate::plan::model::SiteIdentity`]): the
+    /// normalised URL, or `dev-server:SEED` for an embedded dev-server (its port changes
+    /// every run, its seed and state file do not).
+    pub identity: String,
 }
 
 impl Site {
@@ -113,6 +129,11 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Site> {
             format!("starting the embedded dev-server from `{}`", seed.display())
         })?;
         let endpoint = dev.base_url();
+        if let Some(ignored) = args.endpoint() {
+            anstream::eprintln!(
+                "note: `--dev-server` given, so `{URL_ENV}` ({ignored}) is not used for this run"
+            );
+        }
         anstream::eprintln!(
             "note: using an embedded dev-server seeded from `{}` at {endpoint} (a local simulation, not a GIJ site)",
             seed.display()
@@ -120,22 +141,29 @@ pub async fn connect(args: &ConnectArgs) -> anyhow::Result<Site> {
         let mut config = ClientConfig::new(endpoint.clone(), dev.admin_token().clone());
         args.tune(&mut config);
         let client = Client::new(config)?;
+        let identity = match &args.dev_state {
+            Some(state) => format!("dev-server:{} (state {})", seed.display(), state.display()),
+            None => format!("dev-server:{}", seed.display()),
+        };
         return Ok(Site {
             client,
             dev: Some(dev),
             endpoint,
+            identity,
         });
     }
-    let Some(endpoint) = args.endpoint.clone() else {
+    let Some(endpoint) = args.endpoint() else {
         anyhow::bail!(
             "no GIJ site given: pass `--endpoint URL` or set `GIJ_URL` (or `--dev-server SEED` for a local simulation)"
         );
     };
     let client = Client::from_env_tuned(Some(&endpoint), Some(&args.token), |c| args.tune(c))?;
+    let identity = crate::api::endpoint::Endpoint::parse(&endpoint)?.identity();
     Ok(Site {
         client,
         dev: None,
         endpoint,
+        identity,
     })
 }
 
@@ -164,6 +192,8 @@ pub struct ReadLive {
     pub meta: crate::plan::PlanMeta,
     /// Live indexing dates, for the policy rule on deleting long-indexing integrations.
     pub dates: crate::policy::IndexingDates,
+    /// Which site this is (what a saved plan is bound to).
+    pub site: crate::plan::model::SiteIdentity,
 }
 
 /// Reads the live site for a command that plans (plan, apply, drift, review), converts it and
@@ -179,6 +209,11 @@ pub async fn read_live(site: &Site, config_path: &std::path::Path) -> anyhow::Re
     tracing::debug!("read the live site: {stats}");
     let live = crate::plan::from_site(&wire);
     let dates = crate::policy::IndexingDates::from_site(&wire);
+    let identity = crate::plan::model::SiteIdentity {
+        endpoint: site.identity.clone(),
+        base_url: wire.server.base_url.clone(),
+        server_title: wire.server.server_title.clone(),
+    };
     drop(wire);
     for w in &live.warnings {
         anstream::eprintln!("warning: {w}");
@@ -189,5 +224,10 @@ pub async fn read_live(site: &Site, config_path: &std::path::Path) -> anyhow::Re
         config_path: Some(config_path.display().to_string()),
         endpoint: Some(site.endpoint.clone()),
     };
-    Ok(ReadLive { live, meta, dates })
+    Ok(ReadLive {
+        live,
+        meta,
+        dates,
+        site: identity,
+    })
 }

@@ -200,6 +200,24 @@ pub fn stderr_wants_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Where byte `offset` of `source` is, for messages: `gij.toml:41:1` (columns count
+/// characters, as editors do).
+pub fn location(name: &str, source: &str, offset: usize) -> String {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before, |i| &before[i + 1..])
+        .chars()
+        .count()
+        + 1;
+    format!("{name}:{line}:{col}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,8 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
+use sha2::Digest as _;
+
 use crate::model::{AuthMethod, DesiredState};
 use diagnostic::Problem;
 
@@ -31,6 +33,8 @@ pub struct LoadedConfig {
     pub rules: crate::policy::Rules,
     /// The file's text and spans, so later checks (policy rules) can point at its values.
     pub source: ConfigSource,
+    /// SHA-256 of the file's bytes (hex): the config identity a saved plan records.
+    pub sha256: String,
 }
 
 /// A config file's text (secret-looking values masked) and where each key and value is, kept
@@ -46,6 +50,13 @@ pub struct ConfigSource {
     pub secrets: Vec<String>,
     /// Where every key and value is.
     pub spans: load::Spans,
+}
+
+impl ConfigSource {
+    /// Where byte `offset` of the file is, for messages: `gij.toml:41:1`.
+    pub fn location(&self, offset: usize) -> String {
+        diagnostic::location(&self.name, &self.masked_source, offset)
+    }
 }
 
 impl LoadedConfig {
@@ -146,6 +157,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
             secrets: parsed.secrets,
             spans: parsed.spans,
         },
+        sha256: hex::encode(sha2::Sha256::digest(source.as_bytes())),
     })
 }
 
@@ -165,6 +177,7 @@ pub fn load_text(source: &str, name: &str) -> Result<LoadedConfig, ConfigErrors>
             secrets: parsed.secrets,
             spans: parsed.spans,
         },
+        sha256: hex::encode(sha2::Sha256::digest(source.as_bytes())),
     })
 }
 

@@ -179,7 +179,7 @@ pub struct ApplyTable {
     pub max_parallel_indexing: Option<i64>,
     /// How long one integration's initial indexing may take, e.g. `"4h"`, `"90m"`, `"1h30m"`.
     /// Default: `"4h"`.
-    #[schemars(regex(pattern = r"^([0-9]+[dhms])+$"))]
+    #[schemars(regex(pattern = crate::duration::PATTERN))]
     pub indexing_timeout: Option<String>,
     /// What happens when indexing exceeds `indexing-timeout`: `stop` (start nothing new, exit 6)
     /// or `continue` (report it and go on). Default: `"stop"`.

@@ -69,43 +69,6 @@ pub fn aws_origin(region: &str) -> String {
     format!("https://git-codecommit.{region}.amazonaws.com")
 }
 
-/// Parses a duration such as `4h`, `90m`, `1h30m`, `2d`, `45s` into seconds.
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    let mut seen_unit = false;
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let mult = match c {
-            'd' => 86_400,
-            'h' => 3_600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(format!("unexpected `{c}`")),
-        };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("a number must come before `{c}`"))?;
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| "duration too long".to_owned())?;
-        num.clear();
-        seen_unit = true;
-    }
-    if !num.is_empty() || !seen_unit {
-        return Err("every number needs a unit (d, h, m or s)".into());
-    }
-    Ok(total)
-}
-
 /// Builds glob matchers the same way [`RepoSelector::matcher`] does.
 fn check_glob(p: &str) -> Result<(), String> {
     if p.trim().is_empty() {
@@ -520,12 +483,20 @@ fn resolve_apply(v: &mut V<'_>, t: Option<&ApplyTable>) -> ApplyPolicy {
     };
     if let Some(s) = &t.indexing_timeout {
         let span = v.span(&["apply", "indexing-timeout"]);
-        match parse_duration(s) {
-            Ok(0) => v.push(
-                Problem::at(span, "zero", "`indexing-timeout` must be longer than zero")
-                    .help("initial indexing of a large organisation takes hours; e.g. \"4h\""),
+        match crate::duration::parse(s, crate::duration::INDEXING_TIMEOUT) {
+            Ok(d) => p.indexing_timeout_secs = d.as_secs(),
+            Err(crate::duration::DurationError::OutOfRange { range, .. }) => v.push(
+                Problem::at(
+                    span,
+                    "out of range",
+                    "`indexing-timeout` is out of range".to_owned(),
+                )
+                .help(format!(
+                    "write a duration from {} to {}, e.g. \"4h\"",
+                    crate::duration::format(range.min),
+                    crate::duration::format(range.max)
+                )),
             ),
-            Ok(secs) => p.indexing_timeout_secs = secs,
             Err(why) => v.push(
                 Problem::at(
                     span,
@@ -1409,18 +1380,6 @@ credential = "env:AWS"
         let base = "version = 1\n[integrations.a]\nservice = \"github\"\nowner = \"a\"\ncredential = \"env:T\"\nid = 7\n[integrations.b]\nservice = \"github\"\nowner = \"b\"\ncredential = \"env:T\"\nid = 7\n";
         assert_eq!(errors(base).len(), 1);
         assert!(errors(&base.replace("id = 7", "id = 0"))[0].contains("positive"));
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("4h"), Ok(14_400));
-        assert_eq!(parse_duration("1h30m"), Ok(5_400));
-        assert_eq!(parse_duration("2d"), Ok(172_800));
-        assert_eq!(parse_duration("45s"), Ok(45));
-        assert!(parse_duration("4").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("4 hours").is_err());
-        assert!(parse_duration("99999999999999999999d").is_err());
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub(super) fn router(sh: Arc<Shared>) -> Router {
         )
         .route(&format!("{GIJ}/index.json"), get(index_status))
         .route("/rest/api/2/project", get(list_projects))
+        .route("/rest/api/2/serverInfo", get(server_info))
         .route_layer(middleware::from_fn_with_state(sh.clone(), timed));
     let dev = Router::new()
         .route("/_dev/stats", get(dev_stats))
@@ -386,6 +387,12 @@ fn repo_view(site: &SiteState, r: &RepoRec, now: i64) -> wire::Repository {
 /// same views (for benchmarks and tests that need a large [`crate::api::LiveSite`] in memory).
 pub(super) fn live_site(site: &SiteState, now: i64) -> crate::api::LiveSite {
     crate::api::LiveSite {
+        server: wire::ServerInfo {
+            base_url: Some(site.server.base_url.clone()),
+            server_title: Some(site.server.server_title.clone()),
+            version: Some("9.12.2".into()),
+            deployment_type: Some("Server".into()),
+        },
         projects: site
             .projects
             .iter()
@@ -1111,6 +1118,25 @@ async fn list_projects(State(sh): Sh) -> Res {
         .map(|p| json!({"id": p.id.to_string(), "key": p.key, "name": p.name}))
         .collect();
     ok_json(Value::Array(v))
+}
+
+/// Jira DC's `GET /rest/api/2/serverInfo`, with the keys Jira's REST reference shows.
+async fn server_info(State(sh): Sh) -> Res {
+    let site = lock(&sh.site);
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%z")
+        .to_string();
+    ok_json(json!({
+        "baseUrl": site.server.base_url,
+        "version": "9.12.2",
+        "versionNumbers": [9, 12, 2],
+        "deploymentType": "Server",
+        "buildNumber": 912002,
+        "buildDate": "2023-11-30T00:00:00.000+0000",
+        "serverTime": now,
+        "scmInfo": "gijctl-dev-server",
+        "serverTitle": site.server.server_title,
+    }))
 }
 
 // ---------------------------------------------------------------- /_dev/

@@ -12,7 +12,7 @@ use super::DevServerError;
 use super::catalog::{Catalog, hash_secret};
 use super::indexing;
 use super::state::{
-    IntegrationRec, ProjectRec, RepoRec, SiteState, default_origin, default_settings,
+    IntegrationRec, ProjectRec, RepoRec, ServerRec, SiteState, default_origin, default_settings,
     merge_settings, strip_to_settings,
 };
 use crate::api::wire;
@@ -23,6 +23,10 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Seed {
+    /// What Jira reports about itself (`baseUrl`, `serverTitle`); defaults to a local Jira
+    /// titled "gijctl dev-server".
+    #[serde(default)]
+    pub server: ServerRec,
     /// Jira projects.
     #[serde(default)]
     pub projects: Vec<ProjectRec>,
@@ -102,6 +106,7 @@ impl Seed {
     ) -> Result<SiteState, DevServerError> {
         let mut site = SiteState::empty(scan_ms, commits_per_sec);
         site.virtual_now_ms = now;
+        site.server = self.server;
         site.projects = self.projects;
         site.catalog = self.catalog;
         site.catalog.normalise();

@@ -179,6 +179,38 @@ pub struct IndexInterval {
     pub end_ms: i64,
 }
 
+/// Jira's self-description. Like a real Jira's, it is configuration (Jira's base URL and
+/// application title are admin settings), not the address the server happens to listen on, so
+/// a site saved and reloaded, or served on another port, is still the same site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerRec {
+    /// Jira's configured base URL.
+    #[serde(default = "ServerRec::default_base_url")]
+    pub base_url: String,
+    /// The application title.
+    #[serde(default = "ServerRec::default_title")]
+    pub server_title: String,
+}
+
+impl ServerRec {
+    fn default_base_url() -> String {
+        "http://localhost:2990/jira".into()
+    }
+    fn default_title() -> String {
+        "gijctl dev-server".into()
+    }
+}
+
+impl Default for ServerRec {
+    fn default() -> Self {
+        ServerRec {
+            base_url: Self::default_base_url(),
+            server_title: Self::default_title(),
+        }
+    }
+}
+
 /// The whole site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -193,6 +225,9 @@ pub struct SiteState {
     pub scan_ms: i64,
     /// Indexing speed in commits per virtual second.
     pub commits_per_sec: f64,
+    /// What `GET /rest/api/2/serverInfo` reports.
+    #[serde(default)]
+    pub server: ServerRec,
     /// Jira projects.
     pub projects: Vec<ProjectRec>,
     /// Git-service catalog.
@@ -286,6 +321,7 @@ impl SiteState {
             virtual_now_ms: 0,
             scan_ms,
             commits_per_sec,
+            server: ServerRec::default(),
             projects: Vec::new(),
             catalog: Catalog::default(),
             integrations: BTreeMap::new(),

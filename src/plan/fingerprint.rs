@@ -173,6 +173,8 @@ pub fn plan_checksum(plan: &Plan) -> String {
         schedule: &'a super::model::Schedule,
         #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<&'a super::model::ScopeSummary>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        target: Option<&'a super::model::Target>,
     }
     hash(
         "gijctl-plan-v1",
@@ -183,8 +185,102 @@ pub fn plan_checksum(plan: &Plan) -> String {
             unchanged: &plan.unchanged,
             schedule: &plan.schedule,
             scope: plan.scope.as_ref(),
+            target: plan.target.as_ref(),
         },
     )
+}
+
+/// Binds a plan to the site and config it was made for, and seals it: the checksum covers the
+/// target, so an edited target is a checksum mismatch, and every approval recorded afterwards
+/// (which holds the checksum) approves this binding only.
+pub fn bind(plan: &mut Plan, target: super::model::Target) {
+    plan.target = Some(target);
+    plan.checksum = plan_checksum(plan);
+}
+
+/// Why a saved plan may not run here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetMismatch {
+    /// The plan records no target (made by hand or by a test).
+    #[error(
+        "the saved plan does not say which site and config it was made for; make it again with `gijctl plan --out FILE`"
+    )]
+    Unbound,
+    /// Another site.
+    #[error(
+        "the saved plan was made against {then}, and this apply runs against {now}; a plan applies only to the site it was made against: make a plan against this site"
+    )]
+    Site {
+        /// The site of the plan.
+        then: String,
+        /// The site of this run.
+        now: String,
+    },
+    /// Another config file, with other content.
+    #[error(
+        "the saved plan was made from `{then_path}` (sha256 {then_sha}), and this apply was given `{now_path}` (sha256 {now_sha}); pass `-c {then_path}` or make a plan from `{now_path}`"
+    )]
+    Config {
+        /// The plan's config path.
+        then_path: String,
+        /// Its hash, shortened.
+        then_sha: String,
+        /// This run's config path.
+        now_path: String,
+        /// Its hash, shortened.
+        now_sha: String,
+    },
+}
+
+/// What a saved plan's target says about this run when it may go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetNote {
+    /// Same site, same config content.
+    Same,
+    /// The same content under another path (another checkout, another directory).
+    MovedConfig {
+        /// The plan's path.
+        then: String,
+    },
+    /// The same config file, edited since the plan was made: actions whose declaration
+    /// changed are refused as stale, the others run.
+    EditedConfig,
+}
+
+/// Checks that a saved plan was made for the site and config of this run (`now`, the target
+/// of the fresh plan apply computed). The site must be the same in both halves of its
+/// identity; the config must have the same content, or be the same path edited since (whose
+/// changed declarations the staleness check then refuses action by action).
+pub fn check_target(
+    saved: &Plan,
+    now: &super::model::Target,
+) -> Result<TargetNote, TargetMismatch> {
+    let Some(then) = &saved.target else {
+        return Err(TargetMismatch::Unbound);
+    };
+    if then.site != now.site {
+        return Err(TargetMismatch::Site {
+            then: then.site.describe(),
+            now: now.site.describe(),
+        });
+    }
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    match (
+        then.config.sha256 == now.config.sha256,
+        then.config.path == now.config.path,
+    ) {
+        (true, true) => Ok(TargetNote::Same),
+        (true, false) => Ok(TargetNote::MovedConfig {
+            then: then.config.path.clone(),
+        }),
+        (false, true) => Ok(TargetNote::EditedConfig),
+        (false, false) => Err(TargetMismatch::Config {
+            then_path: then.config.path.clone(),
+            then_sha: short(&then.config.sha256),
+            now_path: now.config.path.clone(),
+            now_sha: short(&now.config.sha256),
+        }),
+    }
 }
 
 /// An action of a saved plan whose inputs changed since the plan was made.

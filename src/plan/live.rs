@@ -417,6 +417,7 @@ mod tests {
         )
         .unwrap();
         LiveSite {
+            server: Default::default(),
             projects,
             integrations,
             repositories,

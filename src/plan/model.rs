@@ -15,14 +15,15 @@ use crate::model::{AuthMethod, Field, Service};
 
 /// The plan document format version. Readers refuse any other value, because a plan is an
 /// approval to change a site and a misread plan would change it wrongly.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything `gijctl plan` computed, in the order apply will execute it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     /// Always [`FORMAT_VERSION`]; readers refuse other versions.
     pub format_version: u32,
-    /// Volatile context (tool version, time, config path, endpoint); not covered by `checksum`.
+    /// Volatile context (tool version, time, config path, endpoint); not covered by `checksum`
+    /// (the identity a saved plan is bound to is `target`, which is).
     pub meta: PlanMeta,
     /// Counts per kind of change, per integration.
     pub summary: Summary,
@@ -38,7 +39,7 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The indexing schedule apply will follow, with time and API-call estimates.
     pub schedule: Schedule,
-    /// A hash over `actions`, `unmanaged`, `unchanged`, `schedule` and `scope`: ties an
+    /// A hash over `actions`, `unmanaged`, `unchanged`, `schedule`, `scope` and `target`: ties an
     /// apply to the exact plan that was reviewed.
     pub checksum: String,
     /// Set when the run was narrowed with `--only`/`--exclude`: what was left out.
@@ -48,6 +49,142 @@ pub struct Plan {
     /// the checksum of the plan it approves, so it cannot approve another plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowances: Vec<Allowance>,
+    /// Safety limits raised for this plan (`plan --out FILE --max-deletes N`, ...), tied to
+    /// its checksum like `allowances`, so the reviewed plan applies without new flags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limit_approvals: Vec<LimitApproval>,
+    /// Every refusal apply would make of this plan (safety limits, policy rules), each with
+    /// the flag that approves it. A plan with refusals is shown but never saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<Refusal>,
+    /// The site and config the plan was made for: `gijctl apply PLANFILE` refuses to run it
+    /// anywhere else. Covered by `checksum`, so it cannot be edited to retarget a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+}
+
+/// Where a plan was made: the site and the config it binds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    /// The site.
+    pub site: SiteIdentity,
+    /// The config.
+    pub config: ConfigIdentity,
+}
+
+/// Which site a plan was made against.
+///
+/// Both halves matter. The URL alone is not enough: a DNS switch or a reused hostname can put
+/// another Jira behind it. What Jira says about itself alone is not enough either: a staging
+/// Jira restored from a production backup reports production's base URL and title. A saved
+/// plan therefore applies only where both are the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SiteIdentity {
+    /// The URL gijctl talked to, normalised (lower-case scheme and host, no trailing slash);
+    /// `dev-server:SEED` for an embedded dev-server, whose port changes every run.
+    pub endpoint: String,
+    /// Jira's configured base URL (`serverInfo.baseUrl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Jira's application title (`serverInfo.serverTitle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_title: Option<String>,
+}
+
+impl SiteIdentity {
+    /// How the site is named in messages: the endpoint, and Jira's title and base URL.
+    pub fn describe(&self) -> String {
+        let mut s = self.endpoint.clone();
+        match (&self.server_title, &self.base_url) {
+            (Some(t), Some(b)) => s.push_str(&format!(" (Jira \"{t}\", base URL {b})")),
+            (Some(t), None) => s.push_str(&format!(" (Jira \"{t}\")")),
+            (None, Some(b)) => s.push_str(&format!(" (Jira base URL {b})")),
+            (None, None) => {}
+        }
+        s
+    }
+}
+
+/// Which config a plan was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigIdentity {
+    /// The path as given to `plan` (`-c`).
+    pub path: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// A check apply would refuse the plan on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Refusal {
+    /// Which kind of check.
+    pub check: RefusalCheck,
+    /// The limit or rule (`max-deletes`, `protect-require-user-pat`, ...).
+    pub rule: String,
+    /// What the plan does that the check refuses, with the numbers.
+    pub message: String,
+    /// The flag that approves it for this plan; `None` when no flag can (change the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_with: Option<String>,
+    /// Where the refused value is written (`gij.toml:12:20`), when it is in the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// The kinds of check behind a [`Refusal`]; apply exits 3 for a safety limit and 10 for a
+/// policy rule.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalCheck {
+    /// `[apply] max-deletes`, `max-delete-percent`, `max-update-percent`.
+    SafetyLimit,
+    /// A `[policy]` rule.
+    Policy,
+}
+
+/// A safety limit raised for one plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LimitApproval {
+    /// Which limit.
+    pub limit: LimitFlag,
+    /// The value given.
+    pub value: u32,
+    /// The checksum of the plan it was given for; any other plan ignores it.
+    pub plan_checksum: String,
+    /// The refusals it approved when the plan was made (for reviewers).
+    pub approves: Vec<String>,
+}
+
+/// The flags that raise a safety limit for one plan or run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitFlag {
+    /// `--max-deletes N`.
+    MaxDeletes,
+    /// `--max-delete-percent P`.
+    MaxDeletePercent,
+    /// `--max-update-percent P`.
+    MaxUpdatePercent,
+}
+
+impl LimitFlag {
+    /// The flag as typed, without its value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            LimitFlag::MaxDeletes => "--max-deletes",
+            LimitFlag::MaxDeletePercent => "--max-delete-percent",
+            LimitFlag::MaxUpdatePercent => "--max-update-percent",
+        }
+    }
+
+    /// The `[apply]` key it overrides.
+    pub fn key(self) -> &'static str {
+        &self.flag()[2..]
+    }
 }
 
 /// A list of config keys packed into one string, serialised exactly as a `Vec<String>` (a

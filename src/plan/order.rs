@@ -95,6 +95,9 @@ pub(crate) fn finish(
         checksum: String::new(),
         scope: None,
         allowances: Vec::new(),
+        limit_approvals: Vec::new(),
+        refusals: Vec::new(),
+        target: None,
     };
     plan.checksum = plan_checksum(&plan);
     plan

@@ -573,10 +573,10 @@ fn plan_files_round_trip_and_refuse_other_versions() {
     );
 
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["format_version"] = 2.into();
-    let e = file::from_str(&path, &v.to_string()).unwrap_err();
-    assert!(e.to_string().contains("plan format version 2"), "{e}");
     v["format_version"] = 1.into();
+    let e = file::from_str(&path, &v.to_string()).unwrap_err();
+    assert!(e.to_string().contains("plan format version 1"), "{e}");
+    v["format_version"] = 2.into();
     v["actions"][0]["key"] = "tampered".into();
     let e = file::from_str(&path, &v.to_string()).unwrap_err();
     assert!(matches!(e, file::PlanFileError::Checksum { .. }), "{e}");

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use super::{Rule, RuleKind, Rules};
 use crate::config::diagnostic::Problem;
 use crate::config::load::{Parsed, Spans};
-use crate::config::validate::parse_duration;
 use crate::model::Service;
 
 /// `[policy]`: rules every plan is checked against before anything is applied. A violated
@@ -54,7 +53,7 @@ pub struct PolicyTable {
     /// Deleting (or replacing) an integration whose initial indexing took longer than this,
     /// e.g. `"6h"`, needs `--allow delete-long-indexing`. GIJ does not report the duration
     /// itself: gijctl uses `lastIndexedDate - initDate` (see docs/config.md).
-    #[schemars(regex(pattern = r"^([0-9]+[dhms])+$"))]
+    #[schemars(regex(pattern = crate::duration::PATTERN))]
     pub protect_indexing_longer_than: Option<String>,
 }
 
@@ -102,7 +101,7 @@ pub fn check(table: Option<&PolicyTable>, spans: &Spans) -> Vec<Problem> {
         }
     }
     if let Some(d) = &t.protect_indexing_longer_than
-        && let Err(e) = parse_duration(d)
+        && let Err(e) = crate::duration::parse(d, crate::duration::INDEXING_AGE)
     {
         out.push(
             Problem::at(
@@ -144,20 +143,6 @@ pub fn check(table: Option<&PolicyTable>, spans: &Spans) -> Vec<Problem> {
     out
 }
 
-/// Where a rule was written, for messages: `gij.toml:41:1`.
-fn location(name: &str, source: &str, offset: usize) -> String {
-    let offset = offset.min(source.len());
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before, |i| &before[i + 1..])
-        .chars()
-        .count()
-        + 1;
-    format!("{name}:{line}:{col}")
-}
-
 /// Resolves a checked table into rules. `name` and `source` locate each rule for messages;
 /// `in_config` tells whether the spans are in gij.toml (so violations can point at the rule).
 pub fn resolve(table: Option<&PolicyTable>, name: &str, parsed: &Parsed, in_config: bool) -> Rules {
@@ -171,7 +156,11 @@ pub fn resolve(table: Option<&PolicyTable>, name: &str, parsed: &Parsed, in_conf
         let key_at = spans.key(&["policy", key]).unwrap_or_else(|| span.clone());
         rules.push(Rule {
             kind,
-            defined_at: location(name, &parsed.masked_source, key_at.start),
+            defined_at: crate::config::diagnostic::location(
+                name,
+                &parsed.masked_source,
+                key_at.start,
+            ),
             config_span: in_config.then_some(span),
         });
     };
@@ -215,7 +204,8 @@ pub fn resolve(table: Option<&PolicyTable>, name: &str, parsed: &Parsed, in_conf
     if let Some(secs) = t
         .protect_indexing_longer_than
         .as_deref()
-        .and_then(|d| parse_duration(d).ok())
+        .and_then(|d| crate::duration::parse(d, crate::duration::INDEXING_AGE).ok())
+        .map(|d| d.as_secs())
     {
         push(
             "protect-indexing-longer-than",

@@ -43,6 +43,7 @@ fn site() -> LiveSite {
     ]))
     .unwrap();
     LiveSite {
+        server: Default::default(),
         projects,
         integrations,
         repositories,

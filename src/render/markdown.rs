@@ -13,7 +13,9 @@ use super::drift::cell;
 use super::text::{
     OTHER_SETTINGS_DEFAULT, change_note, create_lines, create_omits_defaults, summary_line,
 };
-use super::{ALLOWANCES_TITLE, AllowanceNote, allowance_notes, duration};
+use super::{
+    ALLOWANCES_TITLE, AllowanceNote, REFUSALS_TITLE, allowance_notes, duration, refusal_line,
+};
 use crate::plan::fields::{field_name, toml_value};
 use crate::plan::{Action, ActionKind, CreateSpec, Plan};
 
@@ -143,7 +145,20 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
     body
 }
 
-/// The policy exceptions recorded in the plan (`plan --out FILE --allow RULE`), right after the
+/// The refusals apply would make, as a caution block: the reviewer must see that merging will
+/// not apply until someone approves them.
+fn refusal_blocks(plan: &Plan, blocks: &mut Vec<String>) {
+    if plan.refusals.is_empty() {
+        return;
+    }
+    blocks.push(format!("> [!CAUTION]\n> {REFUSALS_TITLE}:\n\n"));
+    for r in &plan.refusals {
+        blocks.push(format!("- {}\n", cell(&refusal_line(r))));
+    }
+    blocks.push("\n".to_owned());
+}
+
+/// The approvals recorded in the plan (`plan --out FILE --allow RULE`), right after the
 /// risky changes they waive: a reviewer approving the pull request approves them too, so they
 /// must be in the comment, not only on the stderr of the job that made the plan. One block a
 /// line, so a long list is cut by the same cap as everything else. An allowance tied to another
@@ -157,14 +172,14 @@ fn allowance_blocks(plan: &Plan, blocks: &mut Vec<String>) {
     for n in notes {
         match n {
             AllowanceNote::OtherPlan { flag, checksum } => blocks.push(format!(
-                "- `--allow {flag}` was given for another plan (checksum `{}`): apply ignores it\n",
+                "- `{flag}` was given for another plan (checksum `{}`): apply ignores it\n",
                 cell(checksum)
             )),
-            AllowanceNote::Idle { flag } => blocks.push(format!(
-                "- `--allow {flag}` approves nothing in this plan\n"
-            )),
+            AllowanceNote::Idle { flag } => {
+                blocks.push(format!("- `{flag}` approves nothing in this plan\n"))
+            }
             AllowanceNote::Approves { flag, violations } => {
-                blocks.push(format!("- `--allow {flag}` approves:\n"));
+                blocks.push(format!("- `{flag}` approves:\n"));
                 for v in violations {
                     blocks.push(format!("  - {}\n", cell(v)));
                 }
@@ -214,6 +229,7 @@ pub fn render(plan: &Plan) -> String {
 
     // Blocks in priority order; each is added only when it fits.
     let mut blocks: Vec<String> = Vec::new();
+    refusal_blocks(plan, &mut blocks);
     let risky: Vec<&Action> = plan.risky_actions().collect();
     if !risky.is_empty() {
         blocks.push("> [!WARNING]\n> Risky changes: review these before applying.\n\n".to_owned());

@@ -14,53 +14,84 @@ mod tests;
 
 use crate::plan::Plan;
 
-/// The heading both renderings put above the `--allow` approvals a plan records.
+/// The heading both renderings put above the approvals a plan records.
 pub(crate) const ALLOWANCES_TITLE: &str =
-    "Policy exceptions approved for this plan with `--allow` (they approve this plan only)";
+    "Approved for this plan with `--allow` and raised safety limits (they approve this plan only)";
 
-/// How one `--allow` recorded in a plan reads to a reviewer. Prepared once for the text and
+/// The heading both renderings put above the refusals apply would make.
+pub(crate) const REFUSALS_TITLE: &str =
+    "apply would refuse this plan; approve each refusal with its flag, or change the config";
+
+/// One refusal as a line: `policy rule `x`: message (gij.toml:3:1; approve with `--allow y`)`.
+pub(crate) fn refusal_line(r: &crate::plan::model::Refusal) -> String {
+    let what = match r.check {
+        crate::plan::model::RefusalCheck::Policy => format!("policy rule `{}`", r.rule),
+        crate::plan::model::RefusalCheck::SafetyLimit => format!("safety limit `{}`", r.rule),
+    };
+    let mut tail = Vec::new();
+    if let Some(at) = &r.at {
+        tail.push(at.clone());
+    }
+    tail.push(match &r.approve_with {
+        Some(f) => format!("approve with `{f}`"),
+        None => "no flag approves it: change the config".to_owned(),
+    });
+    format!("{what}: {} ({})", r.message, tail.join("; "))
+}
+
+/// How one approval (`--allow`, a raised limit) recorded in a plan reads to a reviewer. Prepared once for the text and
 /// Markdown renderings, so a plan shown later in a terminal (`gijctl apply PLANFILE`) says
 /// exactly what the pull-request comment said, and both judge a foreign checksum as apply does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AllowanceNote<'a> {
     /// Given for another plan (its checksum): apply ignores it.
     OtherPlan {
-        /// The flag value, as typed after `--allow`.
-        flag: &'static str,
+        /// The flag as typed (`--allow remove-projects`, `--max-deletes 6`).
+        flag: String,
         /// The checksum of the plan it was given for.
         checksum: &'a str,
     },
     /// Given for this plan, but nothing in it needed approving.
     Idle {
-        /// The flag value.
-        flag: &'static str,
+        /// The flag as typed.
+        flag: String,
     },
-    /// Given for this plan and approving these policy violations.
+    /// Given for this plan and approving these refusals.
     Approves {
-        /// The flag value.
-        flag: &'static str,
+        /// The flag as typed.
+        flag: String,
         /// `rule: message`, one per approved violation.
         violations: &'a [String],
     },
 }
 
-/// The plan's recorded `--allow` approvals, in the order they were recorded.
+/// The plan's recorded approvals, `--allow` first, in the order they were recorded.
 pub(crate) fn allowance_notes(plan: &Plan) -> Vec<AllowanceNote<'_>> {
-    plan.allowances
-        .iter()
-        .map(|a| {
-            let flag = a.allow.name();
-            if a.plan_checksum != plan.checksum {
-                AllowanceNote::OtherPlan {
-                    flag,
-                    checksum: &a.plan_checksum,
-                }
-            } else if a.approves.is_empty() {
+    let allow = plan.allowances.iter().map(|a| {
+        (
+            format!("--allow {}", a.allow.name()),
+            a.plan_checksum.as_str(),
+            &a.approves,
+        )
+    });
+    let limits = plan.limit_approvals.iter().map(|l| {
+        (
+            format!("{} {}", l.limit.flag(), l.value),
+            l.plan_checksum.as_str(),
+            &l.approves,
+        )
+    });
+    allow
+        .chain(limits)
+        .map(|(flag, checksum, approves)| {
+            if checksum != plan.checksum {
+                AllowanceNote::OtherPlan { flag, checksum }
+            } else if approves.is_empty() {
                 AllowanceNote::Idle { flag }
             } else {
                 AllowanceNote::Approves {
                     flag,
-                    violations: &a.approves,
+                    violations: approves,
                 }
             }
         })

@@ -177,10 +177,10 @@ fn with_allowances(mut p: crate::plan::Plan) -> crate::plan::Plan {
 #[test]
 fn text_lists_the_allowances_recorded_in_the_plan() {
     let p = quickstart_plan(false);
-    assert!(!super::text::render(&p, false).contains("Policy exceptions"));
+    assert!(!super::text::render(&p, false).contains("Approved for this plan"));
     let text = super::text::render(&with_allowances(p), false);
     // Near the top, before the per-integration blocks.
-    let at = text.find("Policy exceptions").unwrap();
+    let at = text.find("Approved for this plan").unwrap();
     assert!(at < text.find("~ acme-github").unwrap());
     insta::assert_snapshot!(text);
 }
@@ -188,11 +188,11 @@ fn text_lists_the_allowances_recorded_in_the_plan() {
 #[test]
 fn markdown_lists_the_allowances_recorded_in_the_plan() {
     let p = quickstart_plan(true);
-    assert!(!super::markdown::render(&p).contains("Policy exceptions"));
+    assert!(!super::markdown::render(&p).contains("Approved for this plan"));
     let p = with_allowances(p);
     let md = super::markdown::render(&p);
     let want = "> [!IMPORTANT]\n\
-        > Policy exceptions approved for this plan with `--allow` (they approve this plan only):\n\
+        > Approved for this plan with `--allow` and raised safety limits (they approve this plan only):\n\
         \n\
         - `--allow remove-projects` approves:\n  \
           - protect-projects: step 1 changes the project associations of 'acme-github': &lt;all&gt;\n\

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use owo_colors::OwoColorize;
 use similar::{ChangeTag, TextDiff};
 
-use super::{ALLOWANCES_TITLE, AllowanceNote, allowance_notes, duration};
+use super::{
+    ALLOWANCES_TITLE, AllowanceNote, REFUSALS_TITLE, allowance_notes, duration, refusal_line,
+};
 use crate::model::{Field, Settings};
 use crate::plan::fields::{self, field_name, toml_string, toml_value};
 use crate::plan::{
@@ -340,7 +342,19 @@ pub fn scope_line(s: &crate::plan::model::ScopeSummary) -> String {
     line
 }
 
-/// The policy exceptions recorded in the plan (`plan --out FILE --allow RULE`), near the top:
+/// Every refusal apply would make of the plan, first of all: a plan that cannot be applied as
+/// it is must say so before anything else (the same list as the Markdown comment's).
+fn refusals(plan: &Plan, p: Paint, out: &mut String) {
+    if plan.refusals.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", p.red(&p.bold(&format!("{REFUSALS_TITLE}:"))));
+    for r in &plan.refusals {
+        let _ = writeln!(out, "  {} {}", p.red("!"), refusal_line(r));
+    }
+}
+
+/// The approvals recorded in the plan (`plan --out FILE --allow RULE`, `--max-deletes N`), near the top:
 /// whoever applies a saved plan approves them too, so they must be on screen, not only on the
 /// stderr of the run that made the plan. Same content as the Markdown comment's list.
 fn allowances(plan: &Plan, p: Paint, out: &mut String) {
@@ -356,15 +370,15 @@ fn allowances(plan: &Plan, p: Paint, out: &mut String) {
                     out,
                     "  {}",
                     p.yellow(&format!(
-                        "--allow {flag} was given for another plan (checksum {checksum}): apply ignores it"
+                        "{flag} was given for another plan (checksum {checksum}): apply ignores it"
                     ))
                 );
             }
             AllowanceNote::Idle { flag } => {
-                let _ = writeln!(out, "  --allow {flag} approves nothing in this plan");
+                let _ = writeln!(out, "  {flag} approves nothing in this plan");
             }
             AllowanceNote::Approves { flag, violations } => {
-                let _ = writeln!(out, "  --allow {flag} approves:");
+                let _ = writeln!(out, "  {flag} approves:");
                 for v in violations {
                     let _ = writeln!(out, "    - {v}");
                 }
@@ -384,6 +398,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "{}", p.yellow(&format!("warning: {w}")));
     }
+    refusals(plan, p, &mut out);
     allowances(plan, p, &mut out);
 
     // Per-integration blocks, in order of first appearance.
