@@ -430,7 +430,9 @@ fn enabling_repositories_and_integration_starts_indexing_in_order() {
     assert_eq!(
         kinds(&p),
         vec![
-            (1, "b".into(), "repositories", Phase::Settings),
+            // An enable is in the indexing phase, where apply's executor gates every enable,
+            // even one that starts nothing yet (the integration is enabled by step 2).
+            (1, "b".into(), "repositories", Phase::Indexing),
             (2, "b".into(), "update", Phase::Indexing),
             (3, "a".into(), "repositories", Phase::Indexing),
             (4, "c".into(), "create", Phase::Indexing),
