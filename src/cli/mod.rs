@@ -44,7 +44,8 @@ pub enum Exit {
     DriftUndeclared = 7,
     /// drift: only ignored fields differ from the config.
     DriftIgnored = 8,
-    /// review with `--detailed-exitcode`: the pull request edits something that drifted.
+    /// review with `--detailed-exitcode`: the pull request asks for another value where the
+    /// site drifted (adopting the drifted value is not a conflict: 0).
     ReviewConflicts = 9,
     /// A policy rule is violated and no `--allow` approves it: plan saves nothing, apply
     /// refuses before any change.

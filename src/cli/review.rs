@@ -1,7 +1,8 @@
 //! `gijctl review`: the three-way pull-request view. Given the base branch's config
 //! (`--base`), the head branch's config (`--config`) and the live site, it separates the
-//! changes the pull request makes, drift that was already there, and conflicts (the pull
-//! request edits something that drifted). Nothing is changed.
+//! changes the pull request makes, drift that was already there, conflicts (the pull request
+//! asks for another value where the site drifted) and adoptions (the pull request accepts the
+//! value the site drifted to). Nothing is changed.
 
 use std::path::PathBuf;
 
@@ -25,13 +26,16 @@ pub struct Args {
     /// Output format (json: schema/review.schema.json; markdown: one pull-request comment)
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Exit 2 when the pull request changes the site, 9 when it edits something that drifted
-    /// (0: neither, 1: error)
+    /// Exit 2 when the pull request changes the site, 9 when it asks for another value where
+    /// the site drifted (0: neither, also when it only adopts drift; 1: error)
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
 
-/// The exit code of a review under `--detailed-exitcode`.
+/// The exit code of a review under `--detailed-exitcode`. Adopting drift is 0: the pull
+/// request changes nothing on the site (so not 2) and decides nothing against it (so not 9);
+/// a code of its own would fail every pipeline that accepts 0, 2 and 9 (the recipes in
+/// `examples/ci/`) for a pull request that needs no decision. It is shown in its own section.
 pub fn exit_for(review: &Review) -> Exit {
     if !review.conflicts.is_empty() {
         Exit::ReviewConflicts

@@ -865,17 +865,34 @@ fn diff_missing(d: &DesiredIntegration, errors: &mut Vec<PlanError>) -> Vec<Pend
         errors.push(invalid_selector(d));
     }
     if d.auth == AuthMethod::Oauth {
-        return vec![pending(d, 0, new_action(d, None, oauth_create_manual(d)))];
+        let mut a = new_action(d, None, oauth_create_manual(d));
+        creation_phase(d, &mut a);
+        return vec![pending(d, 0, a)];
     }
     let spec = create_spec(d, projects);
     let mut a = new_action(d, None, ActionKind::Create(spec));
-    a.phase = Phase::Indexing;
-    a.starts_indexing = d.settings.enabled;
+    creation_phase(d, &mut a);
     a.api_calls = create_calls(d);
+    vec![pending(d, 0, a)]
+}
+
+/// Places a creation (API or OAuth by hand, or the create half of a replacement) by whether
+/// it starts indexing: an enabled one indexes as soon as it exists, so it goes in the indexing
+/// phase at its `order` and takes a slot; a disabled one starts nothing and goes with the
+/// settings changes, where apply's executor runs it (its create step starts no indexing).
+/// OAuth creations are done by a person, so apply's own schedule gives them no slot
+/// ([`order::simulate`]), but their position is where the runbook gates them: one order for
+/// both.
+fn creation_phase(d: &DesiredIntegration, a: &mut Action) {
+    a.starts_indexing = d.settings.enabled;
+    a.phase = if a.starts_indexing {
+        Phase::Indexing
+    } else {
+        Phase::Settings
+    };
     a.estimated_indexing_secs = a
         .starts_indexing
         .then_some(order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
-    vec![pending(d, 0, a)]
 }
 
 fn create_calls(d: &DesiredIntegration) -> u32 {
@@ -990,12 +1007,8 @@ fn diff_matched(
             create: create_spec(d, desired_projects(d)),
         };
         let mut a = new_action(d, Some(l), kind);
-        a.phase = Phase::Indexing;
-        a.starts_indexing = d.settings.enabled;
+        creation_phase(d, &mut a);
         a.api_calls = 1 + create_calls(d);
-        a.estimated_indexing_secs = a
-            .starts_indexing
-            .then_some(order::ASSUMED_REPOSITORIES_ON_CREATE * order::SECS_PER_REPOSITORY);
         a.risks = vec![Risk::Delete, Risk::Replace];
         out.push(pending(d, 0, a));
         return out;
@@ -1190,12 +1203,16 @@ fn diff_matched(
             let starts = !enable.is_empty() && l.settings.enabled && target_enabled;
             let secs = order::repositories_secs(enable.iter().map(|r| r.id), live);
             let calls = u32::try_from(enable.len() + disable.len()).unwrap_or(u32::MAX);
+            // Any enable goes in the indexing phase, where apply's executor gates every enable
+            // request; it takes a slot (starts indexing) only when the integration is and
+            // stays enabled.
+            let enables = !enable.is_empty();
             let mut a = new_action(d, Some(l), ActionKind::Repositories { enable, disable });
             a.api_calls = calls;
-            if starts {
+            if enables {
                 a.phase = Phase::Indexing;
-                a.starts_indexing = true;
-                a.estimated_indexing_secs = Some(secs);
+                a.starts_indexing = starts;
+                a.estimated_indexing_secs = starts.then_some(secs);
             }
             out.push(pending(d, 3, a));
         }

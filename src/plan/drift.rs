@@ -491,7 +491,7 @@ mod tests {
             .filter(|i| i.subject == Subject::Integration)
             .map(|i| i.key.as_str())
             .collect();
-        assert_eq!(missing, ["acme-mobile", "platform-gitlab", "acme-azure"]);
+        assert_eq!(missing, ["platform-gitlab", "acme-azure", "acme-mobile"]);
 
         // Undeclared only: declare nothing missing, keep the unmanaged one.
         let (mut d2, l2) = quickstart();

@@ -23,7 +23,7 @@ pub mod live;
 pub mod model;
 pub mod order;
 #[cfg(test)]
-mod props;
+pub(crate) mod props;
 pub mod review;
 pub mod scope;
 pub mod simulate;

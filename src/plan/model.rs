@@ -339,9 +339,11 @@ pub struct Summary {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
-    /// Cheap changes that start no indexing; run first.
+    /// Cheap changes that start no indexing (disabled creations included); run first.
     Settings,
-    /// Creations and enables that start indexing; gated by `max-parallel-indexing`.
+    /// Creations that start indexing and every enable (of an integration or of repositories),
+    /// in `order`; those that start indexing are gated by `max-parallel-indexing`. A disabled
+    /// creation starts nothing and is a settings-phase action.
     Indexing,
     /// Deletions; run last, only when pruning allows them.
     Delete,
@@ -628,7 +630,18 @@ pub enum Risk {
 }
 
 impl Risk {
-    /// A one-line explanation for reviewers.
+    /// The fields a risk is about, so that the runbook puts its warning on the step that
+    /// changes them; empty for risks about the integration as a whole.
+    pub fn fields(self) -> &'static [Field] {
+        match self {
+            Risk::RequireUserPatOff => &[Field::RequireUserPat],
+            Risk::ProjectsRemoved | Risk::AllProjects => &[Field::Projects],
+            Risk::RepositoryListChange => &[Field::ApiPath, Field::ApiFilter],
+            Risk::Delete | Risk::AuthMethodChange | Risk::Replace => &[],
+        }
+    }
+
+    /// A one-line explanation for reviewers: the plan's renderings and the runbook print it.
     pub fn describe(self) -> &'static str {
         match self {
             Risk::Delete => "deletes an integration",

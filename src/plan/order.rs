@@ -1,8 +1,9 @@
 //! Execution order and the indexing estimate.
 //!
 //! Phases follow GIJ's guidance for large sites: first every change that starts no indexing
-//! (config order), then every step that starts indexing, by `order` and then file order, gated
-//! by `max-parallel-indexing`, and deletions last. The estimate simulates apply's sliding
+//! (config order), then every step that starts indexing (and every enable), by `order` and
+//! then file order, gated by `max-parallel-indexing`, and deletions last. Apply's executor and
+//! the runbook both follow this order; neither has an ordering rule of its own. The estimate simulates apply's sliding
 //! window: each indexing step takes the first slot that frees up.
 //!
 //! Repository sizes are not on GIJ's wire format. When the site reports a `commits` count per
@@ -183,7 +184,12 @@ pub(crate) fn simulate(
         free_at[i] += b.remaining_secs;
     }
     let mut timeline = Vec::new();
-    for a in actions.iter().filter(|a| a.starts_indexing) {
+    // A manual step (an OAuth creation) is done by a person, not by apply: it takes none of
+    // apply's slots. The runbook, which a person follows, gates it with the others.
+    for a in actions
+        .iter()
+        .filter(|a| a.starts_indexing && !matches!(a.kind, ActionKind::Manual { .. }))
+    {
         let i = earliest(&free_at);
         let start = free_at[i];
         let end = start + a.estimated_indexing_secs.unwrap_or(SECS_PER_REPOSITORY);

@@ -3,6 +3,8 @@
 //! are exercised together), every feature setting varies on both sides, OAuth declarations
 //! and live integrations appear, and the live site comes in arbitrary order.
 //!
+//! The generators are shared with the runbook's property tests (`runbook::props`).
+//!
 //! Properties: planning is deterministic; a perfect apply of the plan converges (only manual steps remain, the same ones as
 //! before); and planning again after that is a fixpoint. `PROPTEST_CASES` sets the case count.
 
@@ -39,7 +41,7 @@ const IGNORABLE: [&str; 5] = [
     "tags-filter",
 ];
 
-fn settings() -> impl Strategy<Value = Settings> {
+pub(crate) fn settings() -> impl Strategy<Value = Settings> {
     (
         any::<[bool; 12]>(),
         1u32..5000,
@@ -76,7 +78,7 @@ fn settings() -> impl Strategy<Value = Settings> {
 
 /// One `[integrations.<key>]` declaration, generated valid by construction.
 #[derive(Debug, Clone)]
-struct Decl {
+pub(crate) struct Decl {
     combo: usize,
     oauth: bool,
     name: bool,
@@ -89,7 +91,7 @@ struct Decl {
     order: Option<i64>,
 }
 
-fn decl() -> impl Strategy<Value = Decl> {
+pub(crate) fn decl() -> impl Strategy<Value = Decl> {
     (
         0..OWNERS.len() * SERVICES.len(),
         any::<(bool, bool)>(),
@@ -122,7 +124,7 @@ fn toml_list(v: &[impl AsRef<str>]) -> String {
 
 /// gij.toml text for the declarations (duplicate identities dropped), with a `[defaults]`
 /// table that some declarations inherit from.
-fn config_text(decls: &[Decl], defaults: &Settings, prune: bool) -> String {
+pub(crate) fn config_text(decls: &[Decl], defaults: &Settings, prune: bool) -> String {
     let mut s = format!(
         "version = 1\n\n[defaults]\nsmart-commits = {}\ndiff-viewing = {}\nfetch-notes = {}\n\n\
          [apply]\nprune = {prune}\n",
@@ -213,7 +215,7 @@ fn config_text(decls: &[Decl], defaults: &Settings, prune: bool) -> String {
 
 /// A live site: some of the same identities (owner case varies), any settings, OAuth or PAT,
 /// any projects and repository states.
-fn live() -> impl Strategy<Value = LiveState> {
+pub(crate) fn live() -> impl Strategy<Value = LiveState> {
     prop::collection::vec(
         (
             0..OWNERS.len() * SERVICES.len(),

@@ -9,8 +9,13 @@
 //!
 //! - in the head plan only: a **change** the pull request makes;
 //! - in both plans, asking for the same value: **drift** that was already there;
-//! - in both with different values, or in the base plan only: a **conflict**: the pull
-//!   request edits something that has drifted (the reviewer should decide which value wins).
+//! - in both with different values: a **conflict**: the pull request asks for a third value
+//!   where the site drifted (the reviewer should decide which value wins);
+//! - in the base plan only: an **adoption**: the site drifted, and the pull request makes the
+//!   config accept the live value (asks for it, ignores the field, or stops declaring the
+//!   integration). Apply after merge leaves it as it is: it is neither a change to the site nor
+//!   a conflict, and it is listed on its own so a reviewer sees that the pull request accepts
+//!   what was changed on the site by hand.
 //!
 //! Items are anchored on the live integration id when there is one, so renaming a config key
 //! is not a change. A credential reference that differs between base and head is an intended
@@ -26,7 +31,7 @@ use super::drift::{Item, Subject, items};
 use super::fingerprint::credential_fingerprint;
 use super::model::PlanMeta;
 use super::{LiveState, PlanError, PlanOptions};
-use crate::model::{AuthMethod, DesiredState};
+use crate::model::{AuthMethod, DesiredState, normalize_origin};
 
 /// The review document format version (`schema/review.schema.json`).
 pub const REVIEW_FORMAT_VERSION: u32 = 1;
@@ -51,6 +56,49 @@ pub struct ReviewItem {
     pub detail: Option<String>,
 }
 
+/// How the head config accepts a value the site drifted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdoptedBy {
+    /// The head config asks for the live value.
+    Value,
+    /// The head config lists the field in `ignore`: apply leaves it alone from now on.
+    Ignore,
+    /// The head config no longer declares the integration (or no longer prunes it).
+    Undeclared,
+}
+
+impl AdoptedBy {
+    /// A sentence for renderings.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AdoptedBy::Value => "this pull request asks for the value the site drifted to",
+            AdoptedBy::Ignore => "this pull request ignores the field: the live value stays",
+            AdoptedBy::Undeclared => {
+                "this pull request no longer declares it as the base did: the site stays as it is"
+            }
+        }
+    }
+}
+
+/// Drift the pull request adopts: the base config asks for a value the site no longer has, and
+/// the head config accepts the live one. Apply after merge does nothing for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Adoption {
+    /// The config key in the base config.
+    pub key: String,
+    /// The live integration, when there is one.
+    pub target_id: Option<u64>,
+    /// What drifted.
+    pub subject: Subject,
+    /// What the site has now, which the head config accepts (`None`: nothing, or unreadable).
+    pub live: Option<Value>,
+    /// What the base config asks for (what apply of the base config would have restored).
+    pub base: Option<Value>,
+    /// How the head config accepts it.
+    pub adopted_by: AdoptedBy,
+}
+
 /// A credential whose reference differs between base and head: an intended rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Rotation {
@@ -73,6 +121,8 @@ pub struct ReviewSummary {
     pub drift: u32,
     /// The pull request edits something that has drifted.
     pub conflicts: u32,
+    /// Drift the pull request adopts (the head config accepts the live value).
+    pub adoptions: u32,
     /// Credentials the pull request rotates.
     pub rotations: u32,
 }
@@ -93,8 +143,10 @@ pub struct Review {
     /// Drift that was already there (base and head plans agree); apply after merge reverts it
     /// too.
     pub drift: Vec<ReviewItem>,
-    /// The pull request edits something that has drifted.
+    /// The pull request asks for another value where the site drifted.
     pub conflicts: Vec<ReviewItem>,
+    /// Drift the pull request adopts: not a change to the site, not a conflict.
+    pub adoptions: Vec<Adoption>,
     /// Credential references changed by the pull request (their integrations get the new
     /// credential; the change also appears under `changes`).
     pub rotations: Vec<Rotation>,
@@ -104,7 +156,7 @@ pub struct Review {
 }
 
 impl Review {
-    /// Whether the pull request changes anything on the site.
+    /// Whether the pull request changes anything on the site (an adoption changes nothing).
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty() || !self.conflicts.is_empty()
     }
@@ -129,6 +181,27 @@ pub fn rotations(
         }
     }
     out
+}
+
+/// How the head config accepts a base-plan item it has no item for: through the declaration
+/// of the same integration (its base key, its pinned id, or its identity, as plan matches), or
+/// by not declaring it.
+fn adopted_by(head: &DesiredState, live: &LiveState, b: &Item) -> AdoptedBy {
+    let l = b.target_id.and_then(|id| live.get(id));
+    let declared = head.integrations.iter().find(|d| {
+        d.key == b.key
+            || l.is_some_and(|l| {
+                d.pinned_id == Some(l.id)
+                    || (d.service == l.service
+                        && normalize_origin(&d.origin) == l.origin
+                        && d.owner.eq_ignore_ascii_case(&l.owner))
+            })
+    });
+    match (declared, b.subject.field()) {
+        (None, _) => AdoptedBy::Undeclared,
+        (Some(d), Some(f)) if d.ignore.contains(&f) => AdoptedBy::Ignore,
+        (Some(_), _) => AdoptedBy::Value,
+    }
 }
 
 /// Computes the three-way view. `base_path` is only echoed into the document.
@@ -206,26 +279,20 @@ pub fn review(
             }
         }
     }
+    // The base plan would restore these and the head plan leaves them: the pull request
+    // makes the config agree with what the site has.
+    let mut adoptions = Vec::new();
     for b in &b_items {
         if head_slots.contains(&slot(b)) {
             continue;
         }
-        conflicts.push(ReviewItem {
+        adoptions.push(Adoption {
             key: b.key.clone(),
             target_id: b.target_id,
             subject: b.subject.clone(),
             live: b.live.clone(),
             base: b.desired.clone(),
-            head: None,
-            detail: Some(if b.subject == Subject::Integration && b.live.is_none() {
-                "declared by the base config but missing on the site; this pull request no \
-                 longer asks for it"
-                    .to_owned()
-            } else {
-                "drifted, and this pull request stops asking for the base value: the live \
-                 value stays"
-                    .to_owned()
-            }),
+            adopted_by: adopted_by(head, live, b),
         });
     }
 
@@ -256,11 +323,13 @@ pub fn review(
             changes: count(changes.len()),
             drift: count(drift.len()),
             conflicts: count(conflicts.len()),
+            adoptions: count(adoptions.len()),
             rotations: count(rotations.len()),
         },
         changes,
         drift,
         conflicts,
+        adoptions,
         rotations,
         warnings,
     })
@@ -334,17 +403,40 @@ mod tests {
     }
 
     #[test]
-    fn adopting_drift_is_a_conflict_and_key_renames_are_not_changes() {
+    fn adopting_drift_is_neither_a_change_nor_a_conflict_and_key_renames_are_not_changes() {
         let (base, mut live) = setup();
         live.integrations[0].settings.smart_commits = false;
+        live.integrations[0].settings.tags_filter = "v.*".into();
         let mut head = base.clone();
-        head.integrations[0].key = "acme-github".into();
-        head.integrations[0].ignore.insert(Field::SmartCommits);
+        let h = &mut head.integrations[0];
+        h.key = "acme-github".into();
+        // Adopted two ways: ignoring the field, and asking for the live value.
+        h.ignore.insert(Field::SmartCommits);
+        h.settings.tags_filter = "v.*".into();
         let r = review(&base, &head, &live, "base.toml", meta()).unwrap();
         assert!(r.changes.is_empty(), "{:?}", r.changes);
         assert!(r.drift.is_empty());
-        assert_eq!(labels(&r.conflicts), ["smart-commits"]);
-        assert_eq!(r.conflicts[0].head, None);
+        assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+        let adopted: Vec<(String, AdoptedBy)> = r
+            .adoptions
+            .iter()
+            .map(|a| (a.subject.label(), a.adopted_by))
+            .collect();
+        assert_eq!(
+            adopted,
+            [
+                ("smart-commits".to_owned(), AdoptedBy::Ignore),
+                ("tags-filter".to_owned(), AdoptedBy::Value),
+            ]
+        );
+        assert_eq!(r.summary.adoptions, 2);
+        assert!(!r.has_changes(), "an adoption changes nothing on the site");
+
+        // Asking for a third value where the site drifted is still a conflict.
+        head.integrations[0].settings.tags_filter = "^release-.*".into();
+        let r = review(&base, &head, &live, "base.toml", meta()).unwrap();
+        assert_eq!(labels(&r.conflicts), ["tags-filter"]);
+        assert_eq!(r.adoptions.len(), 1);
     }
 
     #[test]

@@ -36,9 +36,10 @@ fn quickstart_first_plan() {
         vec![
             (1, "acme-github".into(), "update", Phase::Settings),
             (2, "acme-github".into(), "repositories", Phase::Settings),
-            (3, "acme-mobile".into(), "manual", Phase::Settings),
-            (4, "platform-gitlab".into(), "create", Phase::Indexing),
-            (5, "acme-azure".into(), "create", Phase::Indexing),
+            (3, "platform-gitlab".into(), "create", Phase::Indexing),
+            (4, "acme-azure".into(), "create", Phase::Indexing),
+            // Creating it by hand starts indexing: it is gated with the other creations.
+            (5, "acme-mobile".into(), "manual", Phase::Indexing),
         ]
     );
     assert_eq!(
@@ -429,7 +430,9 @@ fn enabling_repositories_and_integration_starts_indexing_in_order() {
     assert_eq!(
         kinds(&p),
         vec![
-            (1, "b".into(), "repositories", Phase::Settings),
+            // An enable is in the indexing phase, where apply's executor gates every enable,
+            // even one that starts nothing yet (the integration is enabled by step 2).
+            (1, "b".into(), "repositories", Phase::Indexing),
             (2, "b".into(), "update", Phase::Indexing),
             (3, "a".into(), "repositories", Phase::Indexing),
             (4, "c".into(), "create", Phase::Indexing),
@@ -623,7 +626,7 @@ fn simulated_apply_converges_on_quickstart() {
     // Only the OAuth manual step remains: gijctl cannot create it.
     assert_eq!(
         kinds(&p2),
-        vec![(1, "acme-mobile".into(), "manual", Phase::Settings)]
+        vec![(1, "acme-mobile".into(), "manual", Phase::Indexing)]
     );
     let _ = no_discovery;
 }

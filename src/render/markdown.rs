@@ -299,7 +299,13 @@ pub fn render(plan: &Plan) -> String {
                         duration(s.start_secs)
                     )
                 })
-                .unwrap_or_default();
+                .unwrap_or_else(|| {
+                    if a.starts_indexing {
+                        super::text::MANUAL_INDEXING.to_owned()
+                    } else {
+                        String::new()
+                    }
+                });
             let phase = serde_json::to_value(a.phase)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))

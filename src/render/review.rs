@@ -8,17 +8,32 @@ use std::fmt::Write as _;
 
 use super::drift::{cell, show, who};
 use super::section::{capped_rows, section};
-use crate::plan::review::{Review, ReviewItem};
+use crate::plan::review::{Adoption, Review, ReviewItem};
 
 /// Rows per Markdown section; GitHub caps comments at 65,536 characters.
 pub const MAX_ROWS: usize = 150;
 
-/// `review: 2 changes, 1 drift, 1 conflict, 0 rotations`.
+/// `review: 2 change(s) by this pull request, 1 pre-existing drift, 1 conflict(s), ...`.
 pub fn summary_line(r: &Review) -> String {
     let s = &r.summary;
     format!(
-        "review: {} change(s) by this pull request, {} pre-existing drift, {} conflict(s), {} rotation(s)",
-        s.changes, s.drift, s.conflicts, s.rotations
+        "review: {} change(s) by this pull request, {} pre-existing drift, {} conflict(s), {} adopted drift, {} rotation(s)",
+        s.changes, s.drift, s.conflicts, s.adoptions, s.rotations
+    )
+}
+
+/// The title of the adoptions section, the same in text and Markdown.
+const ADOPTIONS_TITLE: &str = "Adopts drift (this pull request accepts what was changed on the \
+                               site by hand; apply after merge leaves it)";
+
+fn adoption_line(a: &Adoption) -> String {
+    format!(
+        "{}  {}: live {} stays, base asked for {} ({})",
+        who(&a.key, a.target_id),
+        a.subject.label(),
+        show(&a.subject, a.live.as_ref()),
+        show(&a.subject, a.base.as_ref()),
+        a.adopted_by.describe()
     )
 }
 
@@ -72,6 +87,7 @@ pub fn text(r: &Review) -> String {
         &r.changes,
         change_line,
     );
+    section(&mut out, ADOPTIONS_TITLE, "=", &r.adoptions, adoption_line);
     section(
         &mut out,
         "Drift already there (not caused by this pull request; apply after merge reverts it too)",
@@ -93,7 +109,11 @@ pub fn text(r: &Review) -> String {
             )
         },
     );
-    if r.changes.is_empty() && r.drift.is_empty() && r.conflicts.is_empty() {
+    if r.changes.is_empty()
+        && r.drift.is_empty()
+        && r.conflicts.is_empty()
+        && r.adoptions.is_empty()
+    {
         let _ = writeln!(
             out,
             "\nNo changes, and no drift: the site matches both configs."
@@ -146,8 +166,8 @@ pub fn markdown(r: &Review) -> String {
     let s = &r.summary;
     let _ = writeln!(
         out,
-        "| This pull request changes | Drift already there | Conflicts | Rotations |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
-        s.changes, s.drift, s.conflicts, s.rotations
+        "| This pull request changes | Drift already there | Conflicts | Adopts drift | Rotations |\n|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
+        s.changes, s.drift, s.conflicts, s.adoptions, s.rotations
     );
     for w in &r.warnings {
         let _ = writeln!(out, "- note: {}", cell(w));
@@ -161,6 +181,22 @@ pub fn markdown(r: &Review) -> String {
     }
     table(&mut out, "Conflicts", &r.conflicts);
     table(&mut out, "Changes this pull request makes", &r.changes);
+    if !r.adoptions.is_empty() {
+        let _ = writeln!(
+            out,
+            "#### {ADOPTIONS_TITLE}\n\n| Integration | What | Live (stays) | Base asked for | How |\n|---|---|---|---|---|"
+        );
+        capped_rows(&mut out, &r.adoptions, MAX_ROWS, "review", |a| {
+            format!(
+                "| `{}` | {} | `{}` | `{}` | {} |",
+                cell(&who(&a.key, a.target_id)),
+                cell(&a.subject.label()),
+                cell(&show(&a.subject, a.live.as_ref())),
+                cell(&show(&a.subject, a.base.as_ref())),
+                cell(a.adopted_by.describe())
+            )
+        });
+    }
     if !r.drift.is_empty() {
         let _ = writeln!(
             out,

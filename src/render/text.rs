@@ -320,6 +320,10 @@ fn header_of(a: &Action) -> String {
     }
 }
 
+/// A manual step that starts indexing (an OAuth creation): apply does not make it, so it has
+/// no slot in apply's schedule, but the runbook gates it where the plan puts it.
+pub const MANUAL_INDEXING: &str = "starts indexing once made in GIJ's UI (not by apply)";
+
 /// The line that says a run was scoped and what it left out:
 /// `Scoped run (--only gh-*): 2 integrations in scope, 3 left out (1 with changes not planned)`.
 pub fn scope_line(s: &crate::plan::model::ScopeSummary) -> String {
@@ -469,6 +473,8 @@ pub fn render(plan: &Plan, color: bool) -> String {
                     s.slot,
                     duration(s.start_secs)
                 );
+            } else if a.starts_indexing {
+                let _ = write!(line, ", {MANUAL_INDEXING}");
             }
             let _ = write!(
                 line,

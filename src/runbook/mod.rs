@@ -14,6 +14,8 @@
 
 pub mod check;
 pub mod guide;
+#[cfg(test)]
+mod props;
 pub mod render;
 pub mod snapshot;
 #[cfg(test)]
@@ -36,7 +38,6 @@ use crate::plan::live::ProjectIndex;
 use crate::plan::model::{
     Action, ActionKind, CreateSpec, FieldChange, Phase, Plan, ProjectsView, RepoRef,
 };
-use crate::plan::order::{ASSUMED_REPOSITORIES_ON_CREATE, SECS_PER_REPOSITORY};
 use crate::plan::{PlanError, PlanOptions};
 use snapshot::{Discovered, discovered_for};
 
@@ -376,13 +377,21 @@ pub fn live_state(desired: &DesiredState, site: &LiveSite) -> crate::plan::LiveS
 
 /// Makes the runbook.
 pub fn build(inp: &Inputs<'_>) -> Result<Runbook, RunbookError> {
+    build_on(inp, &live_state(inp.desired, inp.site))
+}
+
+/// Makes the runbook against a state already normalised (`inp.site` is not read), which is
+/// how the property tests hand it generated sites.
+pub(crate) fn build_on(
+    inp: &Inputs<'_>,
+    live: &crate::plan::LiveState,
+) -> Result<Runbook, RunbookError> {
     if inp.edition == Edition::Cloud {
         validate_cloud(inp.desired)?;
     }
-    let live = live_state(inp.desired, inp.site);
     let plan = crate::plan::plan(
         inp.desired,
-        &live,
+        live,
         &PlanOptions {
             prune: inp.prune.then_some(true),
             max_parallel_indexing: inp.max_parallel_indexing,
@@ -390,12 +399,12 @@ pub fn build(inp: &Inputs<'_>) -> Result<Runbook, RunbookError> {
         },
     )
     .map_err(RunbookError::Plan)?;
-    let suggested = crate::plan::scope::suggested_keys(inp.desired, &live, &plan);
-    let plan = crate::plan::scope::narrow(plan, &inp.scope, inp.desired, &live, &suggested)
+    let suggested = crate::plan::scope::suggested_keys(inp.desired, live, &plan);
+    let plan = crate::plan::scope::narrow(plan, &inp.scope, inp.desired, live, &suggested)
         .map_err(RunbookError::Scope)?;
     Ok(Builder {
         inp,
-        live: &live,
+        live,
         plan: &plan,
     }
     .run())
@@ -464,12 +473,46 @@ fn and_list(v: &[String]) -> String {
     }
 }
 
-/// One indexing unit: one integration's actions in the indexing phase.
+/// One indexing unit: one integration's adjacent actions in the indexing phase, as steps.
 struct Unit<'a> {
     key: &'a str,
-    actions: Vec<&'a Action>,
+    steps: Vec<Step>,
+    /// Whether one of its actions starts indexing (and so takes a place in the wave).
     starts_indexing: bool,
+    /// The plan's estimate of that indexing.
     estimate: u64,
+    /// The live integration the gate waits for; `None` for a creation (matched by identity).
+    gate_id: Option<u64>,
+}
+
+/// Where one plan action's steps go. Mostly all in the section of the action's phase
+/// (`main`), but apply's executor runs a replacement's delete with the deletions and the
+/// disables of a repository change with the settings, and the runbook follows it.
+#[derive(Default)]
+struct Placed {
+    settings: Vec<Step>,
+    main: Vec<Step>,
+    deletions: Vec<Step>,
+}
+
+/// Adds the plan's warning for each of the action's risks (the words plan prints, from
+/// [`crate::plan::model::Risk::describe`]) to the step it concerns: the one whose expectation is about the risk's
+/// field, else the first.
+fn attach_risks(a: &Action, steps: &mut [Step]) {
+    if steps.is_empty() {
+        return;
+    }
+    for r in &a.risks {
+        let concerns = |s: &Step| {
+            s.expect.iter().any(|e| match e {
+                Expect::Projects { .. } => r.fields().contains(&Field::Projects),
+                Expect::Setting { field, .. } => r.fields().contains(field),
+                _ => false,
+            })
+        };
+        let i = steps.iter().position(concerns).unwrap_or(0);
+        steps[i].details.push(format!("Warning: {}", r.describe()));
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -492,55 +535,49 @@ impl<'a> Builder<'a> {
             .unwrap_or_default()
     }
 
-    fn is_oauth_create(&self, a: &Action) -> bool {
-        matches!(a.kind, ActionKind::Manual { .. })
-            && a.target_id.is_none()
-            && self
-                .desired(&a.key)
-                .is_some_and(|d| d.auth == AuthMethod::Oauth)
-    }
-
+    /// Lays the plan's actions out as apply runs them, reading everything from the plan: its
+    /// step order, its phases and each action's `starts_indexing`. No second ordering rule:
+    /// settings-phase actions in step order, then the indexing-phase actions in step order cut
+    /// into waves of at most `max_parallel_indexing` indexing starts (the batches a person can
+    /// follow of apply's sliding window), then the deletions. Where apply's executor splits one
+    /// action across phases, so does the runbook ([`Placed`]).
     fn run(self) -> Runbook {
         let slots = self.plan.schedule.max_parallel_indexing.max(1);
         let mut settings = Vec::new();
         let mut units: Vec<Unit<'a>> = Vec::new();
         let mut deletions = Vec::new();
         for a in &self.plan.actions {
-            let indexing = a.phase == Phase::Indexing || self.is_oauth_create(a);
-            if a.phase == Phase::Delete {
-                deletions.extend(self.delete_steps(a));
-            } else if indexing {
-                let starts = a.starts_indexing
-                    || (self.is_oauth_create(a)
-                        && self.desired(&a.key).is_some_and(|d| d.settings.enabled));
-                let est = a
-                    .estimated_indexing_secs
-                    .unwrap_or(ASSUMED_REPOSITORIES_ON_CREATE * SECS_PER_REPOSITORY);
-                match units.iter_mut().find(|u| u.key == a.key) {
-                    Some(u) => {
-                        u.actions.push(a);
-                        u.starts_indexing |= starts;
-                        u.estimate = u.estimate.max(if starts { est } else { 0 });
+            let placed = self.action_steps(a);
+            settings.extend(placed.settings);
+            match a.phase {
+                Phase::Settings => settings.extend(placed.main),
+                Phase::Delete => deletions.extend(placed.main),
+                Phase::Indexing => {
+                    let gate_id = match a.kind {
+                        ActionKind::Update { .. } | ActionKind::Repositories { .. } => a.target_id,
+                        _ => None,
+                    };
+                    // One integration's indexing actions are adjacent in step order (plan
+                    // sorts them by `order`, file position, then their sub-order).
+                    match units.last_mut().filter(|u| u.key == a.key) {
+                        Some(u) => {
+                            u.steps.extend(placed.main);
+                            u.starts_indexing |= a.starts_indexing;
+                            u.estimate = u.estimate.max(a.estimated_indexing_secs.unwrap_or(0));
+                            u.gate_id = u.gate_id.or(gate_id);
+                        }
+                        None => units.push(Unit {
+                            key: &a.key,
+                            steps: placed.main,
+                            starts_indexing: a.starts_indexing,
+                            estimate: a.estimated_indexing_secs.unwrap_or(0),
+                            gate_id,
+                        }),
                     }
-                    None => units.push(Unit {
-                        key: &a.key,
-                        actions: vec![a],
-                        starts_indexing: starts,
-                        estimate: if starts { est } else { 0 },
-                    }),
                 }
-            } else {
-                settings.extend(self.settings_steps(a));
             }
+            deletions.extend(placed.deletions);
         }
-        // Apply's indexing order: `order`, then file order (OAuth creations, which plan lists
-        // as manual settings-phase steps, join it here).
-        let rank = |key: &str| {
-            self.desired(key)
-                .map(|d| (d.order.is_none(), d.order, d.file_index))
-                .unwrap_or((true, None, usize::MAX))
-        };
-        units.sort_by_key(|u| rank(u.key));
 
         let mut sections = Vec::new();
         if !settings.is_empty() {
@@ -550,28 +587,23 @@ impl<'a> Builder<'a> {
                 steps: settings,
             });
         }
-        let mut wave: Vec<&Unit<'a>> = Vec::new();
+        let mut waves: Vec<Vec<Unit<'a>>> = Vec::new();
         let mut used = 0u32;
-        let mut number = 0u32;
-        let flush = |wave: &mut Vec<&Unit<'a>>, number: &mut u32, sections: &mut Vec<Section>| {
-            if wave.is_empty() {
-                return;
-            }
-            *number += 1;
-            sections.push(self.wave_section(*number, wave));
-            wave.clear();
-        };
-        for u in &units {
-            if u.starts_indexing && used == slots {
-                flush(&mut wave, &mut number, &mut sections);
+        for u in units {
+            if waves.is_empty() || (u.starts_indexing && used == slots) {
+                waves.push(Vec::new());
                 used = 0;
             }
             if u.starts_indexing {
                 used += 1;
             }
-            wave.push(u);
+            if let Some(w) = waves.last_mut() {
+                w.push(u);
+            }
         }
-        flush(&mut wave, &mut number, &mut sections);
+        for (i, w) in waves.into_iter().enumerate() {
+            sections.push(self.wave_section(u32::try_from(i + 1).unwrap_or(u32::MAX), w));
+        }
         if !deletions.is_empty() {
             sections.push(Section {
                 kind: SectionKind::Deletions,
@@ -609,36 +641,30 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn wave_section(&self, number: u32, units: &[&Unit<'a>]) -> Section {
+    fn wave_section(&self, number: u32, units: Vec<Unit<'a>>) -> Section {
         let mut steps = Vec::new();
         let mut gate_keys = Vec::new();
         let mut gate_targets = Vec::new();
         let mut estimate = 0;
+        let verb_keys: Vec<String> = units.iter().map(|u| format!("`{}`", u.key)).collect();
+        let starting: Vec<&str> = units
+            .iter()
+            .filter(|u| u.starts_indexing)
+            .map(|u| u.key)
+            .collect();
         for u in units {
-            for a in &u.actions {
-                steps.extend(self.indexing_steps(a));
-            }
             if u.starts_indexing
                 && let Some(d) = self.desired(u.key)
             {
                 gate_keys.push(format!("`{}`", u.key));
-                let id = u.actions.iter().find_map(|a| match a.kind {
-                    ActionKind::Replace { .. } => None,
-                    _ => a.target_id,
-                });
-                gate_targets.push(self.target_of(d, id));
+                gate_targets.push(self.target_of(d, u.gate_id));
                 estimate = estimate.max(u.estimate);
             }
+            steps.extend(u.steps);
         }
-        let verb_keys: Vec<String> = units.iter().map(|u| format!("`{}`", u.key)).collect();
         if !gate_targets.is_empty() {
             steps.push(step(
-                &units
-                    .iter()
-                    .filter(|u| u.starts_indexing)
-                    .map(|u| u.key)
-                    .collect::<Vec<_>>()
-                    .join(","),
+                &starting.join(","),
                 StepKind::Wait,
                 format!(
                     "Wait until initial indexing shows **INDEXED** for {} before going on",
@@ -666,17 +692,81 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn settings_steps(&self, a: &Action) -> Vec<Step> {
+    /// One plan action's steps, each carrying the plan's warnings about it.
+    fn action_steps(&self, a: &Action) -> Placed {
+        let mut placed = Placed::default();
+        if matches!(a.kind, ActionKind::Delete { .. }) {
+            placed.main = self.delete_steps(a);
+            attach_risks(a, &mut placed.main);
+            return placed;
+        }
+        // Every other action is about a declared integration.
         let Some(d) = self.desired(&a.key) else {
-            return Vec::new();
+            return placed;
         };
         let target = self.target_of(d, a.target_id);
         let open = guide::edit_integration(&self.live_name(a.target_id), a.target_id);
         match &a.kind {
-            ActionKind::Update { changes } => self.change_steps(d, &target, &open, changes),
-            ActionKind::Repositories { enable, disable } => {
-                vec![self.repos_step(d, &target, &open, enable, disable)]
+            ActionKind::Create(spec) => placed.main = self.create_steps(d, spec),
+            ActionKind::Manual { .. } if a.target_id.is_none() => {
+                let spec = crate::plan::diff::create_spec(d, projects_view(d));
+                placed.main = self.create_steps(d, &spec);
             }
+            ActionKind::Replace { old, create, .. } => {
+                placed.main = self.create_steps(d, create);
+                // Create before destroy, as apply does: the new integration indexes while the
+                // old one still serves; the old one goes with the deletions.
+                if let Some(id) = a.target_id {
+                    placed.deletions.push(step(
+                        &d.key,
+                        StepKind::Delete,
+                        format!(
+                            "`{}`: delete #{id} {:?} ({} `{}` at {}), replaced by the new integration",
+                            d.key, old.display_name, old.service, old.owner, old.origin
+                        ),
+                        vec![
+                            guide::edit_integration(&old.display_name, Some(id)),
+                            "Remove the integration: its history is indexed again by the new one"
+                                .to_owned(),
+                        ],
+                        vec![Expect::Absent { id }],
+                    ));
+                }
+            }
+            ActionKind::Update { changes } => {
+                placed.main = self.change_steps(d, &target, &open, changes);
+            }
+            // Apply's executor disables repositories with the settings changes and gates only
+            // the enables.
+            ActionKind::Repositories { enable, disable }
+                if a.phase == Phase::Indexing && !enable.is_empty() && !disable.is_empty() =>
+            {
+                placed.settings = vec![self.repos_step(d, &target, &open, &[], disable)];
+                placed.main = vec![self.repos_step(d, &target, &open, enable, &[])];
+            }
+            ActionKind::Repositories { enable, disable } => {
+                placed.main = vec![self.repos_step(d, &target, &open, enable, disable)];
+            }
+            ActionKind::RotateCredential { .. } | ActionKind::Manual { .. } => {
+                placed.main = self.credential_steps(a, d, &target, open);
+            }
+            ActionKind::Delete { .. } => {}
+        }
+        attach_risks(a, &mut placed.main);
+        attach_risks(a, &mut placed.deletions);
+        placed
+    }
+
+    /// A credential step: send it again, switch the authentication method, or a manual step on
+    /// an existing integration.
+    fn credential_steps(
+        &self,
+        a: &Action,
+        d: &DesiredIntegration,
+        target: &Target,
+        open: String,
+    ) -> Vec<Step> {
+        match &a.kind {
             ActionKind::RotateCredential {
                 switches_to_pat, ..
             } => {
@@ -738,10 +828,7 @@ impl<'a> Builder<'a> {
                     expect,
                 )]
             }
-            // Creations and deletions are never in the settings phase.
-            ActionKind::Create(_) | ActionKind::Replace { .. } | ActionKind::Delete { .. } => {
-                Vec::new()
-            }
+            _ => Vec::new(),
         }
     }
 
@@ -785,14 +872,9 @@ impl<'a> Builder<'a> {
                             projects_text(&v)
                         ),
                     ];
-                    if !c.added.is_empty() {
-                        lines.push(format!("Adds {}", names(&c.added)));
-                    }
-                    if !c.removed.is_empty() {
-                        lines.push(format!(
-                            "Removes {}: those projects stop seeing these repositories",
-                            names(&c.removed)
-                        ));
+                    // What the change means, in the plan's own words.
+                    if let Some(note) = crate::render::text::change_note(c) {
+                        lines.push(format!("Change: {note}"));
                     }
                     lines.push(
                         "Integration-level project permissions overwrite repository-level ones \
@@ -901,54 +983,6 @@ impl<'a> Builder<'a> {
                 disabled: off,
             }],
         )
-    }
-
-    fn indexing_steps(&self, a: &Action) -> Vec<Step> {
-        let Some(d) = self.desired(&a.key) else {
-            return Vec::new();
-        };
-        match &a.kind {
-            ActionKind::Create(spec) => self.create_steps(d, spec),
-            ActionKind::Manual { .. } if a.target_id.is_none() => {
-                let spec = crate::plan::diff::create_spec(d, projects_view(d));
-                self.create_steps(d, &spec)
-            }
-            ActionKind::Manual { .. } => self.settings_steps(a),
-            ActionKind::Replace { old, create, .. } => {
-                let mut out = Vec::new();
-                if let Some(id) = a.target_id {
-                    out.push(step(
-                        &d.key,
-                        StepKind::Delete,
-                        format!(
-                            "`{}`: delete #{id} {:?} ({} `{}` at {}) before creating its replacement",
-                            d.key, old.display_name, old.service, old.owner, old.origin
-                        ),
-                        vec![
-                            guide::edit_integration(&old.display_name, Some(id)),
-                            "Remove the integration: its history is indexed again by the new one"
-                                .to_owned(),
-                        ],
-                        vec![Expect::Absent { id }],
-                    ));
-                }
-                out.extend(self.create_steps(d, create));
-                out
-            }
-            ActionKind::Update { changes } => {
-                let target = self.target_of(d, a.target_id);
-                let open = guide::edit_integration(&self.live_name(a.target_id), a.target_id);
-                self.change_steps(d, &target, &open, changes)
-            }
-            ActionKind::Repositories { enable, disable } => {
-                let target = self.target_of(d, a.target_id);
-                let open = guide::edit_integration(&self.live_name(a.target_id), a.target_id);
-                vec![self.repos_step(d, &target, &open, enable, disable)]
-            }
-            ActionKind::RotateCredential { .. } | ActionKind::Delete { .. } => {
-                self.settings_steps(a)
-            }
-        }
     }
 
     fn several_oauth(&self, service: Service) -> bool {

@@ -103,7 +103,6 @@ proptest! {
         }
         let d = state(ds, slots);
         let r = build(&d, Edition::DataCenter).unwrap();
-        let mut created = Vec::new();
         for w in waves(&r) {
             let g = gated(w);
             prop_assert!(g.len() <= slots as usize, "{} > {slots}", g.len());
@@ -116,10 +115,11 @@ proptest! {
             if !g.is_empty() {
                 prop_assert_eq!(w.steps.last().map(|s| s.kind), Some(StepKind::Wait));
             }
-            created.extend(w.steps.iter().filter(|s| s.kind == StepKind::Create).map(|s| s.key.clone()));
         }
+        // Disabled creations start no indexing: they are settings-phase steps, as in apply.
+        let mut got: Vec<String> =
+            r.steps().filter(|s| s.kind == StepKind::Create).map(|s| s.key.clone()).collect();
         let mut want: Vec<String> = d.integrations.iter().map(|i| i.key.clone()).collect();
-        let mut got = created.clone();
         want.sort();
         got.sort();
         prop_assert_eq!(got, want);
@@ -148,9 +148,10 @@ fn creations_follow_apply_order_in_waves_of_n() {
                 .collect()
         })
         .collect();
-    // Ordered first (c before a), then file order; the OAuth creation joins apply's order.
-    assert_eq!(order, [vec!["c", "a"], vec!["b", "d"]]);
-    let gate = &waves(&r)[0].steps.last().unwrap().title;
+    // Apply's order: `order` (unset counts as 0), lower first, ties in file order; the OAuth
+    // creation (made by hand) takes its place in it like any other creation.
+    assert_eq!(order, [vec!["b", "d"], vec!["c", "a"]]);
+    let gate = &waves(&r)[1].steps.last().unwrap().title;
     assert!(
         gate.contains("INDEXED") && gate.contains("`c` and `a`"),
         "{gate}"
