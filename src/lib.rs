@@ -11,6 +11,7 @@
 //! - [`policy`]: `[policy]` rules checked on every plan, and `--allow` exceptions.
 //! - [`apply`]: executes a plan in batches gated by indexing.
 //! - [`runbook`]: the plan as a checklist for GIJ's web UI (Cloud, OAuth).
+//! - [`status`]: the `gijctl status` document: indexing progress, since when, time left.
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 pub mod api;
 pub mod apply;
@@ -23,3 +24,4 @@ pub mod policy;
 pub mod render;
 pub mod runbook;
 pub mod secret;
+pub mod status;

@@ -97,7 +97,7 @@ pub struct Args {
 }
 
 /// Parses `500ms`, `30s`, `5m`, `4h` (or bare seconds).
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
