@@ -349,3 +349,32 @@ fn bad_status_input_is_a_clear_error() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("is not a duration"), "{}", stderr(&o));
 }
+
+/// The documents with indexing in them match their committed schemas (an independent
+/// validator: a field the schema does not know, or a wrong type, fails here).
+#[test]
+fn documents_with_indexing_match_their_schemas() {
+    let site = frozen(true);
+    let cfg = config(&site, BETA);
+    for (args, schema) in [
+        (
+            vec!["status", "-c", &cfg, "--format", "json"],
+            "status.schema.json",
+        ),
+        (
+            vec!["plan", "-c", &cfg, "--format", "json"],
+            "plan.schema.json",
+        ),
+        (
+            vec!["drift", "-c", &cfg, "--format", "json"],
+            "drift.schema.json",
+        ),
+    ] {
+        let doc = json_of(&site.run(&args));
+        let text = std::fs::read_to_string(common::root().join("schema").join(schema)).unwrap();
+        let v = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{schema}: {errors:#?}");
+        assert!(doc.to_string().contains("INDEXING"), "{schema}: {doc:#}");
+    }
+}

@@ -211,6 +211,54 @@ mod tests {
         );
     }
 
+    /// A plain GIJ site sends neither `indexingState` nor `indexingPercent`: the state, the
+    /// repositories done and the percent come from the documented repository `state` and
+    /// `lastIndexedDate` alone (the dev-server always sends the extensions, so the CLI suites
+    /// cannot cover this path).
+    #[test]
+    fn progress_from_documented_fields_only() {
+        use crate::api::{LiveSite, wire};
+        let integrations: Vec<wire::Integration> = serde_json::from_str(
+            r#"[{"id": 1, "displayName": "GitHub", "integrationType": "GITHUB", "group": "acme",
+                 "initDate": 1000},
+                {"id": 6, "displayName": "Lab", "integrationType": "GITLAB", "group": "acme",
+                 "initDate": 1000, "lastIndexedDate": 2000},
+                {"id": 9, "displayName": "New", "integrationType": "GITHUB", "group": "beta",
+                 "initDate": 3000}]"#,
+        )
+        .unwrap();
+        let repositories: Vec<wire::SiteRepository> = serde_json::from_str(
+            r#"[{"id": 2, "displayName": "a", "trackedFolderId": 1, "lastIndexedDate": 1500},
+                {"id": 3, "displayName": "b", "trackedFolderId": 1, "state": "SCANNING"},
+                {"id": 4, "displayName": "c", "trackedFolderId": 1, "state": "QUEUED"},
+                {"id": 5, "displayName": "d", "trackedFolderId": 1, "disabled": true},
+                {"id": 7, "displayName": "e", "trackedFolderId": 6, "state": "UPDATED"},
+                {"id": 8, "displayName": "f", "trackedFolderId": 6, "state": "ERROR"}]"#,
+        )
+        .unwrap();
+        let live = crate::plan::from_site(&LiveSite {
+            integrations,
+            repositories,
+            ..LiveSite::default()
+        });
+        let list = still_indexing(&live, &|_| None);
+        let ids: Vec<u64> = list.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 6, 9]);
+        // 1: one of three enabled repositories done, no percent reported for the others.
+        let p = &list[0].progress;
+        assert_eq!(p.state, IntegrationIndexing::Indexing);
+        assert_eq!((p.repositories_done, p.repositories_total), (1, 3));
+        assert_eq!(p.percent, 33.3);
+        assert_eq!(p.estimated_remaining_secs, Some(2 * SECS_PER_REPOSITORY));
+        // 6: one repository in ERROR.
+        let p = &list[1].progress;
+        assert_eq!(p.state, IntegrationIndexing::Error);
+        assert_eq!((p.repositories_done, p.repositories_failed), (1, 1));
+        // 9: no repository listed yet and never indexed: still scanning.
+        assert_eq!(list[2].progress.state, IntegrationIndexing::Scanning);
+        assert_eq!(list[2].progress.repositories_total, 0);
+    }
+
     #[test]
     fn the_note_counts_running_and_failed_integrations() {
         let entry = |state| StillIndexing {
