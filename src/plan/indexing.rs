@@ -279,7 +279,7 @@ mod tests {
         let e = entry(IntegrationIndexing::Error);
         assert_eq!(not_done_note(&[]), None);
         assert_eq!(
-            not_done_note(&[i.clone()]).unwrap(),
+            not_done_note(std::slice::from_ref(&i)).unwrap(),
             "1 integration is still indexing: see `gijctl status`"
         );
         assert_eq!(
