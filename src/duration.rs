@@ -37,6 +37,12 @@ pub const POLL_INTERVAL: Range = Range {
     max: Duration::from_secs(3_600),
 };
 
+/// `status --watch --timeout`: how long to follow indexing before giving up.
+pub const WATCH_TIMEOUT: Range = Range {
+    min: Duration::from_millis(1),
+    max: Duration::from_secs(30 * 86_400),
+};
+
 /// `[policy] protect-indexing-longer-than`: how long an integration has been indexing.
 pub const INDEXING_AGE: Range = Range {
     min: Duration::from_secs(1),
@@ -76,7 +82,7 @@ pub const HINT: &str = "write numbers and units without spaces, e.g. 30s, 5m, 1h
 pub fn parse_flag(s: &str, range: Range) -> Result<Duration, String> {
     parse(s, range).map_err(|e| match e {
         DurationError::OutOfRange { .. } => e.to_string(),
-        _ => format!("{e}; {HINT}"),
+        _ => format!("`{}` is not a duration: {e}; {HINT}", s.trim()),
     })
 }
 

@@ -12,6 +12,7 @@
 //! - [`policy`]: `[policy]` rules checked on every plan, and `--allow` exceptions.
 //! - [`apply`]: executes a plan in batches gated by indexing.
 //! - [`runbook`]: the plan as a checklist for GIJ's web UI (Cloud, OAuth).
+//! - [`status`]: the `gijctl status` document: indexing progress, since when, time left.
 //! - [`cli`]: the command line; `main.rs` only calls [`cli::main`].
 pub mod api;
 pub mod apply;
@@ -25,3 +26,4 @@ pub mod policy;
 pub mod render;
 pub mod runbook;
 pub mod secret;
+pub mod status;

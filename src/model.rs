@@ -569,8 +569,9 @@ pub struct LiveRepository {
     pub percent: f64,
 }
 
-/// Aggregate indexing status of a live integration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Aggregate indexing status of a live integration (in GIJ's own words, as its UI shows them:
+/// the plan, drift and status documents carry it as is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IntegrationIndexing {
     /// GIJ is still listing the git service's repositories.

@@ -155,7 +155,10 @@ fn exercise(name: &str) {
         "{name}"
     );
     // The shell around the commands accepts exactly the documented codes.
-    assert!(text.contains("0|2|9|3|10)"), "{name}: review and plan codes");
+    assert!(
+        text.contains("0|2|9|3|10)"),
+        "{name}: review and plan codes"
+    );
     for code in ["2", "7", "8"] {
         assert!(text.contains(code), "{name}: drift code {code}");
     }

@@ -1,6 +1,7 @@
 //! `gijctl drift`: a drift report for cron jobs, with one exit code per class (README.md):
 //! 0 no drift, 2 managed drift, 7 undeclared integrations only, 8 ignored fields only,
-//! 1 error. Nothing is changed.
+//! 1 error. Integrations still indexing are listed but are not drift and leave the code alone
+//! (`gijctl status` has an exit code for them). Nothing is changed.
 
 use std::path::PathBuf;
 

@@ -16,6 +16,7 @@ mod review;
 mod runbook;
 mod schema;
 pub mod site;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -53,6 +54,12 @@ pub enum Exit {
     /// apply of a saved plan refused before any change: the plan was made against another
     /// site, or from another config.
     WrongTarget = 11,
+    /// status: some integration is still scanning or indexing (with `--watch`: when
+    /// `--timeout` ran out first).
+    StillIndexing = 12,
+    /// status: nothing scans or indexes any more, but some integration reports an indexing
+    /// error.
+    IndexingFailed = 13,
 }
 
 impl From<Exit> for ExitCode {
@@ -121,6 +128,8 @@ enum Command {
     Drift(drift::Args),
     /// Three-way pull-request view: changes the PR makes, drift already there, conflicts
     Review(review::Args),
+    /// Show indexing progress per integration; --watch waits until nothing indexes (read-only)
+    Status(status::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(completions::Args),
     /// Print the man page, or write all of them into a directory
@@ -163,6 +172,7 @@ pub fn main() -> ExitCode {
             Command::DevServer(a) => dev_server::run(&global, a),
             Command::Drift(a) => drift::run(&global, a),
             Command::Review(a) => review::run(&global, a),
+            Command::Status(a) => status::run(&global, a),
             Command::Completions(a) => completions::run(&global, a),
             Command::Man(a) => completions::run_man(&global, a),
         }

@@ -40,12 +40,34 @@ pub fn plan(
     live: &LiveState,
     opts: &PlanOptions,
 ) -> Result<super::Plan, PlanError> {
-    match plan_with(desired, live, opts, IndexWhen::Needed) {
+    plan_into(desired, live, opts, None)
+}
+
+/// [`plan`], plus the live id each declaration matched, in file order (`None`: missing on the
+/// site). `gijctl status` names live integrations by config key with it, through the same
+/// matching as the plan; a separate entry point so that planning itself collects nothing.
+pub fn plan_matched(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+) -> Result<(super::Plan, Vec<Option<u64>>), PlanError> {
+    let mut ids = Vec::new();
+    let plan = plan_into(desired, live, opts, Some(&mut ids))?;
+    Ok((plan, ids))
+}
+
+fn plan_into(
+    desired: &DesiredState,
+    live: &LiveState,
+    opts: &PlanOptions,
+    mut ids: Option<&mut Vec<Option<u64>>>,
+) -> Result<super::Plan, PlanError> {
+    match plan_with(desired, live, opts, IndexWhen::Needed, ids.as_deref_mut()) {
         Ok(result) => result,
         // A guessed match turned out to share its key (a site with duplicate integrations):
         // plan again with the index from the start. Only a plan that ends in an ambiguity
         // error gets here, so a valid plan is never made twice.
-        Err(GuessedShared) => plan_with(desired, live, opts, IndexWhen::First)
+        Err(GuessedShared) => plan_with(desired, live, opts, IndexWhen::First, ids)
             .expect("with the index built first, no match is guessed without it"),
     }
 }
@@ -57,6 +79,7 @@ fn plan_with(
     live: &LiveState,
     opts: &PlanOptions,
     index_when: IndexWhen,
+    ids: Option<&mut Vec<Option<u64>>>,
 ) -> Result<Result<super::Plan, PlanError>, GuessedShared> {
     let mut errors = Vec::new();
     for key in &opts.rotate {
@@ -97,6 +120,9 @@ fn plan_with(
         }
     }
     matching.check_guesses()?;
+    if let Some(ids) = ids {
+        *ids = matches.iter().map(|m| m.map(|(l, _)| l.id)).collect();
+    }
     errors.append(&mut diff_errors);
 
     let prune = opts.prune.unwrap_or(desired.policy.prune);
@@ -1426,9 +1452,9 @@ mod tests {
         let (mut planned, mut failed, mut replanned) = (0, 0, 0);
         for _ in 0..400 {
             let (desired, live) = case(&mut rng);
-            let first = plan_with(&desired, &live, &opts, IndexWhen::First)
+            let first = plan_with(&desired, &live, &opts, IndexWhen::First, None)
                 .expect("nothing is guessed before the index");
-            match plan_with(&desired, &live, &opts, IndexWhen::Needed) {
+            match plan_with(&desired, &live, &opts, IndexWhen::Needed, None) {
                 Ok(late) => assert_eq!(late, first, "{desired:#?}\n{live:#?}"),
                 Err(GuessedShared) => replanned += 1,
             }

@@ -247,6 +247,12 @@ pub struct DriftReport {
     /// Set when `--only`/`--exclude` narrowed the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeSummary>,
+    /// Live integrations whose indexing is not done, site-wide (as in the plan). Not drift:
+    /// the site has what the config asks for and GIJ is still working on it, so they change
+    /// neither the class nor the exit code; the report lists them so that "no drift" is not
+    /// read as "done".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexing: Vec<super::model::StillIndexing>,
 }
 
 impl DriftReport {
@@ -386,6 +392,7 @@ pub fn drift(
         prune: desired.policy.prune,
         warnings: managed_plan.warnings,
         scope: None,
+        indexing: managed_plan.indexing,
     })
 }
 

@@ -11,6 +11,7 @@
 //! - [`import`]: gij.toml text describing a live site (`gijctl import`).
 //! - [`scope`]: `--only`/`--exclude`: narrowing a plan to some integrations.
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
+//! - [`indexing`]: where each live integration's indexing is (plan, drift and `gijctl status`).
 
 pub mod diff;
 pub mod drift;
@@ -18,6 +19,7 @@ pub mod fields;
 pub mod file;
 pub mod fingerprint;
 pub mod import;
+pub mod indexing;
 pub mod keys;
 pub mod live;
 pub mod model;
@@ -34,7 +36,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-pub use diff::plan;
+pub use diff::{plan, plan_matched};
 
 /// Hash map of one planning run. foldhash rather than std's SipHash: the keys are short
 /// strings read from the config and the site, hashed hundreds of thousands of times per run

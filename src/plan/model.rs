@@ -61,6 +61,13 @@ pub struct Plan {
     /// anywhere else. Covered by `checksum`, so it cannot be edited to retarget a plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
+    /// Live integrations whose indexing is not done (scanning, indexing, or an indexing
+    /// error), site-wide whatever the scope: an empty plan must not read as "done" while they
+    /// run (`gijctl status` follows them). Progress changes by the minute and apply re-reads
+    /// the site, so it is not covered by `checksum`: a saved plan stays valid while indexing
+    /// moves on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexing: Vec<StillIndexing>,
 }
 
 /// Where a plan was made: the site and the config it binds.
@@ -704,6 +711,53 @@ pub struct BusySlot {
     pub key: String,
     /// Estimated remaining time.
     pub remaining_secs: u64,
+}
+
+/// A live integration whose indexing is not done when the plan is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StillIndexing {
+    /// GIJ's id.
+    pub id: u64,
+    /// The config key, or `#<id>` for an integration the config does not declare.
+    pub key: String,
+    /// The display name.
+    pub display_name: String,
+    /// Where its indexing is.
+    pub progress: IndexingProgress,
+}
+
+/// How far one live integration's indexing is, from what the site reports: GIJ's
+/// `indexingState`/`indexingPercent` extensions when present, otherwise derived from the
+/// documented repository `state` and `lastIndexedDate` (`crate::plan::indexing`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IndexingProgress {
+    /// The aggregate state.
+    pub state: crate::model::IntegrationIndexing,
+    /// Progress over the enabled repositories, 0 to 100, weighted by their estimated indexing
+    /// time (by count when sizes are unknown); a repository in progress counts its own percent
+    /// only when the site reports one.
+    pub percent: f64,
+    /// Enabled repositories whose indexing finished (UPDATED).
+    pub repositories_done: u32,
+    /// Enabled repositories whose indexing failed (ERROR).
+    pub repositories_failed: u32,
+    /// Enabled repositories (0 while GIJ is still listing them).
+    pub repositories_total: u32,
+    /// Estimated seconds left, from the plan's model (repository sizes, or the assumed time per
+    /// repository); `None` when nothing is indexing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_remaining_secs: Option<u64>,
+}
+
+impl IndexingProgress {
+    /// Whether GIJ is still working on it (scanning or indexing); an error is not "working".
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.state,
+            crate::model::IntegrationIndexing::Scanning
+                | crate::model::IntegrationIndexing::Indexing
+        )
+    }
 }
 
 /// One indexing step in the simulated schedule.

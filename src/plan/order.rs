@@ -18,7 +18,7 @@ use super::model::{
     Action, ActionKind, BusySlot, KeyList, Phase, Plan, PlanMeta, Schedule, ScheduledStep, Summary,
     UnmanagedIntegration,
 };
-use crate::model::{IndexState, IntegrationIndexing};
+use crate::model::IntegrationIndexing;
 
 /// Assumed initial-indexing time of one repository of unknown size.
 pub const SECS_PER_REPOSITORY: u64 = 120;
@@ -99,6 +99,7 @@ pub(crate) fn finish(
         limit_approvals: Vec::new(),
         refusals: Vec::new(),
         target: None,
+        indexing: super::indexing::still_indexing(live, key_of),
     };
     plan.checksum = plan_checksum(&plan);
     plan
@@ -155,22 +156,7 @@ pub(crate) fn simulate(
         {
             continue;
         }
-        let pending: Vec<_> = l
-            .repositories
-            .iter()
-            .filter(|r| r.enabled && r.state != IndexState::Updated)
-            .collect();
-        let remaining = if pending.is_empty() {
-            SECS_PER_REPOSITORY
-        } else {
-            pending
-                .iter()
-                .map(|r| {
-                    let full = repository_secs(r.id, live) as f64;
-                    (full * (100.0 - r.percent.clamp(0.0, 100.0)) / 100.0).ceil() as u64
-                })
-                .sum()
-        };
+        let remaining = super::indexing::remaining_secs(l, live);
         busy.push(BusySlot {
             id: l.id,
             key: key_of(l.id).unwrap_or_else(|| format!("#{}", l.id)),

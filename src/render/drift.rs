@@ -79,6 +79,16 @@ fn undeclared_title(r: &DriftReport) -> &'static str {
     }
 }
 
+/// The line of a report without drift: while integrations are still indexing, "the site
+/// matches the config" would read as "done", so it says what is still running instead (the
+/// exit code stays 0: indexing in progress is not drift).
+pub fn no_drift_line(r: &DriftReport) -> String {
+    match crate::plan::indexing::not_done_note(&r.indexing) {
+        Some(note) => format!("No drift. {note}."),
+        None => "No drift. The site matches the config.".to_owned(),
+    }
+}
+
 /// Renders the report for a terminal or a cron log.
 pub fn text(r: &DriftReport) -> String {
     let mut out = String::new();
@@ -89,8 +99,15 @@ pub fn text(r: &DriftReport) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
+    if !r.indexing.is_empty() {
+        let _ = writeln!(out, "\n{}:", super::STILL_INDEXING_TITLE);
+        for s in &r.indexing {
+            let sym = if s.progress.is_running() { "~" } else { "!" };
+            let _ = writeln!(out, "  {sym} {}", super::still_indexing_line(s));
+        }
+    }
     if r.class().is_none() {
-        let _ = writeln!(out, "\nNo drift. The site matches the config.");
+        let _ = writeln!(out, "\n{}", no_drift_line(r));
         return out;
     }
     section(
@@ -169,8 +186,22 @@ pub fn markdown(r: &DriftReport) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "- note: {}", cell(w));
     }
+    if !r.indexing.is_empty() {
+        let _ = writeln!(
+            out,
+            "#### {}\n\n| Integration | Indexing |\n|---|---|",
+            super::STILL_INDEXING_TITLE
+        );
+        capped_rows(&mut out, &r.indexing, MAX_ROWS, "status", |s| {
+            format!(
+                "| `{}` | {} |",
+                cell(&who(&s.key, Some(s.id))),
+                cell(&super::progress_phrase(&s.progress))
+            )
+        });
+    }
     if r.class().is_none() {
-        let _ = writeln!(out, "No drift. The site matches the config.");
+        let _ = writeln!(out, "{}", no_drift_line(r));
         return out;
     }
     let header = "| Integration | What | Live | Config |\n|---|---|---|---|";

@@ -189,6 +189,10 @@ fn allowance_blocks(plan: &Plan, blocks: &mut Vec<String>) {
     blocks.push("\n".to_owned());
 }
 
+/// Integrations still indexing listed in a comment; the rest are counted, so that a site
+/// re-indexing everything cannot push the comment over GitHub's size limit.
+const MAX_INDEXING_ROWS: usize = 20;
+
 /// Renders the plan as a pull-request comment of at most [`MAX_CHARS`] characters.
 pub fn render(plan: &Plan) -> String {
     let s = &plan.summary;
@@ -224,7 +228,23 @@ pub fn render(plan: &Plan) -> String {
             plan.schedule.api_calls
         );
     } else {
-        let _ = writeln!(head, "No changes. The site matches the config.\n");
+        let _ = writeln!(head, "{}\n", super::text::no_changes_line(plan));
+    }
+    // Right under the summary, before any block that could be cut for length: an empty plan
+    // with this list is "not done yet", not "done".
+    if !plan.indexing.is_empty() {
+        let _ = writeln!(head, "{}:\n", super::STILL_INDEXING_TITLE);
+        for s in plan.indexing.iter().take(MAX_INDEXING_ROWS) {
+            let _ = writeln!(head, "- {}", cell(&super::still_indexing_line(s)));
+        }
+        if plan.indexing.len() > MAX_INDEXING_ROWS {
+            let _ = writeln!(
+                head,
+                "- ... and {} more (`gijctl status` lists them all)",
+                plan.indexing.len() - MAX_INDEXING_ROWS
+            );
+        }
+        let _ = writeln!(head);
     }
 
     // Blocks in priority order; each is added only when it fits.

@@ -1,18 +1,66 @@
 //! Renderings of a [`crate::plan::Plan`]: text for terminals, JSON for automation, Markdown for
-//! pull-request comments. Renderers are pure functions from a plan to a `String`; the caller
-//! decides where it goes and whether colour is wanted.
+//! pull-request comments; and of the drift, review and status documents. Renderers are pure
+//! functions from a document to a `String`; the caller decides where it goes and whether
+//! colour is wanted.
 
 pub mod drift;
 pub mod json;
 pub mod markdown;
 pub mod review;
 pub mod section;
+pub mod status;
 pub mod text;
 
 #[cfg(test)]
 mod tests;
 
+use crate::model::IntegrationIndexing;
 use crate::plan::Plan;
+use crate::plan::model::{IndexingProgress, StillIndexing};
+
+/// The heading the plan and drift renderings put above the integrations still indexing.
+pub(crate) const STILL_INDEXING_TITLE: &str =
+    "Not done indexing on the site (not a change; `gijctl status` follows them)";
+
+/// How far one integration's indexing is, in one phrase shared by plan, drift and status:
+/// `INDEXING 42.5%, 2/5 repositories, ~12m left`, `SCANNING (listing repositories), ~2m left`,
+/// `ERROR, 4/5 repositories, 1 failed`.
+pub fn progress_phrase(p: &IndexingProgress) -> String {
+    let state = serde_json::to_value(p.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut out = match p.state {
+        IntegrationIndexing::Scanning if p.repositories_total == 0 => {
+            format!("{state} (listing repositories)")
+        }
+        IntegrationIndexing::Indexed | IntegrationIndexing::Disabled => state,
+        _ => format!("{state} {:.1}%", p.percent),
+    };
+    if p.repositories_total > 0 || p.state != IntegrationIndexing::Scanning {
+        out.push_str(&format!(
+            ", {}/{} repositories",
+            p.repositories_done, p.repositories_total
+        ));
+    }
+    if p.repositories_failed > 0 {
+        out.push_str(&format!(", {} failed", p.repositories_failed));
+    }
+    if let Some(secs) = p.estimated_remaining_secs {
+        out.push_str(&format!(", ~{} left", duration(secs)));
+    }
+    out
+}
+
+/// `key (#id) "name": phrase`, one integration still indexing, for plan and drift listings.
+pub(crate) fn still_indexing_line(s: &StillIndexing) -> String {
+    let who = if s.key == format!("#{}", s.id) {
+        format!("#{} {:?}", s.id, s.display_name)
+    } else {
+        format!("{} (#{})", s.key, s.id)
+    };
+    format!("{who}: {}", progress_phrase(&s.progress))
+}
 
 /// The heading both renderings put above the approvals a plan records.
 pub(crate) const ALLOWANCES_TITLE: &str =
@@ -96,6 +144,13 @@ pub(crate) fn allowance_notes(plan: &Plan) -> Vec<AllowanceNote<'_>> {
             }
         })
         .collect()
+}
+
+/// Epoch seconds as RFC 3339 UTC (`2025-03-01T12:00:00Z`); out-of-range values (far outside
+/// any date GIJ reports) print as the raw number rather than failing a report.
+pub fn utc_timestamp(epoch_secs: i64) -> String {
+    jiff::Timestamp::from_second(epoch_secs)
+        .map_or_else(|_| format!("@{epoch_secs}"), |t| t.to_string())
 }
 
 /// Formats seconds as a short human duration (`45s`, `12m 30s`, `2h 05m`).

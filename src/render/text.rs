@@ -10,7 +10,8 @@ use owo_colors::OwoColorize;
 use similar::{ChangeTag, TextDiff};
 
 use super::{
-    ALLOWANCES_TITLE, AllowanceNote, REFUSALS_TITLE, allowance_notes, duration, refusal_line,
+    ALLOWANCES_TITLE, AllowanceNote, REFUSALS_TITLE, STILL_INDEXING_TITLE, allowance_notes,
+    duration, refusal_line, still_indexing_line,
 };
 use crate::model::{Field, Settings};
 use crate::plan::fields::{self, field_name, toml_string, toml_value};
@@ -447,6 +448,19 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
     }
 
+    if !plan.indexing.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{STILL_INDEXING_TITLE}:");
+        for s in &plan.indexing {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                indexing_symbol(s, p),
+                still_indexing_line(s)
+            );
+        }
+    }
+
     if !plan.actions.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", p.bold("Execution order:"));
@@ -503,7 +517,25 @@ pub fn render(plan: &Plan, color: bool) -> String {
         );
     } else {
         let _ = writeln!(out);
-        let _ = writeln!(out, "No changes. The site matches the config.");
+        let _ = writeln!(out, "{}", no_changes_line(plan));
     }
     out
+}
+
+/// The line of a plan without actions. While integrations are still indexing, "the site
+/// matches the config" would read as "done"; the line says what is still running instead.
+pub fn no_changes_line(plan: &Plan) -> String {
+    match crate::plan::indexing::not_done_note(&plan.indexing) {
+        Some(note) => format!("No changes. {note}."),
+        None => "No changes. The site matches the config.".to_owned(),
+    }
+}
+
+/// `~` for an integration GIJ is still working on, `!` for one stopped on an error.
+fn indexing_symbol(s: &crate::plan::StillIndexing, p: Paint) -> String {
+    if s.progress.is_running() {
+        p.yellow("~")
+    } else {
+        p.red("!")
+    }
 }
