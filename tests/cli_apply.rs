@@ -517,3 +517,51 @@ fn no_pace_leaves_a_tight_rate_limit_to_the_429_handling() {
     assert!(paced[0] > 0, "the default run never paced: {paced:?}");
     assert_eq!(paced[1], 0, "--no-pace still paced");
 }
+
+#[test]
+fn a_panicked_worker_is_a_failed_step_in_the_account_and_exits_4() {
+    let site = start(seed(2, 1, vec![existing(1, "Old name")]), |_| {});
+    let id = *site
+        .server()
+        .state_snapshot()
+        .integrations
+        .keys()
+        .next()
+        .unwrap();
+    // The settings update of org-01 (its display name changes) panics in its worker task.
+    let site = site.with_env("GIJCTL_DEBUG_PANIC_ON_UPDATE", &id.to_string());
+    let cfg = site.write("gij.toml", &config(1..=2, ""));
+    let (o, events) = apply_with_events(&site, &cfg);
+    let (out, err) = (common::site::stdout(&o), stderr(&o));
+    assert_eq!(code(&o), 4, "{out}\n{err}");
+    let events: Vec<Value> = events
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done = |key: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "action_done" && e["key"] == key)
+            .collect()
+    };
+    // One end per step: the panicked update failed, the other integration was still created.
+    let broken = done("org-01");
+    assert_eq!(broken.len(), 1, "{events:?}");
+    assert_eq!(broken[0]["outcome"], "failed");
+    let step = broken[0]["step"].as_u64().unwrap();
+    assert_eq!(done("org-02").len(), 1);
+    assert_eq!(done("org-02")[0]["outcome"], "succeeded");
+    let complete = events.last().unwrap();
+    assert_eq!(complete["type"], "apply_complete");
+    assert_eq!(complete["failed"], 1);
+    assert_eq!(complete["exit_code"], 4);
+    // The final account names the step, and nothing prints the panic's payload.
+    assert!(
+        err.contains(&format!(
+            "failed       step {step} `org-01`: internal error: the task running this step panicked"
+        )),
+        "{err}"
+    );
+    let all = format!("{out}{err}{events:?}");
+    assert!(!all.contains("payload-must-not-be-printed"), "{all}");
+}

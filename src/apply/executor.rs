@@ -278,44 +278,68 @@ pub async fn execute<A: GijApi + 'static>(
         by_key.entry(s.key.clone()).or_default().push(s);
     }
     let sem = Arc::new(Semaphore::new(opts.settings_concurrency.max(1)));
+    // Each task records every outcome the moment it has it, so a task that panics halfway
+    // leaves behind which of its steps ended; `carried` says which steps each task had, so the
+    // one it was running when it panicked fails and the rest are reported not attempted.
+    let finished: Arc<std::sync::Mutex<BTreeMap<u32, (String, Outcome)>>> = Arc::default();
+    let mut carried: BTreeMap<tokio::task::Id, Vec<Carried>> = BTreeMap::new();
     let mut set = JoinSet::new();
-    for (key, steps) in by_key {
+    for (_, steps) in by_key {
         let (api, sem, rep, opts) = (api.clone(), sem.clone(), reporter.clone(), opts.clone());
-        set.spawn(async move {
+        let these: Vec<Carried> = steps.iter().map(Carried::of).collect();
+        let finished = finished.clone();
+        let handle = set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let mut out = Vec::new();
             let mut failed = false;
             for s in steps {
-                if failed {
-                    out.push((
-                        s.seq,
-                        s.key,
-                        Outcome::NotAttempted("an earlier step of this integration failed".into()),
-                    ));
-                    continue;
-                }
-                let o = run_simple(&*api, &s, &rep, &opts).await;
-                failed = matches!(o, Outcome::Failed(_));
-                out.push((s.seq, s.key, o));
+                let o = if failed {
+                    Outcome::NotAttempted("an earlier step of this integration failed".into())
+                } else {
+                    let o = run_simple(&*api, &s, &rep, &opts).await;
+                    failed = matches!(o, Outcome::Failed(_));
+                    o
+                };
+                lock(&finished).insert(s.seq, (s.key, o));
             }
-            (key, out)
         });
+        carried.insert(handle.id(), these);
     }
-    while let Some(r) = set.join_next().await {
-        if let Ok((key, outs)) = r {
-            for (step, k, o) in outs {
-                if matches!(o, Outcome::Failed(_)) {
-                    failed_keys.insert(key.clone());
+    while let Some(r) = set.join_next_with_id().await {
+        if let Err(e) = r {
+            let mut finished = lock(&finished);
+            let mut lost = carried.remove(&e.id()).unwrap_or_default().into_iter();
+            // Steps run in order, so the first one without an outcome is the one that broke.
+            for c in lost.by_ref() {
+                if !finished.contains_key(&c.seq) {
+                    let o = Outcome::Failed(worker_lost(&e));
+                    c.report(&reporter, &o);
+                    finished.insert(c.seq, (c.key, o));
+                    break;
                 }
-                report.outcomes.insert(step, (k, o));
+            }
+            for c in lost {
+                if !finished.contains_key(&c.seq) {
+                    let o =
+                        Outcome::NotAttempted("an earlier step of this integration failed".into());
+                    c.report(&reporter, &o);
+                    finished.insert(c.seq, (c.key, o));
+                }
             }
         }
+    }
+    for (seq, (key, o)) in std::mem::take(&mut *lock(&finished)) {
+        if matches!(o, Outcome::Failed(_)) {
+            failed_keys.insert(key.clone());
+        }
+        report.outcomes.insert(seq, (key, o));
     }
 
     // Phase 2: indexing through the gate.
     let gate = Arc::new(Semaphore::new(opts.max_parallel_indexing.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
     let mut set: JoinSet<(u32, String, Outcome)> = JoinSet::new();
+    // The step each gated task carries, to account for it when the task panics.
+    let mut gated: BTreeMap<tokio::task::Id, Carried> = BTreeMap::new();
     let mut waiters = JoinSet::new();
     for id in already_indexing {
         let Ok(permit) = gate.clone().acquire_owned().await else {
@@ -365,9 +389,9 @@ pub async fn execute<A: GijApi + 'static>(
         }
         let permit = tokio::select! {
             p = gate.clone().acquire_owned() => p,
-            Some(r) = set.join_next(), if !set.is_empty() => {
+            Some(r) = set.join_next_with_id(), if !set.is_empty() => {
                 // A step finished while we waited; record it and retry for a permit.
-                if let Ok((step, key, o)) = r { note(&mut report, &stop, &opts, step, key, o); }
+                joined(&mut report, &reporter, &stop, &opts, &mut gated, r);
                 let mut q: Vec<Step> = vec![s];
                 q.extend(queue);
                 queue = q.into_iter();
@@ -385,7 +409,8 @@ pub async fn execute<A: GijApi + 'static>(
         }
         let (api, rep, opts2, stop2) = (api.clone(), reporter.clone(), opts.clone(), stop.clone());
         let ready = prepared.remove(&s.seq);
-        set.spawn(async move {
+        let these = Carried::of(&s);
+        let handle = set.spawn(async move {
             let o = run_indexing(&*api, &s, &rep, &opts2, ready).await;
             // Raise the stop flag before the slot frees, so no new step slips in after a timeout.
             if matches!(o, Outcome::TimedOut(_)) && opts2.on_timeout == OnTimeout::Stop {
@@ -394,11 +419,10 @@ pub async fn execute<A: GijApi + 'static>(
             drop(permit);
             (s.seq, s.key, o)
         });
+        gated.insert(handle.id(), these);
     }
-    while let Some(r) = set.join_next().await {
-        if let Ok((step, key, o)) = r {
-            note(&mut report, &stop, &opts, step, key, o);
-        }
+    while let Some(r) = set.join_next_with_id().await {
+        joined(&mut report, &reporter, &stop, &opts, &mut gated, r);
     }
     waiters.abort_all();
     report.stopped_on_timeout = stop.load(Ordering::SeqCst);
@@ -419,6 +443,71 @@ pub async fn execute<A: GijApi + 'static>(
         report.outcomes.insert(s.seq, (s.key, o));
     }
     report
+}
+
+/// What the executor keeps of a step it handed to a task: enough to report the step when the
+/// task dies without returning (a panic), so no step vanishes from the events or the account.
+struct Carried {
+    seq: u32,
+    step: u32,
+    key: String,
+}
+
+impl Carried {
+    fn of(s: &Step) -> Carried {
+        Carried {
+            seq: s.seq,
+            step: s.step,
+            key: s.key.clone(),
+        }
+    }
+
+    fn report(&self, rep: &Reporter, o: &Outcome) {
+        emit_done(rep, self.step, &self.key, o, 0.0);
+    }
+}
+
+/// Why a step failed when its task died. The panic payload is deliberately left out: it can be
+/// a `Debug` of a value holding a secret (the panic hook in `cli` hides it for the same reason).
+fn worker_lost(e: &tokio::task::JoinError) -> String {
+    if e.is_panic() {
+        "internal error: the task running this step panicked (details withheld: they could \
+         hold secrets); the site may be part-way through this step, run apply again"
+            .into()
+    } else {
+        "internal error: the task running this step was cancelled; run apply again".into()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A task that panicked while holding the lock cannot have left a half-written map entry
+    // (insert is the only thing done under it), so the data is still good.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records the end of a gated task: its outcome, or, when the task panicked, a failed outcome
+/// for the step it carried (reported like any other end of a step).
+fn joined(
+    report: &mut Report,
+    rep: &Reporter,
+    stop: &AtomicBool,
+    opts: &ExecOptions,
+    gated: &mut BTreeMap<tokio::task::Id, Carried>,
+    r: Result<(tokio::task::Id, (u32, String, Outcome)), tokio::task::JoinError>,
+) {
+    match r {
+        Ok((id, (step, key, o))) => {
+            gated.remove(&id);
+            note(report, stop, opts, step, key, o);
+        }
+        Err(e) => {
+            if let Some(c) = gated.remove(&e.id()) {
+                let o = Outcome::Failed(worker_lost(&e));
+                c.report(rep, &o);
+                report.outcomes.insert(c.seq, (c.key, o));
+            }
+        }
+    }
 }
 
 fn note(
@@ -444,6 +533,10 @@ fn skip(report: &mut Report, rep: &Reporter, s: &Step, why: String) {
 }
 
 fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
+    emit_done(rep, s.step, &s.key, o, start.elapsed().as_secs_f64());
+}
+
+fn emit_done(rep: &Reporter, step: u32, key: &str, o: &Outcome, secs: f64) {
     let (outcome, message, id) = match o {
         Outcome::Succeeded(id) => ("succeeded", None, *id),
         Outcome::Failed(m) => ("failed", Some(m.clone()), None),
@@ -455,12 +548,12 @@ fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
         Outcome::NotAttempted(m) => ("skipped", Some(m.clone()), None),
     };
     rep.emit(Event::ActionDone {
-        step: s.step,
-        key: s.key.clone(),
+        step,
+        key: key.to_owned(),
         outcome: outcome.into(),
         message,
         id,
-        secs: start.elapsed().as_secs_f64(),
+        secs,
     });
 }
 

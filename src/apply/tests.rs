@@ -415,3 +415,146 @@ async fn disabled_creations_are_prepared_ahead_without_exceeding_the_gate() {
             .all(|(disabled, left)| !disabled && *left == 0)
     );
 }
+
+/// The fake site, except that updating integration `update_panics` or creating the integration
+/// named `create_panics` panics inside the executor's worker task.
+struct Panicky {
+    fake: Fake,
+    update_panics: u64,
+    create_panics: &'static str,
+}
+
+impl GijApi for Panicky {
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        self.fake.read_site().await
+    }
+    async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
+        self.fake.get_integration(id).await
+    }
+    async fn list_repositories(&self, id: u64) -> Result<Vec<wire::Repository>, ApiError> {
+        self.fake.list_repositories(id).await
+    }
+    async fn create_integration(
+        &self,
+        r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        if r.fields.display_name.as_deref() == Some(self.create_panics) {
+            panic!("secret-looking payload");
+        }
+        self.fake.create_integration(r).await
+    }
+    async fn update_integration(
+        &self,
+        id: u64,
+        r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        if id == self.update_panics {
+            panic!("secret-looking payload");
+        }
+        self.fake.update_integration(id, r).await
+    }
+    async fn delete_integration(&self, id: u64) -> Result<(), ApiError> {
+        self.fake.delete_integration(id).await
+    }
+    async fn set_disabled(&self, id: u64, disabled: bool) -> Result<(), ApiError> {
+        self.fake.set_disabled(id, disabled).await
+    }
+}
+
+fn update(seq: u32, key: &str, id: u64) -> Step {
+    Step {
+        seq,
+        step: seq,
+        key: key.into(),
+        kind: StepKind::Update {
+            id,
+            request: Box::default(),
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicked_worker_fails_its_step_and_skips_the_rest_of_its_integration() {
+    let api = Arc::new(Panicky {
+        fake: Fake::default(),
+        update_panics: 5,
+        create_panics: "c",
+    });
+    api.fake.inner.lock().unwrap().index_polls = 1;
+    let disable_after = Step {
+        seq: 2,
+        step: 2,
+        key: "a".into(),
+        kind: StepKind::Disable {
+            id: 5,
+            repos: vec![],
+            integration: true,
+        },
+    };
+    let steps = vec![
+        update(1, "a", 5),
+        disable_after,
+        update(3, "b", 6),
+        create(4, "c"),
+        create(5, "d"),
+    ];
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Shared(events.clone());
+    let rep = Arc::new(Reporter::new(Display::Silent, Some(Box::new(sink))));
+    let report = execute(api, steps, vec![], opts(2), rep.clone()).await;
+    drop(rep);
+    // Every step ends with exactly one outcome: the two panicked ones failed, the step after
+    // the panicked one of `a` not attempted, the others done.
+    assert_eq!(report.outcomes.len(), 5);
+    assert_eq!(report.counts(), (2, 2, 1));
+    for seq in [1, 4] {
+        let Outcome::Failed(m) = &report.outcomes[&seq].1 else {
+            panic!("step {seq}: {:?}", report.outcomes[&seq]);
+        };
+        assert!(m.contains("panicked"), "{m}");
+        assert!(!m.contains("secret-looking"), "{m}");
+    }
+    assert!(matches!(report.outcomes[&2].1, Outcome::NotAttempted(_)));
+    assert_eq!(report.outcomes[&3].1, Outcome::Succeeded(Some(6)));
+    assert!(matches!(report.outcomes[&5].1, Outcome::Succeeded(Some(_))));
+    // The events say so too, one `action_done` per step, and never the payload.
+    let text = String::from_utf8(events.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("secret-looking"));
+    let done: Vec<(u64, String)> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "action_done")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut done = done;
+    done.sort();
+    let want: Vec<(u64, String)> = [
+        (1, "failed"),
+        (2, "skipped"),
+        (3, "succeeded"),
+        (4, "failed"),
+        (5, "succeeded"),
+    ]
+    .iter()
+    .map(|(s, o)| (*s, (*o).to_owned()))
+    .collect();
+    assert_eq!(done, want);
+}
+
+/// An event sink the test can read back.
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
