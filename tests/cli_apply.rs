@@ -565,3 +565,65 @@ fn a_panicked_worker_is_a_failed_step_in_the_account_and_exits_4() {
     let all = format!("{out}{err}{events:?}");
     assert!(!all.contains("payload-must-not-be-printed"), "{all}");
 }
+
+/// `runs` applies of one config started at once; their outputs.
+fn concurrent_applies(site: &Site, cfg: &Path, runs: usize) -> Vec<std::process::Output> {
+    let children: Vec<_> = (0..runs)
+        .map(|_| {
+            site.command(&[
+                "apply",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--auto-approve",
+                "--poll-interval",
+                "10ms",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn concurrent_applies_share_the_sites_indexing_limit() {
+    // The limit is the site's: two or three applies of one config started together never have
+    // more than `max-parallel-indexing = 2` integrations indexing at once between them, by the
+    // dev-server's own record, and still converge without duplicates.
+    for runs in [2, 3] {
+        for round in 0..3 {
+            let site = start(seed(8, 2, vec![]), |_| {});
+            let cfg = site.write("gij.toml", &config(1..=8, ""));
+            let outs = concurrent_applies(&site, &cfg, runs);
+            let peak = site.server().stats().peak_indexing;
+            assert!(
+                (1..=2).contains(&peak),
+                "{runs} applies, round {round}: the site had {peak} integrations indexing at once"
+            );
+            site.assert_no_duplicates();
+            assert_eq!(site.identities().len(), 8, "{runs} applies, round {round}");
+            for o in &outs {
+                assert!(
+                    matches!(code(o), 0 | 4),
+                    "{runs} applies, round {round}: {}",
+                    stderr(o)
+                );
+                if code(o) == 4 {
+                    // The only failures allowed are the lost create races.
+                    for line in stderr(o)
+                        .lines()
+                        .filter(|l| l.contains("failed       step"))
+                    {
+                        assert!(line.contains("another apply"), "{runs}/{round}: {line}");
+                    }
+                }
+            }
+            plan_is_empty(&site, &cfg);
+        }
+    }
+}

@@ -307,22 +307,20 @@ pub async fn execute<A: GijApi + 'static>(
     while let Some(r) = set.join_next_with_id().await {
         if let Err(e) = r {
             let mut finished = lock(&finished);
-            let mut lost = carried.remove(&e.id()).unwrap_or_default().into_iter();
-            // Steps run in order, so the first one without an outcome is the one that broke.
-            for c in lost.by_ref() {
-                if !finished.contains_key(&c.seq) {
-                    let o = Outcome::Failed(worker_lost(&e));
-                    c.report(&reporter, &o);
-                    finished.insert(c.seq, (c.key, o));
-                    break;
-                }
-            }
+            let lost = carried.remove(&e.id()).unwrap_or_default();
+            // Steps run in order, so the first one without an outcome is the one that broke;
+            // the ones after it were never started.
+            let mut broke = false;
             for c in lost {
-                if !finished.contains_key(&c.seq) {
-                    let o =
-                        Outcome::NotAttempted("an earlier step of this integration failed".into());
+                if let std::collections::btree_map::Entry::Vacant(slot) = finished.entry(c.seq) {
+                    let o = if broke {
+                        Outcome::NotAttempted("an earlier step of this integration failed".into())
+                    } else {
+                        broke = true;
+                        Outcome::Failed(worker_lost(&e))
+                    };
                     c.report(&reporter, &o);
-                    finished.insert(c.seq, (c.key, o));
+                    slot.insert((c.key, o));
                 }
             }
         }
@@ -373,12 +371,14 @@ pub async fn execute<A: GijApi + 'static>(
     // request stands between it and the next initial indexing, so no slot idles through a scan.
     // At most N creations are prepared ahead, in plan order.
     let mut prepared = prepare_ahead(&api, &indexing, &failed_keys, &opts, &stop);
+    let board = Board::new(&indexing);
     let mut queue = indexing.into_iter();
     loop {
         // Take the next step only when a slot is free, so the queue stays in plan order.
         let next = queue.next();
         let Some(s) = next else { break };
         if failed_keys.contains(&s.key) {
+            board.set(s.seq, Claim::Dropped);
             skip(
                 &mut report,
                 &reporter,
@@ -391,7 +391,7 @@ pub async fn execute<A: GijApi + 'static>(
             p = gate.clone().acquire_owned() => p,
             Some(r) = set.join_next_with_id(), if !set.is_empty() => {
                 // A step finished while we waited; record it and retry for a permit.
-                joined(&mut report, &reporter, &stop, &opts, &mut gated, r);
+                joined(&mut report, &reporter, &stop, &opts, &mut gated, &board, r);
                 let mut q: Vec<Step> = vec![s];
                 q.extend(queue);
                 queue = q.into_iter();
@@ -400,9 +400,11 @@ pub async fn execute<A: GijApi + 'static>(
         };
         let Ok(permit) = permit else { break };
         if stop.load(Ordering::SeqCst) {
+            board.set(s.seq, Claim::Dropped);
             skip(&mut report, &reporter, &s, stopped_message(&s.kind));
             drop(permit);
             for s in queue.by_ref() {
+                board.set(s.seq, Claim::Dropped);
                 skip(&mut report, &reporter, &s, stopped_message(&s.kind));
             }
             break;
@@ -410,8 +412,12 @@ pub async fn execute<A: GijApi + 'static>(
         let (api, rep, opts2, stop2) = (api.clone(), reporter.clone(), opts.clone(), stop.clone());
         let ready = prepared.remove(&s.seq);
         let these = Carried::of(&s);
+        let board2 = board.clone();
         let handle = set.spawn(async move {
-            let o = run_indexing(&*api, &s, &rep, &opts2, ready).await;
+            let o = run_indexing(&*api, &s, &rep, &opts2, ready, &board2).await;
+            // Whatever happened, this run no longer means to start it; an integration still
+            // indexing (a timeout) is counted from the site's own answer.
+            board2.settle(s.seq);
             // Raise the stop flag before the slot frees, so no new step slips in after a timeout.
             if matches!(o, Outcome::TimedOut(_)) && opts2.on_timeout == OnTimeout::Stop {
                 stop2.store(true, Ordering::SeqCst);
@@ -422,7 +428,7 @@ pub async fn execute<A: GijApi + 'static>(
         gated.insert(handle.id(), these);
     }
     while let Some(r) = set.join_next_with_id().await {
-        joined(&mut report, &reporter, &stop, &opts, &mut gated, r);
+        joined(&mut report, &reporter, &stop, &opts, &mut gated, &board, r);
     }
     waiters.abort_all();
     report.stopped_on_timeout = stop.load(Ordering::SeqCst);
@@ -493,6 +499,7 @@ fn joined(
     stop: &AtomicBool,
     opts: &ExecOptions,
     gated: &mut BTreeMap<tokio::task::Id, Carried>,
+    board: &Board,
     r: Result<(tokio::task::Id, (u32, String, Outcome)), tokio::task::JoinError>,
 ) {
     match r {
@@ -502,6 +509,7 @@ fn joined(
         }
         Err(e) => {
             if let Some(c) = gated.remove(&e.id()) {
+                board.set(c.seq, Claim::Dropped);
                 let o = Outcome::Failed(worker_lost(&e));
                 c.report(rep, &o);
                 report.outcomes.insert(c.seq, (c.key, o));
@@ -630,6 +638,7 @@ async fn run_indexing<A: GijApi>(
     rep: &Reporter,
     opts: &ExecOptions,
     ready: Option<Ready>,
+    board: &Board,
 ) -> Outcome {
     let start = Instant::now();
     rep.emit(Event::ActionStart {
@@ -654,13 +663,26 @@ async fn run_indexing<A: GijApi>(
                             )
                         })?;
                         drop(lookahead);
-                        result?
+                        result
                     }
-                    None => prepare_create(api, request, repositories, opts).await?,
+                    None => prepare_create(api, request, repositories, opts).await,
+                };
+                let id = match id {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // Another apply made this integration: it, not this run, will start
+                        // it, and until then it keeps its place in the plan's order.
+                        if let ApiError::AlreadyExists { ids, .. } = &e {
+                            board.set(s.seq, Claim::Elsewhere(parse_ids(ids)));
+                        }
+                        return Err(e);
+                    }
                 };
                 if request.fields.disabled == Some(true) && *enabled {
+                    site_slot(api, s, id, rep, opts, board, start).await?;
                     api.set_disabled(id, false).await?;
                 }
+                board.set(s.seq, Claim::Started);
                 Ok(id)
             }
             StepKind::Enable {
@@ -672,12 +694,14 @@ async fn run_indexing<A: GijApi>(
                 if let (true, Some(sel)) = (*integration, select) {
                     select_repositories(api, *id, sel, opts, start).await?;
                 }
+                site_slot(api, s, *id, rep, opts, board, start).await?;
                 for r in repos {
                     api.set_disabled(*r, false).await?;
                 }
                 if *integration {
                     api.set_disabled(*id, false).await?;
                 }
+                board.set(s.seq, Claim::Started);
                 Ok(*id)
             }
             _ => unreachable!("only indexing steps run through the gate"),
@@ -782,6 +806,131 @@ async fn wait_indexed<A: GijApi>(
         }
         if start.elapsed() > opts.indexing_timeout {
             return Outcome::TimedOut(id);
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+}
+
+/// Where each indexing step of this run stands, in plan order, for the site-wide count.
+///
+/// The count before an enable is the site's, not this run's: every integration the site shows
+/// indexing (whoever started it), plus the steps *earlier in plan order* that are still to
+/// start, wherever they run. Reading and then enabling cannot be atomic on a site without a
+/// compare-and-set, so concurrent applies of one config would otherwise both see a free slot
+/// and both take it. With the earlier steps counted, each run admits a step only when it is
+/// among the first N of "indexing, then not yet started in plan order"; that set can only
+/// shrink by an integration finishing (which frees the slot for the next in order), never
+/// change under a run that read it, so two runs cannot both take the last slot. The plan order
+/// is the same in every run of one config; integrations started by a person or by an apply
+/// of another config are only counted once the site shows them indexing (docs: the window).
+#[derive(Clone)]
+struct Board(Arc<std::sync::Mutex<Vec<(u32, Claim)>>>);
+
+/// Whether an indexing step will still start an integration's indexing.
+#[derive(Clone, Debug, PartialEq)]
+enum Claim {
+    /// This run will start it.
+    Waiting,
+    /// This run sent the enable: from now on the site's answer counts it.
+    Started,
+    /// Another apply created it (these ids) and will start it.
+    Elsewhere(Vec<u64>),
+    /// It ended here, or will not start (skipped, failed).
+    Dropped,
+}
+
+impl Board {
+    fn new(indexing: &[Step]) -> Board {
+        Board(Arc::new(std::sync::Mutex::new(
+            indexing.iter().map(|s| (s.seq, Claim::Waiting)).collect(),
+        )))
+    }
+
+    fn set(&self, seq: u32, c: Claim) {
+        if let Some(e) = lock(&self.0).iter_mut().find(|(s, _)| *s == seq) {
+            e.1 = c;
+        }
+    }
+
+    /// The step ended: it no longer waits to start, unless another apply holds its integration.
+    fn settle(&self, seq: u32) {
+        if let Some(e) = lock(&self.0).iter_mut().find(|(s, _)| *s == seq)
+            && !matches!(e.1, Claim::Elsewhere(_))
+        {
+            e.1 = Claim::Dropped;
+        }
+    }
+
+    /// How many steps before `seq` in plan order will still start an integration that the
+    /// site does not already show indexing (those are counted from the site).
+    fn earlier_waiting(&self, seq: u32, site: &crate::plan::live::LiveState) -> usize {
+        let disabled = |id: &u64| site.get(*id).is_some_and(|i| !i.settings.enabled);
+        lock(&self.0)
+            .iter()
+            .take_while(|(s, _)| *s != seq)
+            .filter(|(_, c)| match c {
+                Claim::Waiting => true,
+                Claim::Elsewhere(ids) => ids.iter().any(disabled),
+                Claim::Started | Claim::Dropped => false,
+            })
+            .count()
+    }
+}
+
+fn parse_ids(ids: &str) -> Vec<u64> {
+    ids.split(',')
+        .filter_map(|i| i.trim().parse().ok())
+        .collect()
+}
+
+/// Waits until the site has a slot for integration `id`: fewer than N integrations indexing
+/// on the site (besides `id` itself) plus earlier steps still to start. Costs one
+/// [`GijApi::read_indexing`] before each enable, and one per poll interval while the site is
+/// full: one request with the `indexingState` extension, two on plain GIJ.
+async fn site_slot<A: GijApi>(
+    api: &A,
+    s: &Step,
+    id: u64,
+    rep: &Reporter,
+    opts: &ExecOptions,
+    board: &Board,
+    start: Instant,
+) -> Result<(), ApiError> {
+    let limit = opts.max_parallel_indexing.max(1);
+    let mut told = false;
+    loop {
+        let site = crate::plan::live::from_site(&api.read_indexing().await?);
+        let busy = site
+            .integrations
+            .iter()
+            .filter(|i| {
+                i.id != id
+                    && i.settings.enabled
+                    && matches!(
+                        i.indexing,
+                        IntegrationIndexing::Indexing | IntegrationIndexing::Scanning
+                    )
+            })
+            .count();
+        let earlier = board.earlier_waiting(s.seq, &site);
+        if busy + earlier < limit {
+            return Ok(());
+        }
+        if !told {
+            told = true;
+            rep.emit(Event::Wait {
+                reason: format!(
+                    "step {} `{}`: the site has {busy} integrations indexing and {earlier} \
+                     earlier steps to start (limit {limit}); waiting for a slot",
+                    s.step, s.key
+                ),
+            });
+        }
+        if start.elapsed() > opts.indexing_timeout {
+            return Err(ApiError::Endpoint(format!(
+                "no indexing slot freed on the site within the indexing timeout ({busy} \
+                 integrations indexing, {earlier} earlier steps to start); run apply again"
+            )));
         }
         tokio::time::sleep(opts.poll_interval).await;
     }

@@ -26,6 +26,11 @@ struct FakeInner {
     peak: usize,
     fail_create_for: Option<String>,
     log: Vec<(tokio::time::Instant, String)>,
+    /// An integration someone else started, in plain GIJ's shape (no `indexingState`: one
+    /// repository without `lastIndexedDate`), indexing for this many more site reads.
+    foreign_reads: Option<u32>,
+    /// Creations, site reads and enables, in order.
+    trail: Vec<(tokio::time::Instant, String)>,
 }
 
 impl FakeInner {
@@ -41,7 +46,30 @@ impl FakeInner {
 
 impl GijApi for Fake {
     async fn read_site(&self) -> Result<LiveSite, ApiError> {
-        Ok(LiveSite::default())
+        let mut g = self.inner.lock().unwrap();
+        let Some(left) = g.foreign_reads else {
+            return Ok(LiveSite::default());
+        };
+        g.foreign_reads = Some(left.saturating_sub(1));
+        let now = tokio::time::Instant::now();
+        g.trail.push((now, format!("read {left}")));
+        let integration: wire::Integration = serde_json::from_value(serde_json::json!({
+            "id": 900, "integrationType": "GITHUB", "group": "theirs", "disabled": false
+        }))
+        .unwrap();
+        let repository: wire::SiteRepository = serde_json::from_value(serde_json::json!({
+            "id": 901, "displayName": "r", "trackedFolderId": 900, "disabled": false
+        }))
+        .unwrap();
+        let done = (left == 0).then_some(1_i64);
+        Ok(LiveSite {
+            projects: vec![],
+            integrations: vec![integration],
+            repositories: vec![wire::SiteRepository {
+                last_indexed_date: done,
+                ..repository
+            }],
+        })
     }
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
         let mut g = self.inner.lock().unwrap();
@@ -87,13 +115,12 @@ impl GijApi for Fake {
         g.integrations
             .insert(id, (r.fields.disabled == Some(true), polls));
         let now = tokio::time::Instant::now();
-        g.log.push((
-            now,
-            format!(
-                "create {}",
-                r.fields.display_name.clone().unwrap_or_default()
-            ),
-        ));
+        let what = format!(
+            "create {}",
+            r.fields.display_name.clone().unwrap_or_default()
+        );
+        g.trail.push((now, what.clone()));
+        g.log.push((now, what));
         g.recount();
         Ok(wire::Integration {
             id: Some(id),
@@ -118,6 +145,10 @@ impl GijApi for Fake {
         let mut g = self.inner.lock().unwrap();
         if let Some(e) = g.integrations.get_mut(&id) {
             e.0 = disabled;
+        }
+        if !disabled {
+            let now = tokio::time::Instant::now();
+            g.trail.push((now, format!("enable {id}")));
         }
         g.recount();
         Ok(())
@@ -557,4 +588,42 @@ impl std::io::Write for Shared {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+fn prepared_create(step: u32, name: &str) -> Step {
+    let mut s = create(step, name);
+    if let StepKind::Create { request, .. } = &mut s.kind {
+        request.fields.disabled = Some(true);
+    }
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_integration_someone_else_started_holds_a_slot_on_plain_gij() {
+    // Nobody told apply about integration 900 at start; the site shows it indexing (plain
+    // GIJ: a repository without `lastIndexedDate`) until the third read. With one slot, the
+    // creation is made and prepared at once but enabled only after the site's slot frees.
+    let fake = Arc::new(Fake::default());
+    {
+        let mut g = fake.inner.lock().unwrap();
+        g.index_polls = 1;
+        g.foreign_reads = Some(2);
+    }
+    let report = execute(
+        fake.clone(),
+        vec![prepared_create(1, "a")],
+        vec![],
+        opts(1),
+        reporter(),
+    )
+    .await;
+    assert_eq!(report.counts(), (1, 0, 0));
+    let g = fake.inner.lock().unwrap();
+    let trail: Vec<&str> = g.trail.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(
+        trail,
+        ["create a", "read 2", "read 1", "read 0", "enable 1"]
+    );
+    // The two reads that found the site full were a poll interval apart each.
+    assert_eq!(g.trail[4].0 - g.trail[1].0, Duration::from_secs(2));
 }
