@@ -7,6 +7,10 @@
 //! integration's initial indexing completes. A permit is released the moment one integration
 //! finishes, so the next creation starts within one poll interval of a slot freeing: a sliding
 //! window, not batch-by-batch.
+//!
+//! The limit is the site's, not the run's: holding its permit, a step reads the site before it
+//! enables and waits while the site is full (see `Board` for how concurrent applies of one
+//! config are kept under N together).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
