@@ -826,7 +826,8 @@ async fn wait_indexed<A: GijApi>(
 /// shrink by an integration finishing (which frees the slot for the next in order), never
 /// change under a run that read it, so two runs cannot both take the last slot. The plan order
 /// is the same in every run of one config; integrations started by a person or by an apply
-/// of another config are only counted once the site shows them indexing (docs: the window).
+/// of another config or scope are only counted once the site shows them indexing (the window
+/// ARCHITECTURE.md documents).
 #[derive(Clone)]
 struct Board(Arc<std::sync::Mutex<Vec<(u32, Claim)>>>);
 
@@ -866,18 +867,24 @@ impl Board {
     }
 
     /// How many steps before `seq` in plan order will still start an integration that the
-    /// site does not already show indexing (those are counted from the site).
-    fn earlier_waiting(&self, seq: u32, site: &crate::plan::live::LiveState) -> usize {
-        let disabled = |id: &u64| site.get(*id).is_some_and(|i| !i.settings.enabled);
-        lock(&self.0)
-            .iter()
-            .take_while(|(s, _)| *s != seq)
-            .filter(|(_, c)| match c {
-                Claim::Waiting => true,
-                Claim::Elsewhere(ids) => ids.iter().any(disabled),
-                Claim::Started | Claim::Dropped => false,
-            })
-            .count()
+    /// site does not already show indexing (those are counted from the site), and the ids
+    /// among them that another apply created (named when apply says what it waits for).
+    fn earlier_waiting(&self, seq: u32, site: &crate::plan::live::LiveState) -> (usize, Vec<u64>) {
+        let disabled = |id: &&u64| site.get(**id).is_some_and(|i| !i.settings.enabled);
+        let (mut n, mut theirs) = (0, Vec::new());
+        for (_, c) in lock(&self.0).iter().take_while(|(s, _)| *s != seq) {
+            match c {
+                Claim::Waiting => n += 1,
+                Claim::Elsewhere(ids) => {
+                    if let Some(id) = ids.iter().find(disabled) {
+                        n += 1;
+                        theirs.push(*id);
+                    }
+                }
+                Claim::Started | Claim::Dropped => {}
+            }
+        }
+        (n, theirs)
     }
 }
 
@@ -916,16 +923,25 @@ async fn site_slot<A: GijApi>(
                     )
             })
             .count();
-        let earlier = board.earlier_waiting(s.seq, &site);
+        let (earlier, theirs) = board.earlier_waiting(s.seq, &site);
         if busy + earlier < limit {
             return Ok(());
         }
+        let theirs = if theirs.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = theirs.iter().map(|i| format!("#{i}")).collect();
+            format!(
+                ", of them {} created by another apply, which enables them",
+                ids.join(", ")
+            )
+        };
         if !told {
             told = true;
             rep.emit(Event::Wait {
                 reason: format!(
                     "step {} `{}`: the site has {busy} integrations indexing and {earlier} \
-                     earlier steps to start (limit {limit}); waiting for a slot",
+                     earlier steps to start{theirs} (limit {limit}); waiting for a slot",
                     s.step, s.key
                 ),
             });
@@ -933,7 +949,8 @@ async fn site_slot<A: GijApi>(
         if start.elapsed() > opts.indexing_timeout {
             return Err(ApiError::Endpoint(format!(
                 "no indexing slot freed on the site within the indexing timeout ({busy} \
-                 integrations indexing, {earlier} earlier steps to start); run apply again"
+                 integrations indexing, {earlier} earlier steps to start{theirs}; if that \
+                 apply was stopped, the next apply enables them); run apply again"
             )));
         }
         tokio::time::sleep(opts.poll_interval).await;
