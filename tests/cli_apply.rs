@@ -495,15 +495,16 @@ fn paced_requests(stderr: &str) -> u64 {
 
 #[test]
 fn no_pace_leaves_a_tight_rate_limit_to_the_429_handling() {
-    // A budget of 20 requests refilling at 10 per real second (0.005 per virtual second at
+    // A budget of 24 requests refilling at 10 per real second (0.005 per virtual second at
     // the harness's time scale of 2000): an apply of 4 integrations with 10 ms polls makes
-    // more than 25 requests, so even a slow run draws the budget low and the client paces,
-    // unless told not to; then the 429s are waited out instead.
+    // more than 29 requests (4 of them the site reads before each enable), so even a slow run
+    // draws the budget low and the client paces, unless told not to; then the 429s are
+    // waited out instead.
     let mut paced = Vec::new();
     for no_pace in [false, true] {
         let site = start(seed(4, 3, Vec::new()), |c| {
             c.rate_limit = RateLimitConfig {
-                capacity: 20,
+                capacity: 24,
                 refill_per_sec: 0.005,
             };
         });
