@@ -495,15 +495,16 @@ fn paced_requests(stderr: &str) -> u64 {
 
 #[test]
 fn no_pace_leaves_a_tight_rate_limit_to_the_429_handling() {
-    // A budget of 20 requests refilling at 10 per real second (0.005 per virtual second at
+    // A budget of 24 requests refilling at 10 per real second (0.005 per virtual second at
     // the harness's time scale of 2000): an apply of 4 integrations with 10 ms polls makes
-    // more than 25 requests, so even a slow run draws the budget low and the client paces,
-    // unless told not to; then the 429s are waited out instead.
+    // more than 29 requests (4 of them the site reads before each enable), so even a slow run
+    // draws the budget low and the client paces, unless told not to; then the 429s are
+    // waited out instead.
     let mut paced = Vec::new();
     for no_pace in [false, true] {
         let site = start(seed(4, 3, Vec::new()), |c| {
             c.rate_limit = RateLimitConfig {
-                capacity: 20,
+                capacity: 24,
                 refill_per_sec: 0.005,
             };
         });
@@ -516,4 +517,125 @@ fn no_pace_leaves_a_tight_rate_limit_to_the_429_handling() {
     }
     assert!(paced[0] > 0, "the default run never paced: {paced:?}");
     assert_eq!(paced[1], 0, "--no-pace still paced");
+}
+
+#[test]
+fn a_panicked_worker_is_a_failed_step_in_the_account_and_exits_4() {
+    let site = start(seed(2, 1, vec![existing(1, "Old name")]), |_| {});
+    let id = *site
+        .server()
+        .state_snapshot()
+        .integrations
+        .keys()
+        .next()
+        .unwrap();
+    // The settings update of org-01 (its display name changes) panics in its worker task.
+    let site = site.with_env("GIJCTL_DEBUG_PANIC_ON_UPDATE", &id.to_string());
+    let cfg = site.write("gij.toml", &config(1..=2, ""));
+    let (o, events) = apply_with_events(&site, &cfg);
+    let (out, err) = (common::site::stdout(&o), stderr(&o));
+    assert_eq!(code(&o), 4, "{out}\n{err}");
+    let events: Vec<Value> = events
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done = |key: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "action_done" && e["key"] == key)
+            .collect()
+    };
+    // One end per step: the panicked update failed, the other integration was still created.
+    let broken = done("org-01");
+    assert_eq!(broken.len(), 1, "{events:?}");
+    assert_eq!(broken[0]["outcome"], "failed");
+    let step = broken[0]["step"].as_u64().unwrap();
+    assert_eq!(done("org-02").len(), 1);
+    assert_eq!(done("org-02")[0]["outcome"], "succeeded");
+    let complete = events.last().unwrap();
+    assert_eq!(complete["type"], "apply_complete");
+    assert_eq!(complete["failed"], 1);
+    assert_eq!(complete["exit_code"], 4);
+    // The final account names the step, and nothing prints the panic's payload.
+    assert!(
+        err.contains(&format!(
+            "failed       step {step} `org-01`: internal error: the task running this step panicked"
+        )),
+        "{err}"
+    );
+    let all = format!("{out}{err}{events:?}");
+    assert!(!all.contains("payload-must-not-be-printed"), "{all}");
+}
+
+/// `runs` applies of one config started at once; their outputs.
+fn concurrent_applies(site: &Site, cfg: &Path, runs: usize) -> Vec<std::process::Output> {
+    let children: Vec<_> = (0..runs)
+        .map(|_| {
+            site.command(&[
+                "apply",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--auto-approve",
+                "--poll-interval",
+                "10ms",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn concurrent_applies_share_the_sites_indexing_limit() {
+    // The limit is the site's: two or three applies of one config started together never have
+    // more than `max-parallel-indexing = 2` integrations indexing at once between them, by the
+    // dev-server's own record, and still converge without duplicates.
+    for runs in [2, 3] {
+        for round in 0..3 {
+            let site = start(seed(8, 2, vec![]), |_| {});
+            let cfg = site.write("gij.toml", &config(1..=8, ""));
+            let outs = concurrent_applies(&site, &cfg, runs);
+            let peak = site.server().stats().peak_indexing;
+            assert!(
+                (1..=2).contains(&peak),
+                "{runs} applies, round {round}: the site had {peak} integrations indexing at once"
+            );
+            site.assert_no_duplicates();
+            assert_eq!(site.identities().len(), 8, "{runs} applies, round {round}");
+            for o in &outs {
+                // A run that reads the site while another's losing duplicate still exists
+                // (it is deleted right after) refuses to plan the ambiguous key and changes
+                // nothing: the plan's guard, not the indexing gate.
+                if code(o) == 1 {
+                    assert!(
+                        stderr(o).contains("matches 2 live integrations"),
+                        "{runs} applies, round {round}: {}",
+                        stderr(o)
+                    );
+                    continue;
+                }
+                assert!(
+                    matches!(code(o), 0 | 4),
+                    "{runs} applies, round {round}: {}",
+                    stderr(o)
+                );
+                if code(o) == 4 {
+                    // The only failures allowed are the lost create races.
+                    for line in stderr(o)
+                        .lines()
+                        .filter(|l| l.contains("failed       step"))
+                    {
+                        assert!(line.contains("another apply"), "{runs}/{round}: {line}");
+                    }
+                }
+            }
+            plan_is_empty(&site, &cfg);
+        }
+    }
 }

@@ -1435,6 +1435,43 @@ impl GijApi for Client {
         })
     }
 
+    /// The integration list, plus the repository list only when an enabled integration comes
+    /// without `indexingState` (plain GIJ): one request per integration page with the
+    /// extension, and on plain GIJ, which ignores pagination, two requests.
+    async fn read_indexing(&self) -> Result<LiveSite, ApiError> {
+        let integrations = self
+            .list_all(
+                "rest/gitplugin/1.0/integration",
+                Vec::new(),
+                self.inner.integration_page,
+                |p: wire::Page| p.integrations,
+                |i| i.id,
+            )
+            .await?;
+        let derive = integrations
+            .iter()
+            .any(|i| i.disabled != Some(true) && i.indexing_state.is_none());
+        let mut repositories = if derive {
+            self.list_all(
+                "rest/gitplugin/1.0/repository",
+                Vec::new(),
+                self.inner.repository_page,
+                |p: wire::Page<wire::SiteRepository>| p.repositories,
+                |r| Some(r.id),
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        repositories.retain(|r| r.tracked_folder_id.is_some());
+        Ok(LiveSite {
+            server: wire::ServerInfo::default(),
+            projects: Vec::new(),
+            integrations,
+            repositories,
+        })
+    }
+
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
         let call = self.call(
             Method::GET,

@@ -39,6 +39,18 @@ pub trait GijApi: Send + Sync {
     /// Reads the whole site: Jira's server info, projects, integrations and repositories.
     fn read_site(&self) -> impl Future<Output = Result<LiveSite, ApiError>> + Send;
 
+    /// Reads what apply's indexing gate needs to count the integrations indexing on the whole
+    /// site, before each step that starts indexing: every integration, and the repositories
+    /// only when the integrations' own answer cannot tell (plain GIJ sends no `indexingState`,
+    /// so the status is derived from the repositories). Projects may be left out.
+    ///
+    /// The default reads the whole site; [`client::Client`] makes it one integration-list read
+    /// against a site with the `indexingState` extension and two (integrations, repositories)
+    /// against plain GIJ, which answers each whole list to one request.
+    fn read_indexing(&self) -> impl Future<Output = Result<LiveSite, ApiError>> + Send {
+        self.read_site()
+    }
+
     /// Reads one integration; `Ok(None)` when it does not exist.
     fn get_integration(
         &self,

@@ -7,6 +7,10 @@
 //! integration's initial indexing completes. A permit is released the moment one integration
 //! finishes, so the next creation starts within one poll interval of a slot freeing: a sliding
 //! window, not batch-by-batch.
+//!
+//! The limit is the site's, not the run's: holding its permit, a step reads the site before it
+//! enables and waits while the site is full (see `Board` for how concurrent applies of one
+//! config are kept under N together).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -278,44 +282,66 @@ pub async fn execute<A: GijApi + 'static>(
         by_key.entry(s.key.clone()).or_default().push(s);
     }
     let sem = Arc::new(Semaphore::new(opts.settings_concurrency.max(1)));
+    // Each task records every outcome the moment it has it, so a task that panics halfway
+    // leaves behind which of its steps ended; `carried` says which steps each task had, so the
+    // one it was running when it panicked fails and the rest are reported not attempted.
+    let finished: Arc<std::sync::Mutex<BTreeMap<u32, (String, Outcome)>>> = Arc::default();
+    let mut carried: BTreeMap<tokio::task::Id, Vec<Carried>> = BTreeMap::new();
     let mut set = JoinSet::new();
-    for (key, steps) in by_key {
+    for (_, steps) in by_key {
         let (api, sem, rep, opts) = (api.clone(), sem.clone(), reporter.clone(), opts.clone());
-        set.spawn(async move {
+        let these: Vec<Carried> = steps.iter().map(Carried::of).collect();
+        let finished = finished.clone();
+        let handle = set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let mut out = Vec::new();
             let mut failed = false;
             for s in steps {
-                if failed {
-                    out.push((
-                        s.seq,
-                        s.key,
-                        Outcome::NotAttempted("an earlier step of this integration failed".into()),
-                    ));
-                    continue;
-                }
-                let o = run_simple(&*api, &s, &rep, &opts).await;
-                failed = matches!(o, Outcome::Failed(_));
-                out.push((s.seq, s.key, o));
+                let o = if failed {
+                    Outcome::NotAttempted("an earlier step of this integration failed".into())
+                } else {
+                    let o = run_simple(&*api, &s, &rep, &opts).await;
+                    failed = matches!(o, Outcome::Failed(_));
+                    o
+                };
+                lock(&finished).insert(s.seq, (s.key, o));
             }
-            (key, out)
         });
+        carried.insert(handle.id(), these);
     }
-    while let Some(r) = set.join_next().await {
-        if let Ok((key, outs)) = r {
-            for (step, k, o) in outs {
-                if matches!(o, Outcome::Failed(_)) {
-                    failed_keys.insert(key.clone());
+    while let Some(r) = set.join_next_with_id().await {
+        if let Err(e) = r {
+            let mut finished = lock(&finished);
+            let lost = carried.remove(&e.id()).unwrap_or_default();
+            // Steps run in order, so the first one without an outcome is the one that broke;
+            // the ones after it were never started.
+            let mut broke = false;
+            for c in lost {
+                if let std::collections::btree_map::Entry::Vacant(slot) = finished.entry(c.seq) {
+                    let o = if broke {
+                        Outcome::NotAttempted("an earlier step of this integration failed".into())
+                    } else {
+                        broke = true;
+                        Outcome::Failed(worker_lost(&e))
+                    };
+                    c.report(&reporter, &o);
+                    slot.insert((c.key, o));
                 }
-                report.outcomes.insert(step, (k, o));
             }
         }
+    }
+    for (seq, (key, o)) in std::mem::take(&mut *lock(&finished)) {
+        if matches!(o, Outcome::Failed(_)) {
+            failed_keys.insert(key.clone());
+        }
+        report.outcomes.insert(seq, (key, o));
     }
 
     // Phase 2: indexing through the gate.
     let gate = Arc::new(Semaphore::new(opts.max_parallel_indexing.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
     let mut set: JoinSet<(u32, String, Outcome)> = JoinSet::new();
+    // The step each gated task carries, to account for it when the task panics.
+    let mut gated: BTreeMap<tokio::task::Id, Carried> = BTreeMap::new();
     let mut waiters = JoinSet::new();
     for id in already_indexing {
         let Ok(permit) = gate.clone().acquire_owned().await else {
@@ -349,12 +375,14 @@ pub async fn execute<A: GijApi + 'static>(
     // request stands between it and the next initial indexing, so no slot idles through a scan.
     // At most N creations are prepared ahead, in plan order.
     let mut prepared = prepare_ahead(&api, &indexing, &failed_keys, &opts, &stop);
+    let board = Board::new(&indexing);
     let mut queue = indexing.into_iter();
     loop {
         // Take the next step only when a slot is free, so the queue stays in plan order.
         let next = queue.next();
         let Some(s) = next else { break };
         if failed_keys.contains(&s.key) {
+            board.set(s.seq, Claim::Dropped);
             skip(
                 &mut report,
                 &reporter,
@@ -365,9 +393,9 @@ pub async fn execute<A: GijApi + 'static>(
         }
         let permit = tokio::select! {
             p = gate.clone().acquire_owned() => p,
-            Some(r) = set.join_next(), if !set.is_empty() => {
+            Some(r) = set.join_next_with_id(), if !set.is_empty() => {
                 // A step finished while we waited; record it and retry for a permit.
-                if let Ok((step, key, o)) = r { note(&mut report, &stop, &opts, step, key, o); }
+                joined(&mut report, &reporter, &stop, &opts, &mut gated, &board, r);
                 let mut q: Vec<Step> = vec![s];
                 q.extend(queue);
                 queue = q.into_iter();
@@ -376,17 +404,24 @@ pub async fn execute<A: GijApi + 'static>(
         };
         let Ok(permit) = permit else { break };
         if stop.load(Ordering::SeqCst) {
+            board.set(s.seq, Claim::Dropped);
             skip(&mut report, &reporter, &s, stopped_message(&s.kind));
             drop(permit);
             for s in queue.by_ref() {
+                board.set(s.seq, Claim::Dropped);
                 skip(&mut report, &reporter, &s, stopped_message(&s.kind));
             }
             break;
         }
         let (api, rep, opts2, stop2) = (api.clone(), reporter.clone(), opts.clone(), stop.clone());
         let ready = prepared.remove(&s.seq);
-        set.spawn(async move {
-            let o = run_indexing(&*api, &s, &rep, &opts2, ready).await;
+        let these = Carried::of(&s);
+        let board2 = board.clone();
+        let handle = set.spawn(async move {
+            let o = run_indexing(&*api, &s, &rep, &opts2, ready, &board2).await;
+            // Whatever happened, this run no longer means to start it; an integration still
+            // indexing (a timeout) is counted from the site's own answer.
+            board2.settle(s.seq);
             // Raise the stop flag before the slot frees, so no new step slips in after a timeout.
             if matches!(o, Outcome::TimedOut(_)) && opts2.on_timeout == OnTimeout::Stop {
                 stop2.store(true, Ordering::SeqCst);
@@ -394,11 +429,10 @@ pub async fn execute<A: GijApi + 'static>(
             drop(permit);
             (s.seq, s.key, o)
         });
+        gated.insert(handle.id(), these);
     }
-    while let Some(r) = set.join_next().await {
-        if let Ok((step, key, o)) = r {
-            note(&mut report, &stop, &opts, step, key, o);
-        }
+    while let Some(r) = set.join_next_with_id().await {
+        joined(&mut report, &reporter, &stop, &opts, &mut gated, &board, r);
     }
     waiters.abort_all();
     report.stopped_on_timeout = stop.load(Ordering::SeqCst);
@@ -419,6 +453,73 @@ pub async fn execute<A: GijApi + 'static>(
         report.outcomes.insert(s.seq, (s.key, o));
     }
     report
+}
+
+/// What the executor keeps of a step it handed to a task: enough to report the step when the
+/// task dies without returning (a panic), so no step vanishes from the events or the account.
+struct Carried {
+    seq: u32,
+    step: u32,
+    key: String,
+}
+
+impl Carried {
+    fn of(s: &Step) -> Carried {
+        Carried {
+            seq: s.seq,
+            step: s.step,
+            key: s.key.clone(),
+        }
+    }
+
+    fn report(&self, rep: &Reporter, o: &Outcome) {
+        emit_done(rep, self.step, &self.key, o, 0.0);
+    }
+}
+
+/// Why a step failed when its task died. The panic payload is deliberately left out: it can be
+/// a `Debug` of a value holding a secret (the panic hook in `cli` hides it for the same reason).
+fn worker_lost(e: &tokio::task::JoinError) -> String {
+    if e.is_panic() {
+        "internal error: the task running this step panicked (details withheld: they could \
+         hold secrets); the site may be part-way through this step, run apply again"
+            .into()
+    } else {
+        "internal error: the task running this step was cancelled; run apply again".into()
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A task that panicked while holding the lock cannot have left a half-written map entry
+    // (insert is the only thing done under it), so the data is still good.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records the end of a gated task: its outcome, or, when the task panicked, a failed outcome
+/// for the step it carried (reported like any other end of a step).
+fn joined(
+    report: &mut Report,
+    rep: &Reporter,
+    stop: &AtomicBool,
+    opts: &ExecOptions,
+    gated: &mut BTreeMap<tokio::task::Id, Carried>,
+    board: &Board,
+    r: Result<(tokio::task::Id, (u32, String, Outcome)), tokio::task::JoinError>,
+) {
+    match r {
+        Ok((id, (step, key, o))) => {
+            gated.remove(&id);
+            note(report, stop, opts, step, key, o);
+        }
+        Err(e) => {
+            if let Some(c) = gated.remove(&e.id()) {
+                board.set(c.seq, Claim::Dropped);
+                let o = Outcome::Failed(worker_lost(&e));
+                c.report(rep, &o);
+                report.outcomes.insert(c.seq, (c.key, o));
+            }
+        }
+    }
 }
 
 fn note(
@@ -444,6 +545,10 @@ fn skip(report: &mut Report, rep: &Reporter, s: &Step, why: String) {
 }
 
 fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
+    emit_done(rep, s.step, &s.key, o, start.elapsed().as_secs_f64());
+}
+
+fn emit_done(rep: &Reporter, step: u32, key: &str, o: &Outcome, secs: f64) {
     let (outcome, message, id) = match o {
         Outcome::Succeeded(id) => ("succeeded", None, *id),
         Outcome::Failed(m) => ("failed", Some(m.clone()), None),
@@ -455,12 +560,12 @@ fn done(rep: &Reporter, s: &Step, o: &Outcome, start: Instant) {
         Outcome::NotAttempted(m) => ("skipped", Some(m.clone()), None),
     };
     rep.emit(Event::ActionDone {
-        step: s.step,
-        key: s.key.clone(),
+        step,
+        key: key.to_owned(),
         outcome: outcome.into(),
         message,
         id,
-        secs: start.elapsed().as_secs_f64(),
+        secs,
     });
 }
 
@@ -537,6 +642,7 @@ async fn run_indexing<A: GijApi>(
     rep: &Reporter,
     opts: &ExecOptions,
     ready: Option<Ready>,
+    board: &Board,
 ) -> Outcome {
     let start = Instant::now();
     rep.emit(Event::ActionStart {
@@ -561,13 +667,26 @@ async fn run_indexing<A: GijApi>(
                             )
                         })?;
                         drop(lookahead);
-                        result?
+                        result
                     }
-                    None => prepare_create(api, request, repositories, opts).await?,
+                    None => prepare_create(api, request, repositories, opts).await,
+                };
+                let id = match id {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // Another apply made this integration: it, not this run, will start
+                        // it, and until then it keeps its place in the plan's order.
+                        if let ApiError::AlreadyExists { ids, .. } = &e {
+                            board.set(s.seq, Claim::Elsewhere(parse_ids(ids)));
+                        }
+                        return Err(e);
+                    }
                 };
                 if request.fields.disabled == Some(true) && *enabled {
+                    site_slot(api, s, id, rep, opts, board, start).await?;
                     api.set_disabled(id, false).await?;
                 }
+                board.set(s.seq, Claim::Started);
                 Ok(id)
             }
             StepKind::Enable {
@@ -579,12 +698,14 @@ async fn run_indexing<A: GijApi>(
                 if let (true, Some(sel)) = (*integration, select) {
                     select_repositories(api, *id, sel, opts, start).await?;
                 }
+                site_slot(api, s, *id, rep, opts, board, start).await?;
                 for r in repos {
                     api.set_disabled(*r, false).await?;
                 }
                 if *integration {
                     api.set_disabled(*id, false).await?;
                 }
+                board.set(s.seq, Claim::Started);
                 Ok(*id)
             }
             _ => unreachable!("only indexing steps run through the gate"),
@@ -689,6 +810,148 @@ async fn wait_indexed<A: GijApi>(
         }
         if start.elapsed() > opts.indexing_timeout {
             return Outcome::TimedOut(id);
+        }
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+}
+
+/// Where each indexing step of this run stands, in plan order, for the site-wide count.
+///
+/// The count before an enable is the site's, not this run's: every integration the site shows
+/// indexing (whoever started it), plus the steps *earlier in plan order* that are still to
+/// start, wherever they run. Reading and then enabling cannot be atomic on a site without a
+/// compare-and-set, so concurrent applies of one config would otherwise both see a free slot
+/// and both take it. With the earlier steps counted, each run admits a step only when it is
+/// among the first N of "indexing, then not yet started in plan order"; that set can only
+/// shrink by an integration finishing (which frees the slot for the next in order), never
+/// change under a run that read it, so two runs cannot both take the last slot. The plan order
+/// is the same in every run of one config; integrations started by a person or by an apply
+/// of another config or scope are only counted once the site shows them indexing (the window
+/// ARCHITECTURE.md documents).
+#[derive(Clone)]
+struct Board(Arc<std::sync::Mutex<Vec<(u32, Claim)>>>);
+
+/// Whether an indexing step will still start an integration's indexing.
+#[derive(Clone, Debug, PartialEq)]
+enum Claim {
+    /// This run will start it.
+    Waiting,
+    /// This run sent the enable: from now on the site's answer counts it.
+    Started,
+    /// Another apply created it (these ids) and will start it.
+    Elsewhere(Vec<u64>),
+    /// It ended here, or will not start (skipped, failed).
+    Dropped,
+}
+
+impl Board {
+    fn new(indexing: &[Step]) -> Board {
+        Board(Arc::new(std::sync::Mutex::new(
+            indexing.iter().map(|s| (s.seq, Claim::Waiting)).collect(),
+        )))
+    }
+
+    fn set(&self, seq: u32, c: Claim) {
+        if let Some(e) = lock(&self.0).iter_mut().find(|(s, _)| *s == seq) {
+            e.1 = c;
+        }
+    }
+
+    /// The step ended: it no longer waits to start, unless another apply holds its integration.
+    fn settle(&self, seq: u32) {
+        if let Some(e) = lock(&self.0).iter_mut().find(|(s, _)| *s == seq)
+            && !matches!(e.1, Claim::Elsewhere(_))
+        {
+            e.1 = Claim::Dropped;
+        }
+    }
+
+    /// How many steps before `seq` in plan order will still start an integration that the
+    /// site does not already show indexing (those are counted from the site), and the ids
+    /// among them that another apply created (named when apply says what it waits for).
+    fn earlier_waiting(&self, seq: u32, site: &crate::plan::live::LiveState) -> (usize, Vec<u64>) {
+        let disabled = |id: &&u64| site.get(**id).is_some_and(|i| !i.settings.enabled);
+        let (mut n, mut theirs) = (0, Vec::new());
+        for (_, c) in lock(&self.0).iter().take_while(|(s, _)| *s != seq) {
+            match c {
+                Claim::Waiting => n += 1,
+                Claim::Elsewhere(ids) => {
+                    if let Some(id) = ids.iter().find(disabled) {
+                        n += 1;
+                        theirs.push(*id);
+                    }
+                }
+                Claim::Started | Claim::Dropped => {}
+            }
+        }
+        (n, theirs)
+    }
+}
+
+fn parse_ids(ids: &str) -> Vec<u64> {
+    ids.split(',')
+        .filter_map(|i| i.trim().parse().ok())
+        .collect()
+}
+
+/// Waits until the site has a slot for integration `id`: fewer than N integrations indexing
+/// on the site (besides `id` itself) plus earlier steps still to start. Costs one
+/// [`GijApi::read_indexing`] before each enable, and one per poll interval while the site is
+/// full: one request with the `indexingState` extension, two on plain GIJ.
+async fn site_slot<A: GijApi>(
+    api: &A,
+    s: &Step,
+    id: u64,
+    rep: &Reporter,
+    opts: &ExecOptions,
+    board: &Board,
+    start: Instant,
+) -> Result<(), ApiError> {
+    let limit = opts.max_parallel_indexing.max(1);
+    let mut told = false;
+    loop {
+        let site = crate::plan::live::from_site(&api.read_indexing().await?);
+        let busy = site
+            .integrations
+            .iter()
+            .filter(|i| {
+                i.id != id
+                    && i.settings.enabled
+                    && matches!(
+                        i.indexing,
+                        IntegrationIndexing::Indexing | IntegrationIndexing::Scanning
+                    )
+            })
+            .count();
+        let (earlier, theirs) = board.earlier_waiting(s.seq, &site);
+        if busy + earlier < limit {
+            return Ok(());
+        }
+        let theirs = if theirs.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = theirs.iter().map(|i| format!("#{i}")).collect();
+            format!(
+                ", of them {} created by another apply, which enables them",
+                ids.join(", ")
+            )
+        };
+        if !told {
+            told = true;
+            rep.emit(Event::Wait {
+                reason: format!(
+                    "step {} `{}`: the site has {busy} integrations indexing and {earlier} \
+                     earlier steps to start{theirs} (limit {limit}); waiting for a slot",
+                    s.step, s.key
+                ),
+            });
+        }
+        if start.elapsed() > opts.indexing_timeout {
+            return Err(ApiError::Endpoint(format!(
+                "no indexing slot freed on the site within the indexing timeout ({busy} \
+                 integrations indexing, {earlier} earlier steps to start{theirs}; if that \
+                 apply was stopped, the next apply enables them); run apply again"
+            )));
         }
         tokio::time::sleep(opts.poll_interval).await;
     }

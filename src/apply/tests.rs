@@ -26,6 +26,11 @@ struct FakeInner {
     peak: usize,
     fail_create_for: Option<String>,
     log: Vec<(tokio::time::Instant, String)>,
+    /// An integration someone else started, in plain GIJ's shape (no `indexingState`: one
+    /// repository without `lastIndexedDate`), indexing for this many more site reads.
+    foreign_reads: Option<u32>,
+    /// Creations, site reads and enables, in order.
+    trail: Vec<(tokio::time::Instant, String)>,
 }
 
 impl FakeInner {
@@ -41,7 +46,31 @@ impl FakeInner {
 
 impl GijApi for Fake {
     async fn read_site(&self) -> Result<LiveSite, ApiError> {
-        Ok(LiveSite::default())
+        let mut g = self.inner.lock().unwrap();
+        let Some(left) = g.foreign_reads else {
+            return Ok(LiveSite::default());
+        };
+        g.foreign_reads = Some(left.saturating_sub(1));
+        let now = tokio::time::Instant::now();
+        g.trail.push((now, format!("read {left}")));
+        let integration: wire::Integration = serde_json::from_value(serde_json::json!({
+            "id": 900, "integrationType": "GITHUB", "group": "theirs", "disabled": false
+        }))
+        .unwrap();
+        let repository: wire::SiteRepository = serde_json::from_value(serde_json::json!({
+            "id": 901, "displayName": "r", "trackedFolderId": 900, "disabled": false
+        }))
+        .unwrap();
+        let done = (left == 0).then_some(1_i64);
+        Ok(LiveSite {
+            server: Default::default(),
+            projects: vec![],
+            integrations: vec![integration],
+            repositories: vec![wire::SiteRepository {
+                last_indexed_date: done,
+                ..repository
+            }],
+        })
     }
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
         let mut g = self.inner.lock().unwrap();
@@ -87,13 +116,12 @@ impl GijApi for Fake {
         g.integrations
             .insert(id, (r.fields.disabled == Some(true), polls));
         let now = tokio::time::Instant::now();
-        g.log.push((
-            now,
-            format!(
-                "create {}",
-                r.fields.display_name.clone().unwrap_or_default()
-            ),
-        ));
+        let what = format!(
+            "create {}",
+            r.fields.display_name.clone().unwrap_or_default()
+        );
+        g.trail.push((now, what.clone()));
+        g.log.push((now, what));
         g.recount();
         Ok(wire::Integration {
             id: Some(id),
@@ -118,6 +146,10 @@ impl GijApi for Fake {
         let mut g = self.inner.lock().unwrap();
         if let Some(e) = g.integrations.get_mut(&id) {
             e.0 = disabled;
+        }
+        if !disabled {
+            let now = tokio::time::Instant::now();
+            g.trail.push((now, format!("enable {id}")));
         }
         g.recount();
         Ok(())
@@ -414,4 +446,185 @@ async fn disabled_creations_are_prepared_ahead_without_exceeding_the_gate() {
             .values()
             .all(|(disabled, left)| !disabled && *left == 0)
     );
+}
+
+/// The fake site, except that updating integration `update_panics` or creating the integration
+/// named `create_panics` panics inside the executor's worker task.
+struct Panicky {
+    fake: Fake,
+    update_panics: u64,
+    create_panics: &'static str,
+}
+
+impl GijApi for Panicky {
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        self.fake.read_site().await
+    }
+    async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
+        self.fake.get_integration(id).await
+    }
+    async fn list_repositories(&self, id: u64) -> Result<Vec<wire::Repository>, ApiError> {
+        self.fake.list_repositories(id).await
+    }
+    async fn create_integration(
+        &self,
+        r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        if r.fields.display_name.as_deref() == Some(self.create_panics) {
+            panic!("secret-looking payload");
+        }
+        self.fake.create_integration(r).await
+    }
+    async fn update_integration(
+        &self,
+        id: u64,
+        r: &wire::IntegrationRequest,
+    ) -> Result<wire::Integration, ApiError> {
+        if id == self.update_panics {
+            panic!("secret-looking payload");
+        }
+        self.fake.update_integration(id, r).await
+    }
+    async fn delete_integration(&self, id: u64) -> Result<(), ApiError> {
+        self.fake.delete_integration(id).await
+    }
+    async fn set_disabled(&self, id: u64, disabled: bool) -> Result<(), ApiError> {
+        self.fake.set_disabled(id, disabled).await
+    }
+}
+
+fn update(seq: u32, key: &str, id: u64) -> Step {
+    Step {
+        seq,
+        step: seq,
+        key: key.into(),
+        kind: StepKind::Update {
+            id,
+            request: Box::default(),
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicked_worker_fails_its_step_and_skips_the_rest_of_its_integration() {
+    let api = Arc::new(Panicky {
+        fake: Fake::default(),
+        update_panics: 5,
+        create_panics: "c",
+    });
+    api.fake.inner.lock().unwrap().index_polls = 1;
+    let disable_after = Step {
+        seq: 2,
+        step: 2,
+        key: "a".into(),
+        kind: StepKind::Disable {
+            id: 5,
+            repos: vec![],
+            integration: true,
+        },
+    };
+    let steps = vec![
+        update(1, "a", 5),
+        disable_after,
+        update(3, "b", 6),
+        create(4, "c"),
+        create(5, "d"),
+    ];
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Shared(events.clone());
+    let rep = Arc::new(Reporter::new(Display::Silent, Some(Box::new(sink))));
+    let report = execute(api, steps, vec![], opts(2), rep.clone()).await;
+    drop(rep);
+    // Every step ends with exactly one outcome: the two panicked ones failed, the step after
+    // the panicked one of `a` not attempted, the others done.
+    assert_eq!(report.outcomes.len(), 5);
+    assert_eq!(report.counts(), (2, 2, 1));
+    for seq in [1, 4] {
+        let Outcome::Failed(m) = &report.outcomes[&seq].1 else {
+            panic!("step {seq}: {:?}", report.outcomes[&seq]);
+        };
+        assert!(m.contains("panicked"), "{m}");
+        assert!(!m.contains("secret-looking"), "{m}");
+    }
+    assert!(matches!(report.outcomes[&2].1, Outcome::NotAttempted(_)));
+    assert_eq!(report.outcomes[&3].1, Outcome::Succeeded(Some(6)));
+    assert!(matches!(report.outcomes[&5].1, Outcome::Succeeded(Some(_))));
+    // The events say so too, one `action_done` per step, and never the payload.
+    let text = String::from_utf8(events.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("secret-looking"));
+    let done: Vec<(u64, String)> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "action_done")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut done = done;
+    done.sort();
+    let want: Vec<(u64, String)> = [
+        (1, "failed"),
+        (2, "skipped"),
+        (3, "succeeded"),
+        (4, "failed"),
+        (5, "succeeded"),
+    ]
+    .iter()
+    .map(|(s, o)| (*s, (*o).to_owned()))
+    .collect();
+    assert_eq!(done, want);
+}
+
+/// An event sink the test can read back.
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn prepared_create(step: u32, name: &str) -> Step {
+    let mut s = create(step, name);
+    if let StepKind::Create { request, .. } = &mut s.kind {
+        request.fields.disabled = Some(true);
+    }
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_integration_someone_else_started_holds_a_slot_on_plain_gij() {
+    // Nobody told apply about integration 900 at start; the site shows it indexing (plain
+    // GIJ: a repository without `lastIndexedDate`) until the third read. With one slot, the
+    // creation is made and prepared at once but enabled only after the site's slot frees.
+    let fake = Arc::new(Fake::default());
+    {
+        let mut g = fake.inner.lock().unwrap();
+        g.index_polls = 1;
+        g.foreign_reads = Some(2);
+    }
+    let report = execute(
+        fake.clone(),
+        vec![prepared_create(1, "a")],
+        vec![],
+        opts(1),
+        reporter(),
+    )
+    .await;
+    assert_eq!(report.counts(), (1, 0, 0));
+    let g = fake.inner.lock().unwrap();
+    let trail: Vec<&str> = g.trail.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(
+        trail,
+        ["create a", "read 2", "read 1", "read 0", "enable 1"]
+    );
+    // The two reads that found the site full were a poll interval apart each.
+    assert_eq!(g.trail[4].0 - g.trail[1].0, Duration::from_secs(2));
 }

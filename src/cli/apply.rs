@@ -367,17 +367,19 @@ async fn apply(
         },
         settings_concurrency: 4,
     };
-    let client = Arc::new(site.client.clone());
     // Plan step of each executor step (one plan action may become several steps).
     let step_of: BTreeMap<u32, u32> = steps.iter().map(|s| (s.seq, s.step)).collect();
-    let report = execute(
-        client.clone(),
-        steps,
-        already_indexing,
-        opts,
-        reporter.clone(),
-    )
-    .await;
+    let client = site.client.clone();
+    let report = match debug::panic_on_update() {
+        Some(id) => {
+            let api = Arc::new(debug::PanicOnUpdate { inner: client, id });
+            execute(api, steps, already_indexing, opts, reporter.clone()).await
+        }
+        None => {
+            let api = Arc::new(client);
+            execute(api, steps, already_indexing, opts, reporter.clone()).await
+        }
+    };
     let (ok, failed, skipped) = report.counts();
     let stats = site.client.stats();
     let code = if report.stopped_on_timeout {
@@ -486,6 +488,63 @@ fn confirm(n: usize) -> anyhow::Result<bool> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
+}
+
+/// A hidden fault for the CLI tests of a panicking worker, in the spirit of
+/// `GIJCTL_DEBUG_FORCE_PANIC`: read here and nowhere else, and only wrapping the client when the
+/// variable is set, so an ordinary run executes against the plain client.
+mod debug {
+    use crate::api::client::Client;
+    use crate::api::{ApiError, GijApi, LiveSite, wire};
+
+    /// Hidden: `GIJCTL_DEBUG_PANIC_ON_UPDATE=<id>` makes the settings update of integration
+    /// `<id>` panic inside apply's worker task (tests of how a panicked step is reported).
+    const PANIC_ON_UPDATE_ENV: &str = "GIJCTL_DEBUG_PANIC_ON_UPDATE";
+
+    pub fn panic_on_update() -> Option<u64> {
+        std::env::var(PANIC_ON_UPDATE_ENV).ok()?.trim().parse().ok()
+    }
+
+    /// The client, except that updating integration `id` panics.
+    pub struct PanicOnUpdate {
+        pub inner: Client,
+        pub id: u64,
+    }
+
+    impl GijApi for PanicOnUpdate {
+        async fn read_site(&self) -> Result<LiveSite, ApiError> {
+            self.inner.read_site().await
+        }
+        async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
+            self.inner.get_integration(id).await
+        }
+        async fn list_repositories(&self, id: u64) -> Result<Vec<wire::Repository>, ApiError> {
+            self.inner.list_repositories(id).await
+        }
+        async fn create_integration(
+            &self,
+            req: &wire::IntegrationRequest,
+        ) -> Result<wire::Integration, ApiError> {
+            self.inner.create_integration(req).await
+        }
+        async fn update_integration(
+            &self,
+            id: u64,
+            req: &wire::IntegrationRequest,
+        ) -> Result<wire::Integration, ApiError> {
+            if id == self.id {
+                // The payload stands for what a real panic could carry: it must not be printed.
+                panic!("{PANIC_ON_UPDATE_ENV}: payload-must-not-be-printed");
+            }
+            self.inner.update_integration(id, req).await
+        }
+        async fn delete_integration(&self, id: u64) -> Result<(), ApiError> {
+            self.inner.delete_integration(id).await
+        }
+        async fn set_disabled(&self, id: u64, disabled: bool) -> Result<(), ApiError> {
+            self.inner.set_disabled(id, disabled).await
+        }
+    }
 }
 
 /// Writes to several sinks (the events file and stdout).
