@@ -3,7 +3,9 @@
 //! Architecture map (see ARCHITECTURE.md for the invariants):
 //! - [`model`]: resolved domain types shared by every layer (desired and live integrations).
 //! - [`duration`]: the one duration grammar of gij.toml and the command line.
-//! - [`secret`]: secret references (`env:`/`file:`) and unprintable resolved secrets.
+//! - [`secret`]: secret references (`env:`/`file:`), unprintable resolved secrets, and the
+//!   masking of every resolved value in output ([`secret::redact`]).
+//! - [`escape`]: the one escaping of control and bidi characters in server text.
 //! - [`config`]: gij.toml parsing, validation with spans, JSON Schema, canonical formatting.
 //! - [`api`]: GIJ's wire format, the [`api::GijApi`] trait and the HTTP client.
 //! - [`devserver`]: `gijctl dev-server`, a local GIJ site with asynchronous indexing.
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod devserver;
 pub mod duration;
+pub mod escape;
 pub mod model;
 pub mod plan;
 pub mod policy;

@@ -4,9 +4,22 @@
 //! is read only when a command needs it (create, rotation, API token) into a [`Secret`], whose
 //! `Debug` and `Display` print `[redacted]` and which implements neither `Serialize` nor `Clone`
 //! into a printable form: the only way out is [`Secret::expose`], grep-able at every call site.
+//!
+//! `Secret`'s own formatting only protects the value while it is a `Secret`. Once it is in a
+//! request body, a server can send it back (a 422 quoting the PAT, a proxy page echoing the
+//! `Authorization` header, a display name someone set to a token, a decode error quoting a
+//! field): that text is an ordinary `String`. So every value that becomes a `Secret` is also
+//! registered in a process-wide list ([`redact`]), and the few choke points where text enters
+//! an error or leaves the process (API errors built from server answers, error chains, the
+//! error report, apply's events, the log writer, stdout renderings, plan files) mask every
+//! registered value. See docs/security.md, "What is masked".
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -203,8 +216,10 @@ fn looks_like_literal(s: &str) -> bool {
 pub struct Secret(SecretString);
 
 impl Secret {
-    /// Wraps a value.
+    /// Wraps a value and registers it for [`redact`], so that the value is masked in any text
+    /// gijctl prints or writes for the rest of the process, whoever echoes it.
     pub fn new(v: String) -> Secret {
+        register(&v);
         Secret(SecretString::from(v))
     }
 
@@ -216,8 +231,125 @@ impl Secret {
 
 impl Clone for Secret {
     fn clone(&self) -> Self {
-        Secret::new(self.expose().to_owned())
+        // Already registered by `new`.
+        Secret(SecretString::from(self.expose().to_owned()))
     }
+}
+
+/// What a masked value is replaced with, everywhere.
+pub const REDACTED: &str = "[redacted]";
+
+/// Values shorter than this are not registered: masking every `main` or `1234` in the output
+/// would make it unreadable and would itself reveal the value. Every token format GIJ's
+/// services issue (GitHub, GitLab, Bitbucket, Azure DevOps, AWS, Jira) is far longer; a
+/// password under 8 characters is not masked (docs/security.md says so).
+pub const MIN_REDACTED_LEN: usize = 8;
+
+/// The registered values and the matcher built from them. The matcher is rebuilt lazily, on
+/// the first [`redact`] after a registration: apply resolves every credential before its first
+/// write, so a run builds it about once, however many credentials it reads.
+#[derive(Default)]
+struct Registry {
+    values: std::collections::BTreeSet<String>,
+    matcher: Option<Arc<AhoCorasick>>,
+}
+
+static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
+    values: std::collections::BTreeSet::new(),
+    matcher: None,
+});
+
+/// Registers a credential value (and the forms a server is likely to echo it in: JSON-escaped,
+/// URL-encoded, base64) so that [`redact`] masks it. [`Secret::new`] calls this; call it
+/// directly only for a value that is a credential but never becomes a `Secret`.
+pub fn register(value: &str) {
+    let value = value.trim();
+    if value.chars().count() < MIN_REDACTED_LEN {
+        return;
+    }
+    let mut forms = vec![value.to_owned()];
+    // A server quoting a request body quotes it JSON-escaped; a proxy logging a URL or a form
+    // body has it percent-encoded; a basic-auth or debug dump has it in base64 (the padding is
+    // left out so a value inside a longer base64 text at the same offset still matches).
+    if let Ok(json) = serde_json::to_string(value) {
+        forms.push(json[1..json.len() - 1].to_owned());
+    }
+    forms.push(url::form_urlencoded::byte_serialize(value.as_bytes()).collect());
+    forms.push(base64(value.as_bytes()).trim_end_matches('=').to_owned());
+    let mut reg = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+    let before = reg.values.len();
+    reg.values
+        .extend(forms.into_iter().filter(|f| f.len() >= MIN_REDACTED_LEN));
+    if reg.values.len() != before {
+        reg.matcher = None;
+    }
+}
+
+/// Masks every registered credential value in `text` with [`REDACTED`]. Borrows when nothing
+/// matches (the common case), so it is cheap enough for every message and output; it is not
+/// meant for every field of a whole-site read.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let matcher = {
+        let reg = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+        if reg.values.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        reg.matcher.clone()
+    };
+    let matcher = match matcher {
+        Some(m) => m,
+        None => {
+            let mut reg = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+            if reg.matcher.is_none() {
+                // Leftmost-longest: a value that contains another registered value is masked
+                // whole rather than leaving its remainder visible.
+                let built = AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(reg.values.iter());
+                match built {
+                    Ok(m) => reg.matcher = Some(Arc::new(m)),
+                    // Only a matcher too large to build fails; masking by hand stays correct.
+                    Err(_) => {
+                        let mut out = text.to_owned();
+                        for v in reg.values.iter().rev() {
+                            out = out.replace(v.as_str(), REDACTED);
+                        }
+                        return Cow::Owned(out);
+                    }
+                }
+            }
+            reg.matcher.clone().unwrap_or_else(|| unreachable!("just built"))
+        }
+    };
+    if !matcher.is_match(text) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    matcher.replace_all_with(text, &mut out, |_, _, dst| {
+        dst.push_str(REDACTED);
+        true
+    });
+    Cow::Owned(out)
+}
+
+/// Standard base64 with padding (RFC 4648), for [`register`]'s variants; too small a need for
+/// a dependency.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Secret {
@@ -264,6 +396,45 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("ghp_supersecret".into());
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+    }
+
+    #[test]
+    fn registered_values_and_their_encodings_are_masked() {
+        let v = "regtest-\"q\" w+/=-7c1e";
+        let _s = Secret::new(v.into());
+        let json = serde_json::to_string(v).unwrap();
+        let url: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        let b64 = base64(v.as_bytes());
+        for echoed in [v.to_owned(), json, url, b64] {
+            let text = format!("the server said <{echoed}> twice: {echoed}");
+            let masked = redact(&text);
+            assert!(!masked.contains(&echoed), "{masked}");
+            assert_eq!(masked.matches(REDACTED).count(), 2, "{masked}");
+        }
+        // Nothing registered matches: the text is borrowed, not copied.
+        assert!(matches!(redact("nothing to see"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn short_values_are_not_registered() {
+        let _s = Secret::new("main".into());
+        assert_eq!(redact("branch main"), "branch main");
+    }
+
+    #[test]
+    fn a_value_containing_another_is_masked_whole() {
+        let _a = Secret::new("nested-secret-91ab".into());
+        let _b = Secret::new("outer-nested-secret-91ab-tail".into());
+        assert_eq!(redact("x outer-nested-secret-91ab-tail y"), "x [redacted] y");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
     }
 
     #[test]
