@@ -3,8 +3,9 @@
 //! Design points, each a requirement of issue 3:
 //! - **Security.** HTTPS unless loopback ([`Endpoint`]); TLS verification cannot be turned off
 //!   (there is no option); redirects are followed only within the endpoint's origin, so the
-//!   token never reaches another host; the token lives in a sensitive header value and is masked
-//!   in any text taken from a server answer; `Debug` never shows it.
+//!   token never reaches another host; the token lives in a sensitive header value and, like every
+//!   credential the run resolved ([`crate::secret::redact`]), is masked in any text taken from a
+//!   server answer; `Debug` never shows it.
 //! - **Fewest requests.** [`GijApi::read_site`] reads projects, integrations and repositories
 //!   concurrently; each list is one request when it fits in a page, else the first page tells the
 //!   total and the remaining pages are fetched concurrently. No request is ever repeated except
@@ -160,7 +161,6 @@ struct Inner {
     http: reqwest::Client,
     endpoint: Endpoint,
     auth: HeaderValue,
-    token: Secret,
     retry: RetryPolicy,
     integration_page: u32,
     repository_page: u32,
@@ -407,7 +407,6 @@ impl Client {
                 http,
                 endpoint,
                 auth,
-                token: config.token,
                 retry: config.retry,
                 integration_page: config.integration_page_size,
                 repository_page: config.repository_page_size,
@@ -492,22 +491,18 @@ impl Client {
         self.inner.endpoint.url(path, query)
     }
 
-    /// Masks the token in text that came from the server, and keeps it short and printable.
+    /// Masks every credential the run has resolved (the token, git PATs and passwords: see
+    /// [`crate::secret::redact`]) in text that came from the server, and keeps it short and
+    /// printable: whitespace runs become one space, other control and bidi characters are
+    /// escaped ([`crate::escape::shown`]). Every server text that enters an [`ApiError`] goes
+    /// through here, so errors are clean wherever they are printed later.
     fn sanitise(&self, text: &str, max_chars: usize) -> String {
-        let token = self.inner.token.expose();
-        let masked = if token.len() >= 4 {
-            text.replace(token, "[redacted]")
-        } else {
-            text.to_owned()
-        };
+        let masked = crate::secret::redact(text);
         let mut out = String::new();
         let mut last_space = false;
+        let mut chars = 0;
         for c in masked.chars() {
-            let c = if c.is_control() || c.is_whitespace() {
-                ' '
-            } else {
-                c
-            };
+            let c = if c.is_whitespace() { ' ' } else { c };
             if c == ' ' {
                 if last_space || out.is_empty() {
                     continue;
@@ -516,8 +511,13 @@ impl Client {
             } else {
                 last_space = false;
             }
-            out.push(c);
-            if out.chars().count() >= max_chars {
+            if crate::escape::is_unsafe(c) {
+                out.push_str(&crate::escape::shown(c.encode_utf8(&mut [0; 4])));
+            } else {
+                out.push(c);
+            }
+            chars += 1;
+            if chars >= max_chars {
                 out.push('…');
                 break;
             }
@@ -972,7 +972,12 @@ impl Client {
                 .find(|b| !b.is_ascii_whitespace())
                 .is_some_and(|b| *b == b'{' || *b == b'[');
             let message = if looks_json {
-                format!("the JSON does not have the expected shape: {e}")
+                // serde quotes the offending value ("invalid type: string \"...\""), which
+                // may be an echoed credential or terminal escapes.
+                format!(
+                    "the JSON does not have the expected shape: {}",
+                    self.sanitise(&e.to_string(), 300)
+                )
             } else {
                 self.describe_body(&ans.headers, &ans.body)
             };

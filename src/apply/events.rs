@@ -176,7 +176,8 @@ impl Reporter {
 
     /// Records one event: the NDJSON line, then a bar update on a TTY or a plain line
     /// elsewhere. Takes `&self` so worker tasks holding an `Arc<Reporter>` report too.
-    pub fn emit(&self, event: Event) {
+    pub fn emit(&self, mut event: Event) {
+        clean(&mut event);
         let mut eta = self.eta.lock().unwrap_or_else(|e| e.into_inner());
         let overall = eta.as_mut().map(|t| {
             let now = self.elapsed().as_secs_f64();
@@ -213,6 +214,7 @@ impl Reporter {
     }
 
     fn write_ndjson(&self, event: &Event, eta_secs: Option<u64>) {
+        // `clean` masked the fields; this is the last line for anything added to an event later.
         if let Some(w) = &self.ndjson {
             let env = Envelope {
                 v: EVENTS_FORMAT_VERSION,
@@ -224,7 +226,7 @@ impl Reporter {
                 eta_secs,
             };
             if let (Ok(mut w), Ok(json)) = (w.lock(), serde_json::to_string(&env)) {
-                let _ = writeln!(w, "{json}");
+                let _ = writeln!(w, "{}", crate::secret::redact(&json));
                 let _ = w.flush();
             }
         }
@@ -344,6 +346,25 @@ fn overall_line(o: Overall, event: &Event) -> String {
             o.total,
             left(o.eta_secs)
         ),
+    }
+}
+
+/// Masks every resolved credential in the free-text fields of an event (error messages, skip
+/// and wait reasons, GIJ's state names: all may carry server text) and escapes their control and
+/// bidi characters, once, before the event reaches NDJSON, bars or lines. Keys and `what` come
+/// from gij.toml and the plan, which the loader already refuses control characters in.
+fn clean(event: &mut Event) {
+    let fix = |s: &mut String| {
+        let c = crate::escape::shown(&crate::secret::redact(s)).into_owned();
+        *s = c;
+    };
+    match event {
+        Event::Indexing { state, .. } => fix(state),
+        Event::ActionDone {
+            message: Some(m), ..
+        } => fix(m),
+        Event::Wait { reason } => fix(reason),
+        _ => {}
     }
 }
 

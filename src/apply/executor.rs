@@ -624,7 +624,9 @@ async fn run_simple<A: GijApi>(api: &A, s: &Step, rep: &Reporter, opts: &ExecOpt
     o
 }
 
-/// Formats an error with its causes on one line.
+/// Formats an error with its causes on one line, with every resolved credential masked and
+/// control and bidi characters escaped: the line goes into events, the account and the
+/// terminal, and a cause (an I/O error, a third-party error) may carry text nobody sanitised.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -633,7 +635,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         s.push_str(&c.to_string());
         cur = c.source();
     }
-    s
+    crate::escape::shown(&crate::secret::redact(&s)).into_owned()
 }
 
 async fn run_indexing<A: GijApi>(

@@ -76,7 +76,10 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         }
     }
     if let Some(out) = &args.out {
-        fs_err::write(out, crate::render::drift::json(&report))
+        fs_err::write(
+            out,
+            super::for_output(&crate::render::drift::json(&report), true, false),
+        )
             .with_context(|| format!("cannot write the drift report to `{}`", out.display()))?;
         if !g.quiet {
             anstream::eprintln!("Saved the drift report to `{}`", out.display());
@@ -87,6 +90,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         Format::Json => crate::render::drift::json(&report),
         Format::Markdown => crate::render::drift::markdown(&report),
     };
+    let text = super::for_output(&text, args.format == Format::Json, false);
     print!("{text}");
     Ok(exit_for(&report))
 }

@@ -56,7 +56,11 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         r
     })?;
     if args.format == ImportFormat::Json {
-        let text = crate::runbook::snapshot::Snapshot::from_site(&site).to_json();
+        let text = super::for_output(
+            &crate::runbook::snapshot::Snapshot::from_site(&site).to_json(),
+            true,
+            false,
+        );
         if to_stdout {
             print!("{text}");
         } else {
@@ -74,6 +78,9 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
     }
     let live = crate::plan::from_site(&site);
     let (text, notes) = crate::plan::import::to_toml(&live);
+    // Server strings are already TOML-escaped (`toml_string`); a credential echoed in one
+    // (a display name set to a token) is masked rather than written into the config.
+    let text = super::for_output(&text, false, false);
     for n in notes.iter().chain(&live.warnings) {
         anstream::eprintln!("warning: {n}");
     }

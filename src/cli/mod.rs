@@ -212,13 +212,58 @@ fn install_panic_hook() {
     }));
 }
 
-/// Prints an error and its causes to stderr, `error: ...` then `  caused by: ...` lines.
+/// Prints an error and its causes to stderr, `error: ...` then `  caused by: ...` lines. Each
+/// message has every resolved credential masked and its control and bidi characters escaped
+/// (one message, one line): the last line of defence for errors built from text nobody
+/// sanitised.
 pub fn report_error(e: &anyhow::Error) {
-    let mut msg = format!("error: {e}");
+    let clean = |m: String| crate::escape::shown(&crate::secret::redact(&m)).into_owned();
+    let mut msg = format!("error: {}", clean(e.to_string()));
     for cause in e.chain().skip(1) {
-        msg.push_str(&format!("\n  caused by: {cause}"));
+        msg.push_str(&format!("\n  caused by: {}", clean(cause.to_string())));
     }
     anstream::eprintln!("{msg}");
+}
+
+/// Text for stdout or stderr, as the last line of defence: every resolved credential masked,
+/// and no control or bidi character but the rendering's own line breaks, tabs and (when
+/// `colour`) SGR colour. Renderers escape each server string themselves; this catches what one
+/// forgets. JSON goes through [`crate::secret::redact`] only (serde escapes controls).
+pub(crate) fn for_terminal(text: &str, colour: bool) -> String {
+    crate::escape::terminal(&crate::secret::redact(text), colour).into_owned()
+}
+
+/// [`for_terminal`] for text and Markdown, [`crate::secret::redact`] alone for JSON: every
+/// document a command prints or writes goes through one of the two.
+pub(crate) fn for_output(text: &str, json: bool, colour: bool) -> String {
+    if json {
+        crate::secret::redact(text).into_owned()
+    } else {
+        for_terminal(text, colour)
+    }
+}
+
+/// The log writer: masks every resolved credential in each formatted log line and escapes
+/// bidi and control characters other than the line's own colour and line break, so a value a
+/// `debug!` shows (a server's name, an error) cannot leak a PAT or act on the terminal.
+/// tracing's formatter writes each event with one `write`, so a value is never split.
+struct RedactingWriter<W> {
+    out: W,
+    /// Whether the log is coloured: only then may SGR sequences pass.
+    colour: bool,
+}
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let masked = crate::secret::redact(&text);
+        let clean = crate::escape::terminal(&masked, self.colour);
+        self.out.write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn init_logging(g: &Global) {
@@ -239,7 +284,10 @@ fn init_logging(g: &Global) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(move || RedactingWriter {
+            out: std::io::stderr(),
+            colour: ansi,
+        })
         .with_target(false)
         .without_time()
         .try_init();

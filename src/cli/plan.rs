@@ -132,11 +132,12 @@ pub(crate) async fn compute_scoped(
 
 /// Renders a plan in the chosen format.
 pub(crate) fn render(plan: &Plan, format: Format, color: bool) -> String {
-    match format {
+    let text = match format {
         Format::Text => crate::render::text::render(plan, color),
         Format::Json => crate::render::json::render(plan),
         Format::Markdown => crate::render::markdown::render(plan),
-    }
+    };
+    super::for_output(&text, format == Format::Json, color)
 }
 
 /// Runs the command.

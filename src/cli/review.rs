@@ -79,6 +79,7 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
         Format::Json => crate::render::review::json(&review),
         Format::Markdown => crate::render::review::markdown(&review),
     };
+    let text = super::for_output(&text, args.format == Format::Json, false);
     print!("{text}");
     Ok(if args.detailed_exitcode {
         exit_for(&review)

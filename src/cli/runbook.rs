@@ -195,6 +195,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         Format::Markdown => crate::runbook::render::markdown(&book),
         Format::Json => crate::runbook::render::json(&book),
     };
+    let text = super::for_output(&text, format == Format::Json, false);
     print!("{text}");
     if !text.ends_with('\n') {
         println!();

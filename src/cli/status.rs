@@ -183,13 +183,22 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         r
     })?;
     match (args.format, args.watch) {
-        (Format::Json, _) => print!("{}", crate::render::status::json(&report)),
-        (Format::Text, false) => print!("{}", crate::render::status::text(&report)),
+        (Format::Json, _) => print!(
+            "{}",
+            super::for_output(&crate::render::status::json(&report), true, false)
+        ),
+        (Format::Text, false) => print!(
+            "{}",
+            super::for_output(&crate::render::status::text(&report), false, false)
+        ),
         // On a terminal the last drawing ends with the verdict; off one, the change lines
         // are closed by it.
         (Format::Text, true) => {
             if !redraw && !g.quiet {
-                println!("{}", crate::render::status::verdict(&report));
+                println!(
+                    "{}",
+                    super::for_terminal(&crate::render::status::verdict(&report), false)
+                );
             }
         }
     }
@@ -202,7 +211,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
 fn draw(report: &StatusReport, prev: Option<&StatusReport>, redraw: bool, drawn: usize) -> usize {
     let mut stdout = std::io::stdout().lock();
     if redraw {
-        let text = crate::render::status::text(report);
+        let text = super::for_terminal(&crate::render::status::text(report), false);
         if drawn > 0 {
             // Up `drawn` lines to the first column, then clear to the end of the screen.
             let _ = write!(stdout, "\x1b[{drawn}F\x1b[J");
@@ -212,7 +221,8 @@ fn draw(report: &StatusReport, prev: Option<&StatusReport>, redraw: bool, drawn:
         return text.lines().count();
     }
     let changed = crate::status::changed(prev, report);
-    let _ = write!(stdout, "{}", crate::render::status::change_lines(&changed));
+    let lines = crate::render::status::change_lines(&changed);
+    let _ = write!(stdout, "{}", super::for_terminal(&lines, false));
     let _ = stdout.flush();
     0
 }

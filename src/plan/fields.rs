@@ -114,7 +114,10 @@ pub fn toml_value(v: &Value) -> String {
     }
 }
 
-/// Quotes a string as a TOML basic string.
+/// Quotes a string as a TOML basic string. Control characters and the bidi and separator
+/// characters of [`crate::escape::is_unsafe`] are written as `\uXXXX` escapes, so a server
+/// string copied into gij.toml (import) or shown in a plan is inert on a terminal and still
+/// reads back as exactly the same string.
 pub fn toml_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -125,7 +128,7 @@ pub fn toml_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if crate::escape::is_unsafe(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }
     }

@@ -52,6 +52,18 @@ pub enum PlanFileError {
         found: String,
     },
     /// The content does not match its checksum.
+    /// The plan holds text equal to a credential this run resolved (a server string that
+    /// echoes one). A saved plan must be exact (its checksum covers every string), so it is
+    /// not saved masked; it is not saved at all.
+    #[error(
+        "not saving the plan to `{}`: it would contain a credential this run read (a string the \
+         site returned, such as a display name, holds it); rename it on the site and plan again",
+        .path.display()
+    )]
+    HoldsSecret {
+        /// The file not written.
+        path: PathBuf,
+    },
     #[error(
         "`{}` was modified after it was made (checksum mismatch); make the plan again", .path.display()
     )]
@@ -105,8 +117,14 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    let text = to_string(plan);
+    if crate::secret::redact(&text) != text {
+        return Err(PlanFileError::HoldsSecret {
+            path: path.to_owned(),
+        });
+    }
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    std::io::Write::write_all(&mut tmp, to_string(plan).as_bytes()).map_err(err)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }

@@ -58,7 +58,12 @@ fn item_line(i: &Item) -> String {
 fn undeclared_line(u: &UnmanagedIntegration) -> String {
     format!(
         "#{} {} `{}` {:?} ({} repositories), suggested key `{}`",
-        u.id, u.service, u.owner, u.display_name, u.repositories, u.suggested_key
+        u.id,
+        u.service,
+        crate::escape::shown(&u.owner),
+        u.display_name,
+        u.repositories,
+        u.suggested_key
     )
 }
 
@@ -147,7 +152,8 @@ pub fn schema() -> String {
 /// Escapes text for a Markdown table cell, list item or inline HTML (every Markdown rendering
 /// uses it): no `|`, backtick, HTML or line break can leak out of its place.
 pub fn cell(s: &str) -> String {
-    s.replace('&', "&amp;")
+    crate::escape::shown(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('|', "\\|")

@@ -93,7 +93,7 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
                 let _ = writeln!(
                     body,
                     "- {service} {} {:?} ({repositories} repositories)",
-                    fence_safe(owner),
+                    fence_safe(&crate::escape::shown(owner)),
                     fence_safe(display_name)
                 );
             }
@@ -106,8 +106,8 @@ fn details_block(key: &str, actions: &[&Action]) -> String {
                     body,
                     "- {} {} at {} {:?} ({old_repositories} repositories)",
                     old.service,
-                    fence_safe(&old.owner),
-                    fence_safe(&old.origin),
+                    fence_safe(&crate::escape::shown(&old.owner)),
+                    fence_safe(&crate::escape::shown(&old.origin)),
                     fence_safe(&old.display_name)
                 );
                 create_diff_lines(create, &mut body);

@@ -13,6 +13,7 @@ use super::{
     ALLOWANCES_TITLE, AllowanceNote, REFUSALS_TITLE, STILL_INDEXING_TITLE, allowance_notes,
     duration, refusal_line, still_indexing_line,
 };
+use crate::escape::shown;
 use crate::model::{Field, Settings};
 use crate::plan::fields::{self, field_name, toml_string, toml_value};
 use crate::plan::{
@@ -204,7 +205,7 @@ fn list_keys(v: &serde_json::Value) -> String {
 
 fn repo_list(r: &[crate::plan::RepoRef]) -> String {
     r.iter()
-        .map(|r| format!("{} (#{})", r.name, r.id))
+        .map(|r| format!("{} (#{})", shown(&r.name), r.id))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -250,7 +251,8 @@ fn action_body(a: &Action, p: Paint, out: &mut String) {
                 out,
                 "    {}",
                 p.red(&format!(
-                    "- delete {service} `{owner}` {display_name:?} ({repositories} repositories; clones are kept)"
+                    "- delete {service} `{}` {display_name:?} ({repositories} repositories; clones are kept)",
+                    shown(owner)
                 ))
             );
         }
@@ -264,7 +266,10 @@ fn action_body(a: &Action, p: Paint, out: &mut String) {
                 "    {}",
                 p.red(&format!(
                     "- delete {} `{}` at {} {:?} ({old_repositories} repositories)",
-                    old.service, old.owner, old.origin, old.display_name
+                    old.service,
+                    shown(&old.owner),
+                    shown(&old.origin),
+                    old.display_name
                 ))
             );
             create_body(create, p, out);
@@ -443,7 +448,12 @@ pub fn render(plan: &Plan, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  ? #{} {} `{}` {:?} ({} repositories), suggested key `{}`",
-                u.id, u.service, u.owner, u.display_name, u.repositories, u.suggested_key
+                u.id,
+                u.service,
+                shown(&u.owner),
+                u.display_name,
+                u.repositories,
+                u.suggested_key
             );
         }
     }
