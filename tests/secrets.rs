@@ -282,3 +282,185 @@ fn the_dev_server_does_not_print_its_admin_token() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_no_secret("dev-server", &format!("{first}{stderr}"));
 }
+
+/// What the proxy in front of the dev-server does to the create request (`POST
+/// /rest/gitplugin/1.0/integration`), whose body carries the git PAT.
+#[derive(Clone, Copy)]
+enum Echo {
+    /// A 422 whose `error` quotes the whole request body and whose `advice` names the PAT.
+    Unprocessable,
+    /// Not the create: the project list answered with the API token as a JSON string, which
+    /// serde's decode message ("invalid type: string \"...\"") quotes.
+    DecodeQuote,
+    /// A 500 HTML page quoting the body percent-encoded and the PAT in base64 (a proxy's dump).
+    Encoded,
+}
+
+/// A loopback proxy that forwards every request to `upstream` (an in-process dev-server) and
+/// answers the create request itself, echoing the credential as `echo` says.
+fn echoing_proxy(rt: &tokio::runtime::Runtime, upstream: String, echo: Echo) -> String {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode, header};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+        let client = client.clone();
+        let upstream = upstream.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let bytes = to_bytes(body, 16 << 20).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let path = parts.uri.path().to_owned();
+            if matches!(echo, Echo::DecodeQuote) && path == "/rest/api/2/project" {
+                return (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    serde_json::json!(API_TOKEN).to_string(),
+                )
+                    .into_response();
+            }
+            if parts.method == axum::http::Method::POST
+                && path == "/rest/gitplugin/1.0/integration"
+            {
+                let json = |status: StatusCode, v: serde_json::Value| {
+                    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string())
+                        .into_response()
+                };
+                return match echo {
+                    Echo::Unprocessable => json(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        serde_json::json!({
+                            "success": false,
+                            "error": format!("cannot log in with {text}"),
+                            "advice": format!("token `{ENV_CRED}` was refused by the git service"),
+                        }),
+                    ),
+                    Echo::DecodeQuote => StatusCode::IM_A_TEAPOT.into_response(),
+                    Echo::Encoded => {
+                        let url: String =
+                            url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+                        let b64 = base64_of(ENV_CRED);
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("<html><title>auth {b64} body {url}</title></html>"),
+                        )
+                            .into_response()
+                    }
+                };
+            }
+            let mut out = client.request(
+                parts.method.clone(),
+                format!("{upstream}{}", parts.uri),
+            );
+            for (k, v) in &parts.headers {
+                if k != header::HOST {
+                    out = out.header(k, v);
+                }
+            }
+            match out.body(bytes).send().await {
+                Ok(r) => {
+                    let status = r.status();
+                    let ct = r.headers().get(header::CONTENT_TYPE).cloned();
+                    let body = r.bytes().await.unwrap_or_default();
+                    let mut resp = (status, body).into_response();
+                    if let Some(ct) = ct {
+                        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+                    }
+                    resp
+                }
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+fn base64_of(s: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.as_bytes().chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for (i, sh) in [18, 12, 6, 0].into_iter().enumerate() {
+            out.push(if i <= c.len() { A[((n >> sh) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// A git PAT read from `env:` is sent in the create body; a server that echoes it back, in a
+/// 422's `error` and `advice`, in a value serde's decode error quotes, or percent-encoded and
+/// in base64 in an error page, must not get it printed: not in the error report, the apply
+/// lines, the NDJSON events nor the trace log; nor may the API token a decode error quotes.
+/// Before the redaction registry only the API token
+/// was masked, and every one of these printed the PAT.
+#[test]
+fn a_server_echoing_a_git_pat_has_it_masked_everywhere() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(DevServer::start(DevServerConfig {
+            seed: Some(SeedSource::Path(
+                root().join("examples/quickstart/seed.json"),
+            )),
+            time_scale: 0.0,
+            admin_tokens: vec![Secret::new(API_TOKEN.into())],
+            ..DevServerConfig::default()
+        }))
+        .unwrap();
+    for echo in [Echo::Unprocessable, Echo::DecodeQuote, Echo::Encoded] {
+        let ep = echoing_proxy(&rt, server.base_url(), echo);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(
+            dir.join("gij.toml"),
+            "version = 1\n\n[integrations.acme-gitlab]\nservice = \"gitlab-self-managed\"\n\
+             host = \"https://gitlab.acme.internal\"\nowner = \"platform\"\n\
+             credential = \"env:ACME_GH\"\nprojects = [\"OPS\"]\n",
+        )
+        .unwrap();
+        let events = dir.join("events.ndjson");
+        let events_arg = events.to_string_lossy().into_owned();
+        let out = gijctl(
+            dir,
+            &[
+                "-vv",
+                "apply",
+                "-c",
+                "gij.toml",
+                "--endpoint",
+                &ep,
+                "--auto-approve",
+                "--max-attempts",
+                "1",
+                "--events",
+                &events_arg,
+            ],
+            &[TRACE[0], TRACE[1], ("GIJ_TOKEN", API_TOKEN)],
+        );
+        let what = match echo {
+            Echo::Unprocessable => "422 echo",
+            Echo::DecodeQuote => "decode quote",
+            Echo::Encoded => "encoded echo",
+        };
+        assert_ne!(out.code, 0, "{what}: {}", out.all());
+        assert!(out.all().contains("[redacted]"), "{what}: nothing masked?\n{}", out.all());
+        check(what, &out);
+        let ev = std::fs::read_to_string(&events).unwrap_or_default();
+        assert_no_secret(&format!("{what} events"), &ev);
+        for form in [
+            url::form_urlencoded::byte_serialize(ENV_CRED.as_bytes()).collect::<String>(),
+            base64_of(ENV_CRED).trim_end_matches('=').to_owned(),
+        ] {
+            assert!(!out.all().contains(&form), "{what}: `{form}` leaked:\n{}", out.all());
+        }
+    }
+    drop(server);
+}
