@@ -381,3 +381,188 @@ fn the_token_is_not_sent_after_a_cross_host_redirect() {
     );
     assert_eq!(other.with_token.load(Ordering::SeqCst), 0);
 }
+
+/// Characters that must never reach a terminal raw from a server: ESC (CSI and OSC sequences),
+/// BEL, CR, a C1 CSI, DEL and the bidi overrides and isolates.
+const HOSTILE: [char; 9] = [
+    '\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{7f}', '\u{202e}', '\u{202d}', '\u{2066}', '\u{200f}',
+];
+
+fn assert_inert(what: &str, text: &str) {
+    for c in HOSTILE {
+        assert!(
+            !text.contains(c),
+            "{what}: raw U+{:04X} printed:\n{}",
+            c as u32,
+            text.escape_debug()
+        );
+    }
+}
+
+/// Error texts are server text too: a 4xx/5xx `error` or `advice`, an HTML title, a Jira
+/// `errorMessages` list, and a `success: false`, each
+/// holding escape sequences and bidi overrides, must be printed escaped (`\u{1b}`, `\u{202e}`)
+/// and on one line. Before, the sanitiser turned C0 controls into spaces but let C1 and bidi
+/// characters through. (serde's own decode messages quote values with `{:?}`, already escaped.)
+#[test]
+fn hostile_error_texts_are_escaped() {
+    let cases: Vec<Case> = vec![
+        (
+            "422 error and advice",
+            || {
+                json(
+                    422,
+                    "{\"success\":false,\"error\":\"bad \\u001b]0;pwned\\u0007 \\u009b2J\",\
+                     \"advice\":\"read \\u202etxt.exe\\u202c carefully\"}",
+                )
+            },
+            "422 Unprocessable",
+        ),
+        (
+            "500 Jira errorMessages",
+            || {
+                json(
+                    500,
+                    "{\"errorMessages\":[\"\\u001b[2J\\u001b[Hcleared\",\"\\u2066iso\\u2069 \\u200f\"]}",
+                )
+            },
+            "500 server error",
+        ),
+        (
+            "HTML title",
+            || {
+                (
+                    StatusCode::BAD_GATEWAY,
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<html><title>\u{1b}[31mproxy\u{202e} \u{7f}down</title></html>",
+                )
+                    .into_response()
+            },
+            "the server answered HTML",
+        ),
+        (
+            "200 success=false",
+            || json(200, "{\"success\":false,\"error\":\"locked \\u202dby\\u001b[8m admin\"}"),
+            "success=false",
+        ),
+    ];
+    for (what, answer, expect) in cases {
+        let mock = serve([127, 0, 0, 1], answer);
+        let out = plan(&mock.base, "1");
+        assert_refused(what, &out, expect);
+        assert_inert(what, &out.all());
+        assert!(
+            out.stderr.contains("\\u{"),
+            "{what}: nothing escaped, was the text dropped?\n{}",
+            out.stderr
+        );
+    }
+}
+
+/// A dev-server seeded with hostile names: a group (owner) with a clear-screen sequence, an
+/// RTL override and a newline, a repository with an OSC title sequence, a display name with
+/// colour and an override. Nothing gijctl prints about the site (plan in text and Markdown,
+/// drift, status, runbook, import, the `-vv` log) may carry those characters raw, and import's
+/// gij.toml must be valid TOML that reads back as the very same strings. Before, the plan
+/// printed the owner raw (ESC, U+202E and a forged line) and import wrote U+202E raw.
+#[test]
+fn hostile_names_from_a_seeded_site_are_inert_everywhere() {
+    let evil_group = "evil\u{1b}[2J\u{202e}grp\nfake";
+    let evil_repo = "repo\u{1b}]0;pwned\u{7}\u{2066}";
+    let evil_name = "Evil \u{1b}[31mred\u{202e} name\u{9b}";
+    let mut seed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/quickstart/seed.json")).unwrap(),
+    )
+    .unwrap();
+    let gitlab = &mut seed["catalog"]["services"][1];
+    gitlab["groups"].as_array_mut().unwrap().push(serde_json::json!(
+        {"name": evil_group, "repositories": [{"name": evil_repo, "commits": 10}]}));
+    gitlab["tokens"].as_array_mut().unwrap().push(serde_json::json!(
+        {"value": "hostile-seed-pat", "groups": [evil_group]}));
+    seed["integrations"].as_array_mut().unwrap().push(serde_json::json!({
+        "type": "GITLAB_SERVER", "origin": "https://gitlab.acme.internal", "group": evil_group,
+        "authMethod": "PAT", "credential": "hostile-seed-pat",
+        "settings": {"displayName": evil_name}}));
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_path = tmp.path().join("seed.json");
+    std::fs::write(&seed_path, seed.to_string()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(gijctl::devserver::DevServer::start(
+            gijctl::devserver::DevServerConfig {
+                seed: Some(gijctl::devserver::SeedSource::Path(seed_path)),
+                time_scale: 0.0,
+                admin_tokens: vec![gijctl::secret::Secret::new(TOKEN.into())],
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let ep = server.base_url();
+    let cfg = root().join("examples/quickstart/gij.toml");
+    let cfg = cfg.to_string_lossy();
+    let env = [("GIJ_TOKEN", TOKEN), ("GIJCTL_LOG", "debug")];
+    let dir = root();
+    for args in [
+        vec!["plan", "-c", &cfg, "--endpoint", &ep],
+        vec!["plan", "-c", &cfg, "--endpoint", &ep, "--format", "markdown"],
+        vec!["--color", "always", "plan", "-c", &cfg, "--endpoint", &ep],
+        vec!["drift", "-c", &cfg, "--endpoint", &ep],
+        vec!["drift", "-c", &cfg, "--endpoint", &ep, "--format", "markdown"],
+        vec!["status", "--endpoint", &ep],
+        vec!["runbook", "-c", &cfg, "--endpoint", &ep, "--format", "text"],
+        vec!["import", "--endpoint", &ep, "-o", "-"],
+    ] {
+        let out = gijctl(&dir, &args, &env);
+        let what = format!("{args:?}");
+        assert!(out.code == 0 || out.code == 2, "{what}: {}", out.all());
+        // Colour is gijctl's own: with `--color always`, only SGR sequences may remain, so
+        // strip them before looking.
+        let text = strip_sgr(&out.all());
+        assert_inert(&what, &text);
+        assert!(
+            !out.stdout.lines().any(|l| l.trim_start().starts_with("fake")),
+            "{what}: a server newline forged a line:\n{}",
+            out.stdout
+        );
+        if args[0] == "import" {
+            let doc: toml::Table = toml::from_str(&out.stdout).expect("import writes valid TOML");
+            let owners: Vec<&str> = doc["integrations"]
+                .as_table()
+                .unwrap()
+                .values()
+                .filter_map(|i| i.get("owner").and_then(|o| o.as_str()))
+                .collect();
+            assert!(owners.contains(&evil_group), "{owners:?}");
+            let names: Vec<&str> = doc["integrations"]
+                .as_table()
+                .unwrap()
+                .values()
+                .filter_map(|i| i.get("display-name").and_then(|o| o.as_str()))
+                .collect();
+            assert!(names.contains(&evil_name), "{names:?}");
+        }
+    }
+    drop(server);
+}
+
+/// Removes SGR colour sequences (`ESC [ digits;... m`), the only escapes gijctl emits itself.
+fn strip_sgr(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("\u{1b}[") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 2..];
+        let n = tail
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b';')
+            .count();
+        if tail.as_bytes().get(n) == Some(&b'm') {
+            rest = &tail[n + 1..];
+        } else {
+            out.push('\u{1b}');
+            rest = &rest[i + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -626,7 +626,11 @@ impl<'a> Builder<'a> {
         for u in &self.plan.unmanaged {
             notes.push(format!(
                 "#{} {:?} ({} `{}`) is not in {} and is left alone",
-                u.id, u.display_name, u.service, u.owner, self.inp.config_label
+                u.id,
+                u.display_name,
+                u.service,
+                crate::escape::shown(&u.owner),
+                self.inp.config_label
             ));
         }
         Runbook {
@@ -722,7 +726,11 @@ impl<'a> Builder<'a> {
                         StepKind::Delete,
                         format!(
                             "`{}`: delete #{id} {:?} ({} `{}` at {}), replaced by the new integration",
-                            d.key, old.display_name, old.service, old.owner, old.origin
+                            d.key,
+                            old.display_name,
+                            old.service,
+                            crate::escape::shown(&old.owner),
+                            crate::escape::shown(&old.origin)
                         ),
                         vec![
                             guide::edit_integration(&old.display_name, Some(id)),
@@ -960,8 +968,10 @@ impl<'a> Builder<'a> {
         enable: &[RepoRef],
         disable: &[RepoRef],
     ) -> Step {
-        let on: Vec<String> = enable.iter().map(|r| r.name.clone()).collect();
-        let off: Vec<String> = disable.iter().map(|r| r.name.clone()).collect();
+        // Repository names come from the site: escaped, one name per name.
+        let shown = |r: &RepoRef| crate::escape::shown(&r.name).into_owned();
+        let on: Vec<String> = enable.iter().map(shown).collect();
+        let off: Vec<String> = disable.iter().map(shown).collect();
         let mut what = Vec::new();
         let mut details = vec![open.to_owned()];
         if !on.is_empty() {
@@ -1253,7 +1263,8 @@ impl<'a> Builder<'a> {
             &a.key,
             StepKind::Delete,
             format!(
-                "Delete #{id} {display_name:?} ({service} `{owner}`, {repositories} repositories)"
+                "Delete #{id} {display_name:?} ({service} `{}`, {repositories} repositories)",
+                crate::escape::shown(owner)
             ),
             vec![
                 guide::edit_integration(display_name, Some(id)),
