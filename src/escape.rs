@@ -59,9 +59,7 @@ pub fn shown(s: &str) -> Cow<'_, str> {
 /// (cursor movement, clear screen, OSC titles and links) is escaped, so even a string a
 /// renderer forgot to escape cannot act on the terminal.
 pub fn terminal(s: &str, keep_colour: bool) -> Cow<'_, str> {
-    let needs = s
-        .chars()
-        .any(|c| is_unsafe(c) && c != '\n' && c != '\t');
+    let needs = s.chars().any(|c| is_unsafe(c) && c != '\n' && c != '\t');
     if !needs {
         return Cow::Borrowed(s);
     }

@@ -318,7 +318,9 @@ pub fn redact(text: &str) -> Cow<'_, str> {
                     }
                 }
             }
-            reg.matcher.clone().unwrap_or_else(|| unreachable!("just built"))
+            reg.matcher
+                .clone()
+                .unwrap_or_else(|| unreachable!("just built"))
         }
     };
     if !matcher.is_match(text) {
@@ -335,11 +337,14 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// Standard base64 with padding (RFC 4648), for [`register`]'s variants; too small a need for
 /// a dependency.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
@@ -425,7 +430,10 @@ mod tests {
     fn a_value_containing_another_is_masked_whole() {
         let _a = Secret::new("nested-secret-91ab".into());
         let _b = Secret::new("outer-nested-secret-91ab-tail".into());
-        assert_eq!(redact("x outer-nested-secret-91ab-tail y"), "x [redacted] y");
+        assert_eq!(
+            redact("x outer-nested-secret-91ab-tail y"),
+            "x [redacted] y"
+        );
     }
 
     #[test]

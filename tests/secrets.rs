@@ -319,11 +319,14 @@ fn echoing_proxy(rt: &tokio::runtime::Runtime, upstream: String, echo: Echo) -> 
                 )
                     .into_response();
             }
-            if parts.method == axum::http::Method::POST
-                && path == "/rest/gitplugin/1.0/integration"
+            if parts.method == axum::http::Method::POST && path == "/rest/gitplugin/1.0/integration"
             {
                 let json = |status: StatusCode, v: serde_json::Value| {
-                    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string())
+                    (
+                        status,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        v.to_string(),
+                    )
                         .into_response()
                 };
                 return match echo {
@@ -348,10 +351,7 @@ fn echoing_proxy(rt: &tokio::runtime::Runtime, upstream: String, echo: Echo) -> 
                     }
                 };
             }
-            let mut out = client.request(
-                parts.method.clone(),
-                format!("{upstream}{}", parts.uri),
-            );
+            let mut out = client.request(parts.method.clone(), format!("{upstream}{}", parts.uri));
             for (k, v) in &parts.headers {
                 if k != header::HOST {
                     out = out.header(k, v);
@@ -390,7 +390,11 @@ fn base64_of(s: &str) -> String {
             | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
             | u32::from(*c.get(2).unwrap_or(&0));
         for (i, sh) in [18, 12, 6, 0].into_iter().enumerate() {
-            out.push(if i <= c.len() { A[((n >> sh) & 63) as usize] as char } else { '=' });
+            out.push(if i <= c.len() {
+                A[((n >> sh) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     out
@@ -451,7 +455,11 @@ fn a_server_echoing_a_git_pat_has_it_masked_everywhere() {
             Echo::Encoded => "encoded echo",
         };
         assert_ne!(out.code, 0, "{what}: {}", out.all());
-        assert!(out.all().contains("[redacted]"), "{what}: nothing masked?\n{}", out.all());
+        assert!(
+            out.all().contains("[redacted]"),
+            "{what}: nothing masked?\n{}",
+            out.all()
+        );
         check(what, &out);
         let ev = std::fs::read_to_string(&events).unwrap_or_default();
         assert_no_secret(&format!("{what} events"), &ev);
@@ -459,7 +467,11 @@ fn a_server_echoing_a_git_pat_has_it_masked_everywhere() {
             url::form_urlencoded::byte_serialize(ENV_CRED.as_bytes()).collect::<String>(),
             base64_of(ENV_CRED).trim_end_matches('=').to_owned(),
         ] {
-            assert!(!out.all().contains(&form), "{what}: `{form}` leaked:\n{}", out.all());
+            assert!(
+                !out.all().contains(&form),
+                "{what}: `{form}` leaked:\n{}",
+                out.all()
+            );
         }
     }
     drop(server);

@@ -442,7 +442,12 @@ fn hostile_error_texts_are_escaped() {
         ),
         (
             "200 success=false",
-            || json(200, "{\"success\":false,\"error\":\"locked \\u202dby\\u001b[8m admin\"}"),
+            || {
+                json(
+                    200,
+                    "{\"success\":false,\"error\":\"locked \\u202dby\\u001b[8m admin\"}",
+                )
+            },
             "success=false",
         ),
     ];
@@ -475,11 +480,20 @@ fn hostile_names_from_a_seeded_site_are_inert_everywhere() {
     )
     .unwrap();
     let gitlab = &mut seed["catalog"]["services"][1];
-    gitlab["groups"].as_array_mut().unwrap().push(serde_json::json!(
+    gitlab["groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
         {"name": evil_group, "repositories": [{"name": evil_repo, "commits": 10}]}));
-    gitlab["tokens"].as_array_mut().unwrap().push(serde_json::json!(
+    gitlab["tokens"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
         {"value": "hostile-seed-pat", "groups": [evil_group]}));
-    seed["integrations"].as_array_mut().unwrap().push(serde_json::json!({
+    seed["integrations"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
         "type": "GITLAB_SERVER", "origin": "https://gitlab.acme.internal", "group": evil_group,
         "authMethod": "PAT", "credential": "hostile-seed-pat",
         "settings": {"displayName": evil_name}}));
@@ -504,10 +518,26 @@ fn hostile_names_from_a_seeded_site_are_inert_everywhere() {
     let dir = root();
     for args in [
         vec!["plan", "-c", &cfg, "--endpoint", &ep],
-        vec!["plan", "-c", &cfg, "--endpoint", &ep, "--format", "markdown"],
+        vec![
+            "plan",
+            "-c",
+            &cfg,
+            "--endpoint",
+            &ep,
+            "--format",
+            "markdown",
+        ],
         vec!["--color", "always", "plan", "-c", &cfg, "--endpoint", &ep],
         vec!["drift", "-c", &cfg, "--endpoint", &ep],
-        vec!["drift", "-c", &cfg, "--endpoint", &ep, "--format", "markdown"],
+        vec![
+            "drift",
+            "-c",
+            &cfg,
+            "--endpoint",
+            &ep,
+            "--format",
+            "markdown",
+        ],
         vec!["status", "--endpoint", &ep],
         vec!["runbook", "-c", &cfg, "--endpoint", &ep, "--format", "text"],
         vec!["import", "--endpoint", &ep, "-o", "-"],
@@ -520,7 +550,9 @@ fn hostile_names_from_a_seeded_site_are_inert_everywhere() {
         let text = strip_sgr(&out.all());
         assert_inert(&what, &text);
         assert!(
-            !out.stdout.lines().any(|l| l.trim_start().starts_with("fake")),
+            !out.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("fake")),
             "{what}: a server newline forged a line:\n{}",
             out.stdout
         );

@@ -80,7 +80,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
             out,
             super::for_output(&crate::render::drift::json(&report), true, false),
         )
-            .with_context(|| format!("cannot write the drift report to `{}`", out.display()))?;
+        .with_context(|| format!("cannot write the drift report to `{}`", out.display()))?;
         if !g.quiet {
             anstream::eprintln!("Saved the drift report to `{}`", out.display());
         }
