@@ -152,13 +152,14 @@ pub fn schema() -> String {
 /// Escapes text for a Markdown table cell, list item or inline HTML (every Markdown rendering
 /// uses it): no `|`, backtick, HTML or line break can leak out of its place.
 pub fn cell(s: &str) -> String {
-    crate::escape::shown(s)
+    // A line break ends a table row: it becomes a space; any other control or bidi character
+    // is escaped (a cell often holds a server string).
+    crate::escape::shown(&s.replace('\n', " "))
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('|', "\\|")
         .replace('`', "'")
-        .replace('\n', " ")
 }
 
 fn item_row(i: &Item) -> String {
@@ -284,6 +285,7 @@ mod tests {
     #[test]
     fn cells_cannot_break_the_table() {
         assert_eq!(cell("a|b<c>`\nd"), "a\\|b&lt;c&gt;' d");
+        assert_eq!(cell("x\u{1b}[2J\u{202e}y"), "x\\u{1b}[2J\\u{202e}y");
     }
 
     /// Fails when `schema/drift.schema.json` is out of date; run with `GIJCTL_UPDATE_SCHEMA=1`.
