@@ -10,8 +10,8 @@ use anyhow::Context;
 
 use super::{Exit, Global};
 use crate::devserver::{
-    DevServer, DevServerConfig, FaultConfig, Profile, RateLimitConfig, SeedSource, SiteSpec, generate,
-    indexing,
+    DevServer, DevServerConfig, FaultConfig, Profile, RateLimitConfig, SeedSource, SiteSpec,
+    generate, indexing,
 };
 use crate::secret::Secret;
 

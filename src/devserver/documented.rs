@@ -301,11 +301,9 @@ pub fn web_links(integration_type: &str, web: &str) -> (&'static str, Vec<(&'sta
         "GITLAB" | "GITLAB_SERVER" | "GITLAB_SERVER_LEGACY" => {
             ("gitlab", "#diff-${num}", "merge_requests/${mergereqId}")
         }
-        "AZURE" | "VSTS" | "AZURE_DEVOPS" | "TFS_SERVER" => (
-            "vsts",
-            "?path=${path}",
-            "pullrequest/${mergereqId}",
-        ),
+        "AZURE" | "VSTS" | "AZURE_DEVOPS" | "TFS_SERVER" => {
+            ("vsts", "?path=${path}", "pullrequest/${mergereqId}")
+        }
         "BITBUCKET" | "BITBUCKET_SERVER" => {
             ("bitbucket", "#chg-${path}", "pull-requests/${mergereqId}")
         }
@@ -394,7 +392,10 @@ mod tests {
         assert_eq!(base64_decode("not base64!"), None);
         let u = uuid_v4();
         assert_eq!(u.len(), 36);
-        assert_eq!(u.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert_eq!(
+            u.split('-').map(str::len).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
         assert_eq!(&u[14..15], "4");
     }
 
@@ -415,10 +416,7 @@ mod tests {
     fn web_links_follow_the_examples() {
         let (kind, f) = web_links("GITHUB", "https://github.com/TestOrg/test-repo");
         assert_eq!(kind, "github");
-        assert_eq!(
-            f[0].1,
-            "https://github.com/TestOrg/test-repo/commit/${rev}"
-        );
+        assert_eq!(f[0].1, "https://github.com/TestOrg/test-repo/commit/${rev}");
         assert_eq!(
             f[1].1,
             "https://github.com/TestOrg/test-repo/commit/${rev}#diff-${sha256path}"

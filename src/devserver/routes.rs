@@ -108,10 +108,7 @@ struct Thread {
 /// The path of the reindex webhook URL of a repository or integration (the `<secret_key>` of
 /// GIJ's webhooks page): a hash of the id, so tests and users can compute it.
 pub(super) fn webhook_path(id: u64) -> String {
-    format!(
-        "/rest/gitplugin/webhook/1.0/reindex/{}",
-        webhook_secret(id)
-    )
+    format!("/rest/gitplugin/webhook/1.0/reindex/{}", webhook_secret(id))
 }
 
 fn webhook_secret(id: u64) -> String {
@@ -291,7 +288,10 @@ pub(super) fn jira_fill(refill_per_sec: f64, scale: f64) -> (u64, u64) {
         (per_real_sec.floor() as u64, 1)
     } else if per_real_sec > 0.0 {
         let interval = (1.0 / per_real_sec).ceil();
-        ((per_real_sec * interval).floor().max(1.0) as u64, interval as u64)
+        (
+            (per_real_sec * interval).floor().max(1.0) as u64,
+            interval as u64,
+        )
     } else {
         (0, 1)
     }
@@ -499,7 +499,10 @@ fn clone_url(site: &SiteState, r: &RepoRec) -> Option<String> {
             .map(str::to_owned);
     };
     if parent.integration_type == "FILESPACE" {
-        let root = parent.origin.trim_end_matches('*').trim_end_matches(['/', '\\']);
+        let root = parent
+            .origin
+            .trim_end_matches('*')
+            .trim_end_matches(['/', '\\']);
         return Some(format!("{root}/{}/{}", r.group, r.name));
     }
     let o = parent.origin.trim_start_matches("https://api.");
@@ -1830,7 +1833,11 @@ async fn update_repository(State(sh): Sh, body: Bytes) -> Res {
         }
     }
     after_mutation(&sh, &site);
-    ok_json(repo_document(&site, &site.repositories[&id], RepoAnswer::Update))
+    ok_json(repo_document(
+        &site,
+        &site.repositories[&id],
+        RepoAnswer::Update,
+    ))
 }
 
 /// `DELETE /rest/gitplugin/1.0/repository?id=N&deleteFiles=…`
