@@ -10,8 +10,8 @@ use anyhow::Context;
 
 use super::{Exit, Global};
 use crate::devserver::{
-    DevServer, DevServerConfig, FaultConfig, RateLimitConfig, SeedSource, SiteSpec, generate,
-    indexing,
+    DevServer, DevServerConfig, FaultConfig, Profile, RateLimitConfig, SeedSource, SiteSpec,
+    generate, indexing,
 };
 use crate::secret::Secret;
 
@@ -60,9 +60,31 @@ pub struct Args {
     /// API token of an ordinary Jira user (can be repeated)
     #[arg(long, value_name = "TOKEN")]
     user_token: Vec<String>,
+    /// Which answers to give: `extended` (GIJ's API plus gijctl's extensions) or `documented`
+    /// (exactly what GIJ's and Jira's documentation show; see docs/dev-server.md)
+    #[arg(long, value_enum, default_value_t = ProfileArg::Extended, value_name = "PROFILE")]
+    profile: ProfileArg,
     /// Rate-limit and fault-injection options (boxed: they are many).
     #[command(flatten)]
     tuning: Box<Tuning>,
+}
+
+/// `--profile` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProfileArg {
+    /// GIJ's API plus gijctl's extensions (docs/api.md `[ext]`)
+    Extended,
+    /// Only what GIJ's and Jira's documentation show
+    Documented,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Extended => Profile::Extended,
+            ProfileArg::Documented => Profile::Documented,
+        }
+    }
 }
 
 /// Rate-limit and fault-injection options of `gijctl dev-server`.
@@ -157,6 +179,7 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
         faults,
         scan_ms: args.scan_ms,
         commits_per_sec: args.commits_per_sec,
+        profile: args.profile.into(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -162,7 +162,8 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
         site.catalog
             .token(&i.integration_type, &i.origin, h, i.username.as_deref())
     });
-    if i.auth_method != "OAUTH" && token.is_none() {
+    // FILESPACE (a tracked folder on Jira's disk) needs no credential.
+    if i.auth_method != "OAUTH" && i.integration_type != "FILESPACE" && token.is_none() {
         // The credential no longer works: GIJ keeps what it had.
         return;
     }
@@ -202,6 +203,7 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
             last_indexed_date: None,
             failed: false,
             job: None,
+            overrides: BTreeMap::new(),
         });
     }
     if !i.disabled {
@@ -212,6 +214,45 @@ pub fn rescan(site: &mut SiteState, id: u64, t: i64) {
 /// Schedules every enabled, never-indexed (or failed) repository of an enabled integration that
 /// has no job yet, behind the integration's current queue.
 pub fn schedule_pending(site: &mut SiteState, id: u64, at: i64) {
+    schedule(site, id, at, |r| r.last_indexed_date.is_none() || r.failed);
+}
+
+/// Schedules a reindex (GIJ's Reindex POST API) of the given repositories of integration `id`
+/// that are enabled and not already queued or indexing, behind the integration's queue; a
+/// disabled integration indexes nothing. Returns the repositories scheduled.
+pub fn schedule_reindex(site: &mut SiteState, id: u64, repos: &BTreeSet<u64>, at: i64) -> Vec<u64> {
+    let before: BTreeSet<u64> = site
+        .repos_of(id)
+        .filter(|r| r.job.is_some())
+        .map(|r| r.id)
+        .collect();
+    schedule(site, id, at, |r| repos.contains(&r.id));
+    site.repos_of(id)
+        .filter(|r| r.job.is_some() && !before.contains(&r.id))
+        .map(|r| r.id)
+        .collect()
+}
+
+/// Indexes a standalone repository (GIJ's Add New Repository; no integration, no queue
+/// statistics) from `at`, unless it is disabled or already indexing.
+pub fn schedule_standalone(site: &mut SiteState, repo_id: u64, at: i64) {
+    let rate = site.commits_per_sec;
+    let Some(r) = site.repositories.get_mut(&repo_id) else {
+        return;
+    };
+    if r.disabled || r.job.is_some() {
+        return;
+    }
+    let job = Job {
+        start_ms: at,
+        end_ms: at + indexing_ms(r.commits, rate),
+    };
+    r.failed = false;
+    r.job = Some(job);
+    site.track_job(repo_id, job);
+}
+
+fn schedule(site: &mut SiteState, id: u64, at: i64, wanted: impl Fn(&RepoRec) -> bool) {
     let Some(i) = site.integrations.get(&id) else {
         return;
     };
@@ -226,7 +267,7 @@ pub fn schedule_pending(site: &mut SiteState, id: u64, at: i64) {
         .max(at);
     let todo: Vec<u64> = site
         .repos_of(id)
-        .filter(|r| !r.disabled && r.job.is_none() && (r.last_indexed_date.is_none() || r.failed))
+        .filter(|r| !r.disabled && r.job.is_none() && wanted(r))
         .map(|r| r.id)
         .collect();
     let rate = site.commits_per_sec;

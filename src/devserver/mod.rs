@@ -7,6 +7,7 @@
 //! the same API. See docs/dev-server.md for the seed format and the indexing model.
 
 pub mod catalog;
+pub mod documented;
 pub mod faults;
 pub mod generate;
 pub mod indexing;
@@ -111,6 +112,35 @@ pub struct DevServerConfig {
     pub scan_ms: i64,
     /// Indexing speed, commits per virtual second.
     pub commits_per_sec: f64,
+    /// Which answers the server gives: today's extensions, or only what GIJ's and Jira's
+    /// documentation show (docs/dev-server.md, "Profiles").
+    pub profile: Profile,
+}
+
+/// What the dev-server answers: every gijctl extension (the default), or exactly and only what
+/// GIJ's and Jira's documentation show, to test a client against a site that is no kinder than
+/// a real one (issue 22).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// GIJ's API plus the gijctl extensions of docs/api.md (`[ext]`): paging, `group`,
+    /// `authMethod`, `indexingState`, `indexingPercent`, `commits`, `X-RateLimit-Reset(-Ms)`,
+    /// `Retry-After-Ms`, filters.
+    #[default]
+    Extended,
+    /// Only GIJ's documented key sets and endpoints and Jira DC's documented authentication and
+    /// rate-limit headers; no extension field, parameter or header anywhere.
+    Documented,
+}
+
+impl Profile {
+    /// The name used by `--profile`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Extended => "extended",
+            Profile::Documented => "documented",
+        }
+    }
 }
 
 impl Default for DevServerConfig {
@@ -127,6 +157,7 @@ impl Default for DevServerConfig {
             faults: FaultConfig::default(),
             scan_ms: DEFAULT_SCAN_MS,
             commits_per_sec: DEFAULT_COMMITS_PER_SEC,
+            profile: Profile::Extended,
         }
     }
 }
@@ -181,6 +212,9 @@ struct Shared {
     counters: Mutex<Counters>,
     state_file: Option<PathBuf>,
     save_on_mutation: bool,
+    profile: Profile,
+    /// Reindex threads started by `POST /rest/gitplugin/2.0/reindex` and the webhook URL.
+    threads: Mutex<routes::Threads>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -309,6 +343,8 @@ impl DevServer {
             faults: Mutex::new(FaultState::new(cfg.faults.clone())),
             state_file: cfg.state_file.clone(),
             save_on_mutation: cfg.save_on_mutation,
+            profile: cfg.profile,
+            threads: Mutex::new(routes::Threads::default()),
         });
         let router = routes::router(shared.clone());
         let (tx, rx) = watch::channel(false);
@@ -386,6 +422,17 @@ impl RunningServer {
     /// `http://IP:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The profile it serves.
+    pub fn profile(&self) -> Profile {
+        self.shared.profile
+    }
+
+    /// The path of the reindex webhook URL of a repository or integration (GIJ's
+    /// `/rest/gitplugin/webhook/1.0/reindex/<secret_key>`).
+    pub fn webhook_path(&self, id: u64) -> String {
+        routes::webhook_path(id)
     }
 
     /// The bound address.

@@ -163,6 +163,11 @@ pub struct RepoRec {
     pub failed: bool,
     /// Pending or running indexing.
     pub job: Option<Job>,
+    /// Settings set on the repository itself (GIJ's repository update, by wire name) over its
+    /// integration's; for a standalone repository (`integration_id` 0, GIJ's Add New
+    /// Repository) also its `origin`, `realRoot` and `absoluteRoot`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, serde_json::Value>,
 }
 
 /// One repository's indexing, kept for the peak-concurrency statistic.
