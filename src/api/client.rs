@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use url::Url;
 
+use super::consistency::{self, Inconsistency, Next, PageJoin};
 use super::endpoint::{Endpoint, origin_of};
 use super::pace::{Budget, Observation, PaceConfig};
 use super::retry::{RateGate, RetryPolicy, parse_retry_after};
@@ -45,9 +46,10 @@ use crate::secret::{Secret, SecretRef};
 
 /// Largest list answer the client buffers (a page of 1000 repositories is far below it).
 pub const LIST_BODY_LIMIT: usize = 64 * 1024 * 1024;
-/// Most list items the client reserves room for up front (a site reporting a larger total
-/// still works; the vector then grows as usual).
-const MAX_RESERVE: usize = 1_000_000;
+
+/// Most reads of the whole site while it reads inconsistently ([`GijApi::read_site`],
+/// [`GijApi::read_indexing`]); the last inconsistency is the error.
+pub const SITE_READS: u32 = 3;
 
 /// Largest single-object answer the client buffers.
 pub const ONE_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -999,7 +1001,10 @@ impl Client {
 
     /// Reads a whole list with the pagination extension: the first page tells the total, the
     /// rest is fetched concurrently. A server without pagination keys (GIJ itself) answers the
-    /// whole list to the first request.
+    /// whole list to the first request; one that says more pages follow without a `total` is
+    /// followed page by page. Every page is checked as it joins the list ([`PageJoin`]): an
+    /// inconsistent list is [`ApiError::Inconsistent`], and no list takes more than
+    /// [`consistency::MAX_PAGES`] pages.
     async fn list_all<
         T: Send + 'static,
         R: serde::de::DeserializeOwned + Default + Send + 'static,
@@ -1012,97 +1017,110 @@ impl Client {
         id_of: fn(&T) -> Option<u64>,
     ) -> Result<Vec<T>, ApiError> {
         let key = path.rsplit('/').next().unwrap_or(path);
+        let list_url = self.url(path, &filters).to_string();
+        let inconsistent = |i: Inconsistency| ApiError::Inconsistent {
+            method: "GET".into(),
+            url: list_url.clone(),
+            list: i.list,
+            problem: i.problem,
+        };
+        let mut join = PageJoin::new(key);
         let (first, items) = self.page(path, &filters, 0, page_size, pick).await?;
-        let Some(total) = first.total else {
+        let next = join
+            .accept(0, &first, items.iter().map(id_of))
+            .map_err(inconsistent)?;
+        let Next::Page(second) = next else {
             return Ok(items);
         };
-        let got = items.len() as u64;
-        if first.is_last_page == Some(true) || got >= total {
-            return Ok(items);
-        }
         // Step by what the server actually returned: it may cap `limit` below what was asked.
-        let step = got;
-        if step == 0 {
-            return Err(ApiError::Decode {
-                method: "GET".into(),
-                url: self.url(path, &filters).to_string(),
-                message: format!("the first page of {total} {key} is empty"),
-            });
-        }
-        let mut starts = Vec::new();
-        let mut s = first.next_page_start.unwrap_or(step);
-        while s < total {
-            starts.push(s);
-            s += step;
-        }
-        debug!(
-            "{path}: {total} {key}, fetching {} more pages",
-            starts.len()
-        );
+        // Never zero: a page that is not the last is not empty.
+        let step = items.len() as u64;
+        let Some(total) = join.total() else {
+            // No total to plan the pages by: follow them one at a time, up to MAX_PAGES.
+            let mut all = items;
+            let mut at = second;
+            loop {
+                let (meta, page) = self.page(path, &filters, at, page_size, pick).await?;
+                let next = join
+                    .accept(at, &meta, page.iter().map(id_of))
+                    .map_err(inconsistent)?;
+                all.extend(page);
+                match next {
+                    Next::Done => return Ok(all),
+                    Next::Page(n) => at = n,
+                }
+            }
+        };
+        // Refused before any further request: `total: 10^15` in pages of one.
+        join.check_size(step).map_err(inconsistent)?;
+        // The starts are generated as they are needed, never collected: their number comes
+        // from the server.
+        let starts = (0u64..)
+            .map(move |k| second.saturating_add(k.saturating_mul(step)))
+            .take_while(move |s| *s < total);
+        debug!("{path}: {total} {key}, fetching the rest in pages of {step}");
         // A sliding window of page requests rather than one task per page up front: tasks are
         // not polled in index order, so with all 200 pages of a large site spawned at once up to
         // 80 decoded pages (24 MB) waited for an earlier one. The window keeps every request
         // slot busy (twice the concurrency limit) while bounding what waits in memory.
         let window = self.inner.max_concurrency.saturating_mul(2).max(1);
-        let mut pending = starts.into_iter().enumerate();
+        let mut pending = starts.enumerate();
         let mut set = tokio::task::JoinSet::new();
         let spawn = |set: &mut tokio::task::JoinSet<_>, (i, start): (usize, u64)| {
             let me = self.clone();
             let filters = filters.clone();
             set.spawn(async move {
                 let r = me.page(path, &filters, start, page_size, pick).await;
-                (i, r.map(|(_, items)| items))
+                (i, start, r)
             });
         };
         for p in pending.by_ref().take(window) {
             spawn(&mut set, p);
         }
-        let mut seen = BTreeSet::new();
         // Room for the whole list at once: growing by doubling left up to half the vector
-        // unused and copied it at every step (201,000 repositories: 60 MB of peak memory).
-        let mut all: Vec<T> =
-            Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_RESERVE));
-        let mut keep = |all: &mut Vec<T>, page: Vec<T>| {
-            for item in page {
-                // An item moved to a later page by a concurrent delete would be read twice.
-                if id_of(&item).is_none_or(|id| seen.insert(id)) {
-                    all.push(item);
-                }
-            }
-        };
-        keep(&mut all, items);
+        // unused and copied it at every step (201,000 repositories: 60 MB of peak memory). The
+        // site's `total` sizes it only up to MAX_RESERVE_BYTES.
+        let mut all: Vec<T> = Vec::with_capacity(consistency::reserve_for::<T>(total));
+        all.extend(items);
         // Pages are moved into `all` as soon as every page before them has arrived, so only
-        // the pages that finished out of order wait in memory, not the whole list twice.
-        let mut waiting: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+        // the pages that finished out of order wait in memory, not the whole list twice. Each
+        // is checked against the pages before it as it joins.
+        let mut waiting: BTreeMap<usize, (u64, wire::Page<()>, Vec<T>)> = BTreeMap::new();
         let mut next = 0usize;
+        let mut state = Next::Page(second);
         while let Some(joined) = set.join_next().await {
             match joined {
-                Ok((i, Ok(items))) => {
+                Ok((i, start, Ok((meta, items)))) => {
                     if let Some(p) = pending.next() {
                         spawn(&mut set, p);
                     }
-                    waiting.insert(i, items);
-                    while let Some(page) = waiting.remove(&next) {
-                        keep(&mut all, page);
+                    waiting.insert(i, (start, meta, items));
+                    while let Some((start, meta, page)) = waiting.remove(&next) {
+                        state = join
+                            .accept(start, &meta, page.iter().map(id_of))
+                            .map_err(inconsistent)?;
+                        all.extend(page);
                         next += 1;
                     }
                 }
-                Ok((_, Err(e))) => return Err(e),
+                Ok((_, _, Err(e))) => return Err(e),
                 Err(e) => {
                     return Err(ApiError::Transport {
                         method: "GET".into(),
-                        url: self.url(path, &filters).to_string(),
+                        url: list_url.clone(),
                         message: format!("a page request task failed: {e}"),
                     });
                 }
             }
         }
-        if all.len() as u64 != total {
-            warn!(
-                "{path}: the site reported {total} {key} but {} were read; the list changed \
-                 while it was being read",
-                all.len()
-            );
+        if let Next::Page(at) = state {
+            return Err(inconsistent(Inconsistency {
+                list: key.to_owned(),
+                problem: format!(
+                    "the pages end at {at} items, before the site's `total` {total}, yet the \
+                     last one says more follow"
+                ),
+            }));
         }
         Ok(all)
     }
@@ -1386,11 +1404,51 @@ fn secs(d: Duration) -> String {
     }
 }
 
-impl GijApi for Client {
+impl Client {
+    /// Checks that the integration and repository lists of one read agree
+    /// ([`consistency::check_site`]).
+    fn check_site(
+        &self,
+        integrations: &[wire::Integration],
+        repositories: &[wire::SiteRepository],
+    ) -> Result<(), ApiError> {
+        consistency::check_site(integrations, repositories).map_err(|i| ApiError::Inconsistent {
+            method: "GET".into(),
+            url: self.url("rest/gitplugin/1.0/repository", &[]).to_string(),
+            list: i.list,
+            problem: i.problem,
+        })
+    }
+
+    /// Runs a whole read up to [`SITE_READS`] times while it is inconsistent: a list that
+    /// changed while it was read (another apply, a person) reads consistently a moment later;
+    /// a site that always answers inconsistently is refused after the last read.
+    async fn consistent<F, Fut>(&self, what: &str, read: F) -> Result<LiveSite, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<LiveSite, ApiError>>,
+    {
+        let mut reads = 0;
+        loop {
+            reads += 1;
+            match read().await {
+                Err(ApiError::Inconsistent { list, problem, .. }) if reads < SITE_READS => {
+                    warn!(
+                        "{what}: the {list} read was inconsistent ({problem}); reading again \
+                         (read {} of {SITE_READS})",
+                        reads + 1
+                    );
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// One read of the whole site; [`GijApi::read_site`] repeats it while it is inconsistent.
     /// Server info, projects, integrations and repositories at once, each list in pages fetched concurrently.
     /// Repository pages are decoded straight into [`wire::SiteRepository`]: on a site of
     /// 200,000 repositories the full entries would be most of a plan's peak memory.
-    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+    async fn read_site_once(&self) -> Result<LiveSite, ApiError> {
         let projects = async {
             let mut call = self.call(
                 Method::GET,
@@ -1426,6 +1484,7 @@ impl GijApi for Client {
         );
         let (server, projects, integrations, mut repositories) =
             tokio::try_join!(server, projects, integrations, repositories)?;
+        self.check_site(&integrations, &repositories)?;
         repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
             server,
@@ -1435,10 +1494,8 @@ impl GijApi for Client {
         })
     }
 
-    /// The integration list, plus the repository list only when an enabled integration comes
-    /// without `indexingState` (plain GIJ): one request per integration page with the
-    /// extension, and on plain GIJ, which ignores pagination, two requests.
-    async fn read_indexing(&self) -> Result<LiveSite, ApiError> {
+    /// One [`GijApi::read_indexing`], which repeats it while it is inconsistent.
+    async fn read_indexing_once(&self) -> Result<LiveSite, ApiError> {
         let integrations = self
             .list_all(
                 "rest/gitplugin/1.0/integration",
@@ -1463,6 +1520,9 @@ impl GijApi for Client {
         } else {
             Vec::new()
         };
+        if derive {
+            self.check_site(&integrations, &repositories)?;
+        }
         repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
             server: wire::ServerInfo::default(),
@@ -1470,6 +1530,24 @@ impl GijApi for Client {
             integrations,
             repositories,
         })
+    }
+}
+
+impl GijApi for Client {
+    /// Server info, projects, integrations and repositories, checked for consistency (read
+    /// again, up to [`SITE_READS`] reads, while they are not).
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        self.consistent("reading the site", || self.read_site_once())
+            .await
+    }
+
+    /// The integration list, plus the repository list only when an enabled integration comes
+    /// without `indexingState` (plain GIJ): one request per integration page with the
+    /// extension, and on plain GIJ, which ignores pagination, two requests. Checked like
+    /// [`GijApi::read_site`]: an inconsistent read never leads to an enable.
+    async fn read_indexing(&self) -> Result<LiveSite, ApiError> {
+        self.consistent("reading the site's indexing", || self.read_indexing_once())
+            .await
     }
 
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
