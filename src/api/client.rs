@@ -1018,13 +1018,30 @@ impl Client {
     ) -> Result<Vec<T>, ApiError> {
         let key = path.rsplit('/').next().unwrap_or(path);
         let list_url = self.url(path, &filters).to_string();
-        let inconsistent = |i: Inconsistency| ApiError::Inconsistent {
-            method: "GET".into(),
-            url: list_url.clone(),
-            list: i.list,
-            problem: i.problem,
+        let inconsistent = |i: Inconsistency| {
+            let (method, url, list, problem) = ("GET".into(), list_url.clone(), i.list, i.problem);
+            if i.too_long {
+                ApiError::TooManyPages {
+                    method,
+                    url,
+                    list,
+                    problem,
+                }
+            } else {
+                ApiError::Inconsistent {
+                    method,
+                    url,
+                    list,
+                    problem,
+                }
+            }
         };
-        let mut join = PageJoin::new(key);
+        let list = match key {
+            "integration" => "integrations",
+            "repository" => "repositories",
+            other => other,
+        };
+        let mut join = PageJoin::new(list);
         let (first, items) = self.page(path, &filters, 0, page_size, pick).await?;
         let next = join
             .accept(0, &first, items.iter().map(id_of))
@@ -1115,7 +1132,8 @@ impl Client {
         }
         if let Next::Page(at) = state {
             return Err(inconsistent(Inconsistency {
-                list: key.to_owned(),
+                list: list.to_owned(),
+                too_long: false,
                 problem: format!(
                     "the pages end at {at} items, before the site's `total` {total}, yet the \
                      last one says more follow"

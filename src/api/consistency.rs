@@ -49,8 +49,11 @@ pub fn reserve_for<T>(total: u64) -> usize {
 pub struct Inconsistency {
     /// The list (`integrations`, `repositories`), or `site` for a rule across lists.
     pub list: String,
-    /// What is wrong, e.g. "id 7 appears twice (pages at 0 and 500)".
+    /// What is wrong, e.g. "id 7 appears twice (the second time in the page at 500)".
     pub problem: String,
+    /// The list is longer than gijctl reads ([`MAX_PAGES`]), rather than self-contradictory:
+    /// reading it again would not help.
+    pub too_long: bool,
 }
 
 impl Inconsistency {
@@ -58,6 +61,14 @@ impl Inconsistency {
         Inconsistency {
             list: list.to_owned(),
             problem: problem.into(),
+            too_long: false,
+        }
+    }
+
+    fn too_long(list: &str, problem: impl Into<String>) -> Inconsistency {
+        Inconsistency {
+            too_long: true,
+            ..Inconsistency::new(list, problem)
         }
     }
 }
@@ -137,7 +148,11 @@ impl PageJoin {
         if first {
             self.paged = paged;
         }
-        let at = format!("the page at {asked}");
+        let at = if self.paged {
+            format!("the page at {asked}")
+        } else {
+            "the answer".to_owned()
+        };
         if asked != self.read {
             return Err(self.err(format!(
                 "{at} does not start where the previous page ended ({} items read)",
@@ -234,10 +249,13 @@ impl PageJoin {
             )));
         }
         if self.pages >= MAX_PAGES {
-            return Err(self.err(format!(
-                "the site has not said the last page after {MAX_PAGES} pages ({end} items); \
+            return Err(Inconsistency::too_long(
+                &self.list,
+                format!(
+                    "the site has not said the last page after {MAX_PAGES} pages ({end} items); \
                  gijctl reads at most {MAX_PAGES} pages of one list"
-            )));
+                ),
+            ));
         }
         Ok(Next::Page(end))
     }
@@ -250,10 +268,13 @@ impl PageJoin {
         };
         let pages = t.div_ceil(step);
         if pages > MAX_PAGES {
-            return Err(self.err(format!(
-                "the site says `total` {t} in pages of {step}: {pages} pages, more than the \
+            return Err(Inconsistency::too_long(
+                &self.list,
+                format!(
+                    "the site says `total` {t} in pages of {step}: {pages} pages, more than the \
                  {MAX_PAGES} gijctl reads of one list"
-            )));
+                ),
+            ));
         }
         Ok(())
     }

@@ -188,6 +188,22 @@ pub enum ApiError {
         /// What did not fit, naming the id or page.
         problem: String,
     },
+    /// A list needs more pages than gijctl reads of one list (or says it does, with a huge
+    /// `total`, or never says its last page): refused, never read forever.
+    #[error(
+        "{method} {url}: the site's {list} list is too long to read: {problem}; gijctl does not \
+         plan on part of a list (nothing was changed because of it)"
+    )]
+    TooManyPages {
+        /// HTTP method.
+        method: String,
+        /// URL of the list (its first page).
+        url: String,
+        /// The list (`integrations`, `repositories`).
+        list: String,
+        /// How many pages, and why.
+        problem: String,
+    },
     /// The site asked to wait (`Retry-After`) longer than the request's time budget has left:
     /// gijctl gives up at once instead of sleeping for nothing.
     #[error(
