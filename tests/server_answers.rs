@@ -493,6 +493,112 @@ fn server_numbers_never_size_an_allocation_or_an_endless_read() {
     assert_eq!(endless.reads.load(Ordering::SeqCst), 10_001);
 }
 
+/// The reads apply makes later are checked like the first: here the site reads consistently
+/// for the plan (one declared integration, disabled), then lists it twice when apply reads the
+/// site before enabling it. The enable is never sent.
+#[test]
+fn an_inconsistent_read_before_an_enable_stops_the_enable() {
+    static LISTS: AtomicUsize = AtomicUsize::new(0);
+    static ENABLES: AtomicUsize = AtomicUsize::new(0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = Router::new().fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+        use axum::http::Method as M;
+        let path = uri.path();
+        let query = uri.query().unwrap_or("");
+        let acme = || {
+            let mut a = acme(1);
+            a["disabled"] = serde_json::json!(true);
+            a
+        };
+        let body = match (&method, path) {
+            (&M::GET, p) if p.ends_with("/rest/api/2/serverInfo") => {
+                serde_json::json!({"baseUrl": "https://jira.example.com", "serverTitle": "mock"})
+            }
+            (&M::GET, p) if p.ends_with("/rest/api/2/project") => serde_json::json!([
+                {"id": "10000", "key": "OPS"}, {"id": "10001", "key": "WEB"}, {"id": "10002", "key": "API"}]),
+            (&M::GET, p) if p.ends_with("/rest/gitplugin/1.0/integration") => {
+                if LISTS.fetch_add(1, Ordering::SeqCst) == 0 {
+                    serde_json::json!({"success": true, "integrations": [acme()]})
+                } else {
+                    serde_json::json!({"success": true, "integrations": [acme(), acme()]})
+                }
+            }
+            (&M::GET, p) if p.ends_with("/rest/gitplugin/1.0/integration/1") => {
+                serde_json::json!({"success": "true", "integration": [acme()]})
+            }
+            (&M::PUT, p) if p.ends_with("/rest/gitplugin/1.0/integration/1") => {
+                serde_json::json!({"success": "true", "integration": acme()})
+            }
+            (&M::GET, p) if p.ends_with("/rest/gitplugin/1.0/repository") => {
+                serde_json::json!({"success": true, "repositories": []})
+            }
+            (&M::PUT, p) if p.ends_with("/repository/1/disable") => {
+                if query.contains("disable=false") {
+                    ENABLES.fetch_add(1, Ordering::SeqCst);
+                }
+                serde_json::json!({"success": true})
+            }
+            _ => return json(404, r#"{"success": false, "error": "mock: unknown path"}"#),
+        };
+        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let token = root().join("examples/quickstart/tokens/github.token");
+    std::fs::write(
+        dir.path().join("gij.toml"),
+        format!(
+            "version = 1\n\n[integrations.acme-github]\nservice = \"github\"\nowner = \"acme\"\n\
+             credential = \"file:{}\"\ndisplay-name = \"GitHub · acme\"\n\
+             projects = [\"OPS\", \"WEB\", \"API\"]\nrequire-user-pat = true\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let args = [
+        "apply",
+        "-c",
+        "gij.toml",
+        "--auto-approve",
+        "--endpoint",
+        &base,
+        "--request-timeout",
+        "5",
+        "--max-attempts",
+        "2",
+    ];
+    let out = gijctl(dir.path(), &args, &[("GIJ_TOKEN", TOKEN)]);
+    assert_eq!(
+        ENABLES.load(Ordering::SeqCst),
+        0,
+        "enabled:\n{}",
+        out.stderr
+    );
+    assert!(
+        LISTS.load(Ordering::SeqCst) >= 2,
+        "apply never read the site again:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("integrations read is inconsistent: id 1 appears twice"),
+        "{}",
+        out.stderr
+    );
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(!out.all().contains(TOKEN));
+}
+
 /// Peak resident memory of the largest child process waited for so far, in bytes.
 fn children_max_rss() -> u64 {
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
