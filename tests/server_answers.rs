@@ -224,6 +224,11 @@ struct SiteMock {
 }
 
 fn serve_site(lists: Lists) -> SiteMock {
+    serve_site_with(lists, &[])
+}
+
+/// [`serve_site`], every answer carrying `headers` too.
+fn serve_site_with(lists: Lists, headers: &'static [(&'static str, &'static str)]) -> SiteMock {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -260,12 +265,18 @@ fn serve_site(lists: Lists) -> SiteMock {
             } else {
                 return json(404, r#"{"success": false, "error": "mock: unknown path"}"#);
             };
-            (
+            let mut answer = (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
                 body.to_string(),
             )
-                .into_response()
+                .into_response();
+            for (k, v) in headers {
+                answer
+                    .headers_mut()
+                    .insert(*k, axum::http::HeaderValue::from_static(v));
+            }
+            answer
         }
     });
     let listener = rt
@@ -597,6 +608,83 @@ fn an_inconsistent_read_before_an_enable_stops_the_enable() {
     );
     assert_ne!(out.code, 0, "{}", out.stderr);
     assert!(!out.all().contains(TOKEN));
+}
+
+// ---- bounded waits (issue 18, item 3) --------------------------------------------------------
+
+/// A server-requested wait longer than the request's budget (`--max-attempts` ×
+/// `--request-timeout`, here 4 s) fails at once with a message saying why, for 503 and 429
+/// alike; `Retry-After: 299` once slept 299 s. The harness's DEADLINE (20 s) proves the bound.
+#[test]
+fn a_server_requested_wait_past_the_budget_fails_at_once() {
+    for (status, what) in [(503, "503 Retry-After 299"), (429, "429 Retry-After 299")] {
+        let mock = serve([127, 0, 0, 1], move || {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::RETRY_AFTER, "299"),
+                ],
+                r#"{"success": false, "error": "busy"}"#,
+            )
+                .into_response()
+        });
+        let out = plan_within(&mock.base, "2", "2");
+        assert_refused(
+            what,
+            &out,
+            "the site asked to wait 299 s before retrying, more than the",
+        );
+        assert!(
+            out.stderr
+                .contains("4 s budget (--max-attempts × --request-timeout)")
+                && out
+                    .stderr
+                    .contains("retry later, or raise --request-timeout or --max-attempts"),
+            "{what}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// Pacing is bounded by the same budget: a site whose rate-limit headers say the budget is
+/// spent for the next hour gets its next request (the second page of the integration list,
+/// asked for after the first answer) after at most the budget (4 s), not pacing's own cap of
+/// 60 s, and the plan is made.
+#[test]
+fn pacing_never_waits_past_the_request_budget() {
+    let mock = serve_site_with(
+        |key, start| match (key, start) {
+            ("integrations", 0) => page(key, vec![acme(1)], 0, None, false),
+            ("integrations", s) => page(key, vec![other(2)], s, None, true),
+            _ => no_repositories(key),
+        },
+        &[
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset-ms", "3600000"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = root().join("examples/quickstart/gij.toml");
+    let cfg = cfg.to_string_lossy();
+    let args = [
+        "plan",
+        "-c",
+        &cfg,
+        "--endpoint",
+        &mock.base,
+        "--request-timeout",
+        "2",
+        "--max-attempts",
+        "2",
+    ];
+    let started = Instant::now();
+    let out = gijctl(dir.path(), &args, &[("GIJ_TOKEN", TOKEN)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("acme-github"), "{}", out.stdout);
+    // Not a timing assertion on gijctl, which the harness's DEADLINE bounds: only a report.
+    eprintln!("paced plan took {:?}", started.elapsed());
 }
 
 /// Peak resident memory of the largest child process waited for so far, in bytes.

@@ -531,12 +531,21 @@ impl Client {
 
     /// Waits for the shared rate-limit pause, then for a concurrency permit, then reserves the
     /// request's share of the rate-limit budget and waits as long as pacing asks.
-    async fn admit(&self, call: &Call) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
-        let permit = self.admit_permit(call).await;
+    ///
+    /// Every one of these waits ends by `deadline`, the end of the request's time budget
+    /// ([`RetryPolicy::max_total`]): pacing is advice (the 429 handling is the safety net),
+    /// and a shared pause set by another request's 429 may end after this request's budget.
+    async fn admit(
+        &self,
+        call: &Call,
+        deadline: Instant,
+    ) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
+        let permit = self.admit_permit(call, deadline).await;
         let pace = self
             .inner
             .budget()
-            .reserve(Instant::now(), &self.inner.pace);
+            .reserve(Instant::now(), &self.inner.pace)
+            .min(deadline.saturating_duration_since(Instant::now()));
         let reservation = Reservation {
             inner: &self.inner,
             settled: false,
@@ -557,7 +566,12 @@ impl Client {
             tokio::time::sleep(pace).await;
         }
         // A 429 of another request may have paused the client meanwhile; the permit is kept.
-        let wait = self.inner.gate.remaining(Instant::now());
+        let now = Instant::now();
+        let wait = self
+            .inner
+            .gate
+            .remaining(now)
+            .min(deadline.saturating_duration_since(now));
         if !wait.is_zero() {
             self.inner.counters.add_wait(wait);
             tokio::time::sleep(wait).await;
@@ -566,9 +580,18 @@ impl Client {
     }
 
     /// Waits for the shared rate-limit pause, then for a concurrency permit.
-    async fn admit_permit(&self, call: &Call) -> tokio::sync::SemaphorePermit<'_> {
+    async fn admit_permit(
+        &self,
+        call: &Call,
+        deadline: Instant,
+    ) -> tokio::sync::SemaphorePermit<'_> {
         loop {
-            let wait = self.inner.gate.remaining(Instant::now());
+            let now = Instant::now();
+            let wait = self
+                .inner
+                .gate
+                .remaining(now)
+                .min(deadline.saturating_duration_since(now));
             if !wait.is_zero() {
                 info!(
                     "{} {}: waiting {} for the site's rate limit",
@@ -584,14 +607,15 @@ impl Client {
                 // The semaphore is never closed; this arm only satisfies the type.
                 Err(_) => continue,
             };
-            if self.inner.gate.remaining(Instant::now()).is_zero() {
+            let now = Instant::now();
+            if self.inner.gate.remaining(now).is_zero() || now >= deadline {
                 return permit;
             }
         }
     }
 
-    async fn send_once(&self, call: &Call) -> Result<Answer, SendError> {
-        let (_permit, reservation) = self.admit(call).await;
+    async fn send_once(&self, call: &Call, deadline: Instant) -> Result<Answer, SendError> {
+        let (_permit, reservation) = self.admit(call, deadline).await;
         self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut rb = self
             .inner
@@ -720,10 +744,12 @@ impl Client {
     async fn execute(&self, call: &Call) -> Result<Answer, Failed> {
         let policy = &self.inner.retry;
         let started = Instant::now();
+        let deadline = started + policy.max_total;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (error, wait, status, rate_limited) = match self.send_once(call).await {
+            let mut asked = None;
+            let (error, wait, status, rate_limited) = match self.send_once(call, deadline).await {
                 Ok(mut ans) if ans.status.is_success() => {
                     ans.attempts = attempt;
                     return Ok(ans);
@@ -734,10 +760,12 @@ impl Client {
                     let told = parse_retry_after(&ans.headers, SystemTime::now());
                     match (code, call.mode) {
                         (429, _) => {
+                            asked = told;
                             let wait = told.unwrap_or_else(|| self.backoff(attempt));
                             (error, wait, ans.status.to_string(), true)
                         }
                         (503, Mode::Idempotent) => {
+                            asked = told;
                             let wait = told.unwrap_or_else(|| self.backoff(attempt));
                             (error, wait, ans.status.to_string(), false)
                         }
@@ -789,6 +817,32 @@ impl Client {
                 }
             };
             let elapsed = started.elapsed();
+            if let Some(asked) = asked
+                && attempt < policy.max_attempts
+                && elapsed + wait > policy.max_total
+            {
+                // The site asked for a wait the budget cannot hold: say so at once rather
+                // than sleep it (a `Retry-After: 299` once slept 299 s under a 4 s budget).
+                if rate_limited {
+                    self.inner
+                        .counters
+                        .rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(Failed {
+                    error: ApiError::WaitTooLong {
+                        method: call.method.to_string(),
+                        url: call.url.to_string(),
+                        asked_secs: asked.as_secs_f64(),
+                        left_secs: policy.max_total.saturating_sub(elapsed).as_secs_f64(),
+                        budget_secs: policy.max_total.as_secs_f64(),
+                        last: Box::new(error),
+                    },
+                    maybe_applied: false,
+                    attempts: attempt,
+                    retry_after: None,
+                });
+            }
             if attempt >= policy.max_attempts || elapsed + wait > policy.max_total {
                 if rate_limited {
                     self.inner
