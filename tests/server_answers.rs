@@ -655,8 +655,8 @@ fn a_server_requested_wait_past_the_budget_fails_at_once() {
 fn pacing_never_waits_past_the_request_budget() {
     let mock = serve_site_with(
         |key, start| match (key, start) {
-            ("integrations", 0) => page(key, vec![acme(1)], 0, None, false),
-            ("integrations", s) => page(key, vec![other(2)], s, None, true),
+            ("integrations", 0) => page(key, vec![acme(1)], 0, Some(2), false),
+            ("integrations", s) => page(key, vec![other(2)], s, Some(2), true),
             _ => no_repositories(key),
         },
         &[
