@@ -11,7 +11,12 @@
 //!   as a retry of a failed one.
 //! - **Retries** ([`super::retry`]): 429/503 wait as the server says, 500/502/504 and transport
 //!   failures back off with full jitter, within an attempt and time budget; a 429 pauses every
-//!   request of the client. Every wait is logged at `warn`.
+//!   request of the client. Every wait is logged at `warn`, and ends within the request's
+//!   budget ([`RetryPolicy::max_total`]): a server-requested wait past it fails at once
+//!   ([`ApiError::WaitTooLong`]), pacing and the shared pause are cut at its end.
+//! - **Consistent reads** ([`super::consistency`]): every list is checked as its pages join,
+//!   every whole-site read across its lists; an inconsistent one is read again, then refused
+//!   ([`ApiError::Inconsistent`]). No list takes more than [`consistency::MAX_PAGES`] pages.
 //! - **Pacing** ([`super::pace`]): every answer's `X-RateLimit-*` headers update a budget the
 //!   client's concurrent requests share; once it runs low, requests are spread over the time
 //!   until the reset instead of bursting into 429s. The 429 handling stays as the safety net.

@@ -336,8 +336,11 @@ mod tests {
         }
     }
 
+    /// One page as read: the start asked for, the pagination keys, the items' ids.
+    type Read = (u64, wire::Page<()>, Vec<Option<u64>>);
+
     /// The honest pages of `ids` in pages of `step`, as the dev-server answers them.
-    fn honest(ids: &[u64], step: usize) -> Vec<(u64, wire::Page<()>, Vec<Option<u64>>)> {
+    fn honest(ids: &[u64], step: usize) -> Vec<Read> {
         let total = ids.len() as u64;
         let mut out = Vec::new();
         let mut s = 0usize;
@@ -363,7 +366,7 @@ mod tests {
         }
     }
 
-    fn run(pages: &[(u64, wire::Page<()>, Vec<Option<u64>>)]) -> Result<u64, Inconsistency> {
+    fn run(pages: &[Read]) -> Result<u64, Inconsistency> {
         let mut j = PageJoin::new("integrations");
         let mut want = 0;
         for (asked, m, ids) in pages {
@@ -390,7 +393,7 @@ mod tests {
 
     #[test]
     fn hostile_pages_are_named() {
-        let cases: Vec<(&str, Vec<(u64, wire::Page<()>, Vec<Option<u64>>)>, &str)> = vec![
+        let cases: Vec<(&str, Vec<Read>, &str)> = vec![
             (
                 "isLastPage false and then nothing",
                 vec![
