@@ -401,3 +401,31 @@ fn an_explicit_dev_server_wins_over_gij_url() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(o.stderr.contains("cannot be used with"), "{}", o.stderr);
 }
+
+/// A saved plan is read like the config: only a regular file, at most 256 MiB, read through the
+/// cap (`gijctl apply /dev/zero` once read until allocation failed). The harness's deadline
+/// proves nothing is read forever.
+#[test]
+fn apply_refuses_a_plan_path_that_is_not_a_bounded_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.json");
+    // Sparse: one byte over the cap costs no disk.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(256 * 1024 * 1024 + 1)
+        .unwrap();
+    let cases = [
+        ("/dev/zero", "is not a regular file"),
+        (dir.path().to_str().unwrap(), "is not a regular file"),
+        (huge.to_str().unwrap(), "is larger than 256 MiB"),
+    ];
+    for (path, expect) in cases {
+        let out = common::gijctl(dir.path(), &["apply", path], &[]);
+        common::assert_clean_failure(path, &out);
+        assert!(
+            out.stderr.contains(expect),
+            "{path}: stderr lacks `{expect}`:\n{}",
+            out.stderr
+        );
+    }
+}

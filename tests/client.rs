@@ -1207,3 +1207,90 @@ async fn from_env_reads_the_token_reference() {
         "{e}"
     );
 }
+
+// ---- inconsistent reads ---------------------------------------------------------------------
+
+/// A whole list answer with integration 1 twice.
+fn doubled() -> Fault {
+    let i = json!({"id": 1, "displayName": "GitHub 1", "origin": "https://api.github.com",
+                   "integrationType": "GITHUB", "group": "org1"});
+    Fault::Answer(
+        200,
+        vec![("content-type", "application/json".into())],
+        json!({"success": true, "integrations": [i.clone(), i]}).to_string(),
+    )
+}
+
+const INTEGRATIONS: &str = "/rest/gitplugin/1.0/integration";
+
+#[tokio::test]
+async fn a_read_that_was_inconsistent_once_is_read_again() {
+    let server = Builder::new().start().await;
+    server.script(Method::GET, INTEGRATIONS, doubled());
+    let site = client(&server).read_site().await.unwrap();
+    let ids: Vec<u64> = site.integrations.iter().filter_map(|i| i.id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    assert_eq!(server.count(&Method::GET, INTEGRATIONS), 2);
+}
+
+#[tokio::test]
+async fn an_inconsistent_read_is_a_typed_error_after_three_reads_for_site_and_indexing() {
+    let server = Builder::new().start().await;
+    for _ in 0..3 {
+        server.script(Method::GET, INTEGRATIONS, doubled());
+    }
+    let e = client(&server).read_site().await.unwrap_err();
+    match &e {
+        ApiError::Inconsistent { list, problem, .. } => {
+            assert_eq!(list, "integrations");
+            assert!(problem.contains("id 1 appears twice"), "{problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_no_token(&e);
+    assert_eq!(server.count(&Method::GET, INTEGRATIONS), 3);
+
+    for _ in 0..3 {
+        server.script(Method::GET, INTEGRATIONS, doubled());
+    }
+    let e = client(&server).read_indexing().await.unwrap_err();
+    assert!(matches!(e, ApiError::Inconsistent { .. }), "{e:?}");
+    assert_eq!(server.count(&Method::GET, INTEGRATIONS), 6);
+}
+
+/// The duplicate-safe create looks the integration up first; an inconsistent lookup is no
+/// ground to post.
+#[tokio::test]
+async fn create_does_not_post_after_an_inconsistent_lookup() {
+    let server = Builder::new().start().await;
+    server.script(Method::GET, INTEGRATIONS, doubled());
+    let e = client(&server)
+        .create_integration(&github_request("org9", "new"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ApiError::Inconsistent { .. }), "{e:?}");
+    assert_eq!(server.count(&Method::POST, INTEGRATIONS), 0);
+}
+
+#[tokio::test]
+async fn one_integrations_repositories_must_be_unique_too() {
+    let server = Builder::new().start().await;
+    let r = json!({"id": 1000, "displayName": "repo-0", "trackedFolderId": 1});
+    server.script(
+        Method::GET,
+        "/rest/gitplugin/1.0/repository",
+        Fault::Answer(
+            200,
+            vec![("content-type", "application/json".into())],
+            json!({"success": true, "repositories": [r.clone(), r]}).to_string(),
+        ),
+    );
+    let e = client(&server).list_repositories(1).await.unwrap_err();
+    match e {
+        ApiError::Inconsistent { list, problem, .. } => {
+            assert_eq!(list, "repositories");
+            assert!(problem.contains("id 1000 appears twice"), "{problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

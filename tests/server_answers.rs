@@ -208,6 +208,485 @@ fn malformed_bodies_are_clear_errors() {
     }
 }
 
+// ---- inconsistent reads (issue 18, item 2) ---------------------------------------------------
+
+/// What a hostile site answers to a list request: the list (`integrations`, `repositories`)
+/// and the `start` asked for, to the answer body.
+type Lists = fn(&str, u64) -> serde_json::Value;
+
+/// A GIJ-shaped mock: Jira's server info and projects, and `lists` for the two GIJ lists.
+/// Any other request (a write) is counted and answered 500.
+struct SiteMock {
+    base: String,
+    writes: Arc<AtomicUsize>,
+    reads: Arc<AtomicUsize>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn serve_site(lists: Lists) -> SiteMock {
+    serve_site_with(lists, &[])
+}
+
+/// [`serve_site`], every answer carrying `headers` too.
+fn serve_site_with(lists: Lists, headers: &'static [(&'static str, &'static str)]) -> SiteMock {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let (w, r) = (writes.clone(), reads.clone());
+    let app = Router::new().fallback(move |method: axum::http::Method, uri: axum::http::Uri| {
+        let (w, r) = (w.clone(), r.clone());
+        async move {
+            let path = uri.path().to_owned();
+            let start = uri
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("start="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0u64);
+            let body = if method != axum::http::Method::GET {
+                w.fetch_add(1, Ordering::SeqCst);
+                return json(500, r#"{"success": false, "error": "mock: no writes"}"#);
+            } else if path.ends_with("/rest/api/2/serverInfo") {
+                serde_json::json!({"baseUrl": "https://jira.example.com", "serverTitle": "mock"})
+            } else if path.ends_with("/rest/api/2/project") {
+                serde_json::json!([{"id": "10000", "key": "OPS"}, {"id": "10001", "key": "WEB"},
+                                       {"id": "10002", "key": "API"}, {"id": "10003", "key": "DATA"}])
+            } else if path.ends_with("/rest/gitplugin/1.0/integration") {
+                r.fetch_add(1, Ordering::SeqCst);
+                lists("integrations", start)
+            } else if path.ends_with("/rest/gitplugin/1.0/repository") {
+                r.fetch_add(1, Ordering::SeqCst);
+                lists("repositories", start)
+            } else {
+                return json(404, r#"{"success": false, "error": "mock: unknown path"}"#);
+            };
+            let mut answer = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+            for (k, v) in headers {
+                answer
+                    .headers_mut()
+                    .insert(*k, axum::http::HeaderValue::from_static(v));
+            }
+            answer
+        }
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(SocketAddr::from((
+            [127, 0, 0, 1],
+            0,
+        ))))
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    SiteMock {
+        base: format!("http://{addr}"),
+        writes,
+        reads,
+        _rt: rt,
+    }
+}
+
+/// The quickstart's `acme-github` as GIJ lists it, under id `id`.
+fn acme(id: u64) -> serde_json::Value {
+    serde_json::json!({"id": id, "displayName": "GitHub · acme", "origin": "https://api.github.com",
+        "integrationType": "GITHUB", "group": "acme", "disabled": false, "global": false,
+        "projectMappingIds": [10000, 10001, 10002], "requireUserPat": true})
+}
+
+fn other(id: u64) -> serde_json::Value {
+    serde_json::json!({"id": id, "displayName": format!("other {id}"), "origin": "https://api.github.com",
+        "integrationType": "GITHUB", "group": format!("other{id}"), "disabled": false})
+}
+
+/// A page of `items` with the pagination extension's keys.
+fn page(
+    key: &str,
+    items: Vec<serde_json::Value>,
+    start: u64,
+    total: Option<u64>,
+    last: bool,
+) -> serde_json::Value {
+    let size = items.len() as u64;
+    let mut v = serde_json::json!({"success": true, key: items, "start": start, "size": size, "isLastPage": last});
+    if let Some(t) = total {
+        v["total"] = serde_json::json!(t);
+    }
+    if !last {
+        v["nextPageStart"] = serde_json::json!(start + size);
+    }
+    v
+}
+
+fn no_repositories(key: &str) -> serde_json::Value {
+    serde_json::json!({"success": true, key: []})
+}
+
+/// Runs gijctl `args` (the quickstart config, the mock's endpoint, a short timeout) in `dir`.
+fn run_against(dir: &std::path::Path, mock: &SiteMock, args: &[&str]) -> Out {
+    let cfg = root().join("examples/quickstart/gij.toml");
+    let cfg = cfg.to_string_lossy().into_owned();
+    let mut all: Vec<&str> = args.to_vec();
+    if args[0] != "import" {
+        all.extend(["-c", &cfg]);
+    }
+    all.extend([
+        "--endpoint",
+        &mock.base,
+        "--request-timeout",
+        "5",
+        "--max-attempts",
+        "2",
+    ]);
+    gijctl(dir, &all, &[("GIJ_TOKEN", TOKEN)])
+}
+
+/// Every hostile list shape, against every command that reads the site: exit 1, a message
+/// naming the list and the id or page, nothing written (with `--prune`, the duplicate once
+/// made apply delete the declared integration).
+#[test]
+fn an_inconsistent_read_is_refused_by_every_command_and_never_written_from() {
+    let cases: Vec<(&str, Lists, &str)> = vec![
+        (
+            "an integration id twice in a whole list",
+            |key, _| match key {
+                "integrations" => {
+                    serde_json::json!({"success": true, key: [acme(1), other(2), acme(1)]})
+                }
+                _ => no_repositories(key),
+            },
+            "integrations read is inconsistent: id 1 appears twice",
+        ),
+        (
+            "isLastPage false with no further page",
+            |key, start| match (key, start) {
+                ("integrations", 0) => page(key, vec![acme(1), other(2)], 0, None, false),
+                ("integrations", s) => {
+                    let mut p = page(key, vec![], s, None, false);
+                    p.as_object_mut().unwrap().remove("nextPageStart");
+                    p
+                }
+                _ => no_repositories(key),
+            },
+            "the page at 2 is empty but says more pages follow",
+        ),
+        (
+            "total larger than what was read",
+            |key, start| match (key, start) {
+                ("integrations", 0) => page(key, vec![other(2), other(3)], 0, Some(5), false),
+                ("integrations", s) => page(key, vec![acme(4)], s, Some(5), true),
+                _ => no_repositories(key),
+            },
+            "ends at 3 items but the site said `total` 5",
+        ),
+        (
+            "start ignored, so a page repeats",
+            |key, _| match key {
+                "integrations" => page(key, vec![acme(1), other(2)], 0, Some(4), false),
+                _ => no_repositories(key),
+            },
+            "the page at 2 says it starts at 0",
+        ),
+        (
+            "ids that change between pages",
+            |key, start| match (key, start) {
+                ("integrations", 0) => page(key, vec![other(5), other(9)], 0, Some(4), false),
+                ("integrations", s) => page(key, vec![acme(1), other(3)], s, Some(4), true),
+                _ => no_repositories(key),
+            },
+            "id 1 in the page at 2 comes after id 9",
+        ),
+        (
+            "a repository id twice",
+            |key, _| match key {
+                "integrations" => serde_json::json!({"success": true, key: [acme(1)]}),
+                _ => {
+                    let r =
+                        serde_json::json!({"id": 100, "displayName": "web", "trackedFolderId": 1});
+                    serde_json::json!({"success": true, key: [r.clone(), r]})
+                }
+            },
+            "repositories read is inconsistent: id 100 appears twice",
+        ),
+        (
+            "a repository of an integration the list lacks",
+            |key, _| match key {
+                "integrations" => serde_json::json!({"success": true, key: [other(2)]}),
+                _ => serde_json::json!({"success": true, key: [
+                    {"id": 100, "displayName": "web", "group": "acme", "trackedFolderId": 1}]}),
+            },
+            "repository 100 belongs to integration 1, which the integration list does not have",
+        ),
+        (
+            "a repository id that is also an integration's",
+            |key, _| match key {
+                "integrations" => serde_json::json!({"success": true, key: [acme(1), other(2)]}),
+                _ => serde_json::json!({"success": true, key: [
+                    {"id": 2, "displayName": "web", "group": "acme", "trackedFolderId": 1}]}),
+            },
+            "id 2 is both an integration and a repository",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &["plan"],
+        &["plan", "--prune"],
+        &["apply", "--auto-approve", "--prune"],
+        &["drift"],
+        &["import"],
+        &["status"],
+    ];
+    // Every case and command is run and every failure reported, so one run shows the whole
+    // class.
+    let mut failures = Vec::new();
+    for (what, lists, expect) in cases {
+        let mock = serve_site(lists);
+        for args in commands {
+            let what = format!("{what}: gijctl {}", args.join(" "));
+            let out = run_against(dir.path(), &mock, args);
+            let writes = mock.writes.swap(0, Ordering::SeqCst);
+            let refused = std::panic::catch_unwind(|| assert_refused(&what, &out, expect));
+            if refused.is_err() || writes > 0 || !out.stderr.contains("does not act on an") {
+                failures.push(format!(
+                    "{what}: exit {}, {writes} writes, stderr:\n{}",
+                    out.code, out.stderr
+                ));
+            }
+        }
+        // Each run read the site again before giving up (a list that changed while it was
+        // read reads consistently a moment later), and not forever.
+        assert!(mock.reads.load(Ordering::SeqCst) >= 3, "{what}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+/// Numbers from the server bound nothing: `total: 10^15` is refused before a second request
+/// (it once aborted the process in an allocation), and a site that never says its last page
+/// hits the documented cap of 10,000 pages.
+#[test]
+fn server_numbers_never_size_an_allocation_or_an_endless_read() {
+    let huge = serve_site(|key, start| match (key, start) {
+        ("integrations", 0) => page(key, vec![acme(1)], 0, Some(1_000_000_000_000_000), false),
+        ("integrations", _) => panic!("a page after the first was fetched"),
+        _ => no_repositories(key),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_against(dir.path(), &huge, &["plan"]);
+    assert_refused(
+        "total 10^15",
+        &out,
+        "the site says `total` 1000000000000000 in pages of 1",
+    );
+    assert!(out.stderr.contains("too long to read"), "{}", out.stderr);
+
+    let endless = serve_site(|key, start| match key {
+        "integrations" => page(key, vec![other(start + 1)], start, None, false),
+        _ => no_repositories(key),
+    });
+    let out = run_against(dir.path(), &endless, &["plan"]);
+    assert_refused(
+        "isLastPage false forever",
+        &out,
+        "has not said the last page after 10000 pages",
+    );
+    // One read only: a list too long to read is not read again (10,000 integration pages and
+    // the one repository list).
+    assert_eq!(endless.reads.load(Ordering::SeqCst), 10_001);
+}
+
+/// The reads apply makes later are checked like the first: here the site reads consistently
+/// for the plan (one declared integration, disabled), then lists it twice when apply reads the
+/// site before enabling it. The enable is never sent.
+#[test]
+fn an_inconsistent_read_before_an_enable_stops_the_enable() {
+    static LISTS: AtomicUsize = AtomicUsize::new(0);
+    static ENABLES: AtomicUsize = AtomicUsize::new(0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = Router::new().fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+        use axum::http::Method as M;
+        let path = uri.path();
+        let query = uri.query().unwrap_or("");
+        let acme = || {
+            let mut a = acme(1);
+            a["disabled"] = serde_json::json!(true);
+            a
+        };
+        let body = match (&method, path) {
+            (&M::GET, p) if p.ends_with("/rest/api/2/serverInfo") => {
+                serde_json::json!({"baseUrl": "https://jira.example.com", "serverTitle": "mock"})
+            }
+            (&M::GET, p) if p.ends_with("/rest/api/2/project") => serde_json::json!([
+                {"id": "10000", "key": "OPS"}, {"id": "10001", "key": "WEB"}, {"id": "10002", "key": "API"}]),
+            (&M::GET, p) if p.ends_with("/rest/gitplugin/1.0/integration") => {
+                if LISTS.fetch_add(1, Ordering::SeqCst) == 0 {
+                    serde_json::json!({"success": true, "integrations": [acme()]})
+                } else {
+                    serde_json::json!({"success": true, "integrations": [acme(), acme()]})
+                }
+            }
+            (&M::GET, p) if p.ends_with("/rest/gitplugin/1.0/integration/1") => {
+                serde_json::json!({"success": "true", "integration": [acme()]})
+            }
+            (&M::PUT, p) if p.ends_with("/rest/gitplugin/1.0/integration/1") => {
+                serde_json::json!({"success": "true", "integration": acme()})
+            }
+            (&M::GET, p) if p.ends_with("/rest/gitplugin/1.0/repository") => {
+                serde_json::json!({"success": true, "repositories": []})
+            }
+            (&M::PUT, p) if p.ends_with("/repository/1/disable") => {
+                if query.contains("disable=false") {
+                    ENABLES.fetch_add(1, Ordering::SeqCst);
+                }
+                serde_json::json!({"success": true})
+            }
+            _ => return json(404, r#"{"success": false, "error": "mock: unknown path"}"#),
+        };
+        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let token = root().join("examples/quickstart/tokens/github.token");
+    std::fs::write(
+        dir.path().join("gij.toml"),
+        format!(
+            "version = 1\n\n[integrations.acme-github]\nservice = \"github\"\nowner = \"acme\"\n\
+             credential = \"file:{}\"\ndisplay-name = \"GitHub · acme\"\n\
+             projects = [\"OPS\", \"WEB\", \"API\"]\nrequire-user-pat = true\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let args = [
+        "apply",
+        "-c",
+        "gij.toml",
+        "--auto-approve",
+        "--endpoint",
+        &base,
+        "--request-timeout",
+        "5",
+        "--max-attempts",
+        "2",
+    ];
+    let out = gijctl(dir.path(), &args, &[("GIJ_TOKEN", TOKEN)]);
+    assert_eq!(
+        ENABLES.load(Ordering::SeqCst),
+        0,
+        "enabled:\n{}",
+        out.stderr
+    );
+    assert!(
+        LISTS.load(Ordering::SeqCst) >= 2,
+        "apply never read the site again:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("integrations read is inconsistent: id 1 appears twice"),
+        "{}",
+        out.stderr
+    );
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(!out.all().contains(TOKEN));
+}
+
+// ---- bounded waits (issue 18, item 3) --------------------------------------------------------
+
+/// A server-requested wait longer than the request's budget (`--max-attempts` ×
+/// `--request-timeout`, here 4 s) fails at once with a message saying why, for 503 and 429
+/// alike; `Retry-After: 299` once slept 299 s. The harness's DEADLINE (20 s) proves the bound.
+#[test]
+fn a_server_requested_wait_past_the_budget_fails_at_once() {
+    for (status, what) in [(503, "503 Retry-After 299"), (429, "429 Retry-After 299")] {
+        let mock = serve([127, 0, 0, 1], move || {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::RETRY_AFTER, "299"),
+                ],
+                r#"{"success": false, "error": "busy"}"#,
+            )
+                .into_response()
+        });
+        let out = plan_within(&mock.base, "2", "2");
+        assert_refused(
+            what,
+            &out,
+            "the site asked to wait 299 s before retrying, more than the",
+        );
+        assert!(
+            out.stderr
+                .contains("4 s budget (--max-attempts × --request-timeout)")
+                && out
+                    .stderr
+                    .contains("retry later, or raise --request-timeout or --max-attempts"),
+            "{what}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// Pacing is bounded by the same budget: a site whose rate-limit headers say the budget is
+/// spent for the next hour gets its next request (the second page of the integration list,
+/// asked for after the first answer) after at most the budget (4 s), not pacing's own cap of
+/// 60 s, and the plan is made.
+#[test]
+fn pacing_never_waits_past_the_request_budget() {
+    let mock = serve_site_with(
+        |key, start| match (key, start) {
+            ("integrations", 0) => page(key, vec![acme(1)], 0, Some(2), false),
+            ("integrations", s) => page(key, vec![other(2)], s, Some(2), true),
+            _ => no_repositories(key),
+        },
+        &[
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset-ms", "3600000"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = root().join("examples/quickstart/gij.toml");
+    let cfg = cfg.to_string_lossy();
+    let args = [
+        "plan",
+        "-c",
+        &cfg,
+        "--endpoint",
+        &mock.base,
+        "--request-timeout",
+        "2",
+        "--max-attempts",
+        "2",
+    ];
+    let started = Instant::now();
+    let out = gijctl(dir.path(), &args, &[("GIJ_TOKEN", TOKEN)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("acme-github"), "{}", out.stdout);
+    // Not a timing assertion on gijctl, which the harness's DEADLINE bounds: only a report.
+    eprintln!("paced plan took {:?}", started.elapsed());
+}
+
 /// Peak resident memory of the largest child process waited for so far, in bytes.
 fn children_max_rss() -> u64 {
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };

@@ -12,7 +12,12 @@
 //!   as a retry of a failed one.
 //! - **Retries** ([`super::retry`]): 429/503 wait as the server says, 500/502/504 and transport
 //!   failures back off with full jitter, within an attempt and time budget; a 429 pauses every
-//!   request of the client. Every wait is logged at `warn`.
+//!   request of the client. Every wait is logged at `warn`, and ends within the request's
+//!   budget ([`RetryPolicy::max_total`]): a server-requested wait past it fails at once
+//!   ([`ApiError::WaitTooLong`]), pacing and the shared pause are cut at its end.
+//! - **Consistent reads** ([`super::consistency`]): every list is checked as its pages join,
+//!   every whole-site read across its lists; an inconsistent one is read again, then refused
+//!   ([`ApiError::Inconsistent`]). No list takes more than [`consistency::MAX_PAGES`] pages.
 //! - **Pacing** ([`super::pace`]): every answer's `X-RateLimit-*` headers update a budget the
 //!   client's concurrent requests share; once it runs low, requests are spread over the time
 //!   until the reset instead of bursting into 429s. The 429 handling stays as the safety net.
@@ -37,6 +42,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use url::Url;
 
+use super::consistency::{self, Inconsistency, Next, PageJoin};
 use super::endpoint::{Endpoint, origin_of};
 use super::pace::{Budget, Observation, PaceConfig};
 use super::retry::{RateGate, RetryPolicy, parse_retry_after};
@@ -46,9 +52,10 @@ use crate::secret::{Secret, SecretRef};
 
 /// Largest list answer the client buffers (a page of 1000 repositories is far below it).
 pub const LIST_BODY_LIMIT: usize = 64 * 1024 * 1024;
-/// Most list items the client reserves room for up front (a site reporting a larger total
-/// still works; the vector then grows as usual).
-const MAX_RESERVE: usize = 1_000_000;
+
+/// Most reads of the whole site while it reads inconsistently ([`GijApi::read_site`],
+/// [`GijApi::read_indexing`]); the last inconsistency is the error.
+pub const SITE_READS: u32 = 3;
 
 /// Largest single-object answer the client buffers.
 pub const ONE_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -529,12 +536,21 @@ impl Client {
 
     /// Waits for the shared rate-limit pause, then for a concurrency permit, then reserves the
     /// request's share of the rate-limit budget and waits as long as pacing asks.
-    async fn admit(&self, call: &Call) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
-        let permit = self.admit_permit(call).await;
+    ///
+    /// Every one of these waits ends by `deadline`, the end of the request's time budget
+    /// ([`RetryPolicy::max_total`]): pacing is advice (the 429 handling is the safety net),
+    /// and a shared pause set by another request's 429 may end after this request's budget.
+    async fn admit(
+        &self,
+        call: &Call,
+        deadline: Instant,
+    ) -> (tokio::sync::SemaphorePermit<'_>, Reservation<'_>) {
+        let permit = self.admit_permit(call, deadline).await;
         let pace = self
             .inner
             .budget()
-            .reserve(Instant::now(), &self.inner.pace);
+            .reserve(Instant::now(), &self.inner.pace)
+            .min(deadline.saturating_duration_since(Instant::now()));
         let reservation = Reservation {
             inner: &self.inner,
             settled: false,
@@ -555,7 +571,12 @@ impl Client {
             tokio::time::sleep(pace).await;
         }
         // A 429 of another request may have paused the client meanwhile; the permit is kept.
-        let wait = self.inner.gate.remaining(Instant::now());
+        let now = Instant::now();
+        let wait = self
+            .inner
+            .gate
+            .remaining(now)
+            .min(deadline.saturating_duration_since(now));
         if !wait.is_zero() {
             self.inner.counters.add_wait(wait);
             tokio::time::sleep(wait).await;
@@ -564,9 +585,18 @@ impl Client {
     }
 
     /// Waits for the shared rate-limit pause, then for a concurrency permit.
-    async fn admit_permit(&self, call: &Call) -> tokio::sync::SemaphorePermit<'_> {
+    async fn admit_permit(
+        &self,
+        call: &Call,
+        deadline: Instant,
+    ) -> tokio::sync::SemaphorePermit<'_> {
         loop {
-            let wait = self.inner.gate.remaining(Instant::now());
+            let now = Instant::now();
+            let wait = self
+                .inner
+                .gate
+                .remaining(now)
+                .min(deadline.saturating_duration_since(now));
             if !wait.is_zero() {
                 info!(
                     "{} {}: waiting {} for the site's rate limit",
@@ -582,14 +612,15 @@ impl Client {
                 // The semaphore is never closed; this arm only satisfies the type.
                 Err(_) => continue,
             };
-            if self.inner.gate.remaining(Instant::now()).is_zero() {
+            let now = Instant::now();
+            if self.inner.gate.remaining(now).is_zero() || now >= deadline {
                 return permit;
             }
         }
     }
 
-    async fn send_once(&self, call: &Call) -> Result<Answer, SendError> {
-        let (_permit, reservation) = self.admit(call).await;
+    async fn send_once(&self, call: &Call, deadline: Instant) -> Result<Answer, SendError> {
+        let (_permit, reservation) = self.admit(call, deadline).await;
         self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut rb = self
             .inner
@@ -718,10 +749,12 @@ impl Client {
     async fn execute(&self, call: &Call) -> Result<Answer, Failed> {
         let policy = &self.inner.retry;
         let started = Instant::now();
+        let deadline = started + policy.max_total;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (error, wait, status, rate_limited) = match self.send_once(call).await {
+            let mut asked = None;
+            let (error, wait, status, rate_limited) = match self.send_once(call, deadline).await {
                 Ok(mut ans) if ans.status.is_success() => {
                     ans.attempts = attempt;
                     return Ok(ans);
@@ -732,10 +765,12 @@ impl Client {
                     let told = parse_retry_after(&ans.headers, SystemTime::now());
                     match (code, call.mode) {
                         (429, _) => {
+                            asked = told;
                             let wait = told.unwrap_or_else(|| self.backoff(attempt));
                             (error, wait, ans.status.to_string(), true)
                         }
                         (503, Mode::Idempotent) => {
+                            asked = told;
                             let wait = told.unwrap_or_else(|| self.backoff(attempt));
                             (error, wait, ans.status.to_string(), false)
                         }
@@ -787,6 +822,32 @@ impl Client {
                 }
             };
             let elapsed = started.elapsed();
+            if let Some(asked) = asked
+                && attempt < policy.max_attempts
+                && elapsed + wait > policy.max_total
+            {
+                // The site asked for a wait the budget cannot hold: say so at once rather
+                // than sleep it (a `Retry-After: 299` once slept 299 s under a 4 s budget).
+                if rate_limited {
+                    self.inner
+                        .counters
+                        .rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(Failed {
+                    error: ApiError::WaitTooLong {
+                        method: call.method.to_string(),
+                        url: call.url.to_string(),
+                        asked_secs: asked.as_secs_f64(),
+                        left_secs: policy.max_total.saturating_sub(elapsed).as_secs_f64(),
+                        budget_secs: policy.max_total.as_secs_f64(),
+                        last: Box::new(error),
+                    },
+                    maybe_applied: false,
+                    attempts: attempt,
+                    retry_after: None,
+                });
+            }
             if attempt >= policy.max_attempts || elapsed + wait > policy.max_total {
                 if rate_limited {
                     self.inner
@@ -1004,7 +1065,10 @@ impl Client {
 
     /// Reads a whole list with the pagination extension: the first page tells the total, the
     /// rest is fetched concurrently. A server without pagination keys (GIJ itself) answers the
-    /// whole list to the first request.
+    /// whole list to the first request; one that says more pages follow without a `total` is
+    /// followed page by page. Every page is checked as it joins the list ([`PageJoin`]): an
+    /// inconsistent list is [`ApiError::Inconsistent`], and no list takes more than
+    /// [`consistency::MAX_PAGES`] pages.
     async fn list_all<
         T: Send + 'static,
         R: serde::de::DeserializeOwned + Default + Send + 'static,
@@ -1017,97 +1081,128 @@ impl Client {
         id_of: fn(&T) -> Option<u64>,
     ) -> Result<Vec<T>, ApiError> {
         let key = path.rsplit('/').next().unwrap_or(path);
+        let list_url = self.url(path, &filters).to_string();
+        let inconsistent = |i: Inconsistency| {
+            let (method, url, list, problem) = ("GET".into(), list_url.clone(), i.list, i.problem);
+            if i.too_long {
+                ApiError::TooManyPages {
+                    method,
+                    url,
+                    list,
+                    problem,
+                }
+            } else {
+                ApiError::Inconsistent {
+                    method,
+                    url,
+                    list,
+                    problem,
+                }
+            }
+        };
+        let list = match key {
+            "integration" => "integrations",
+            "repository" => "repositories",
+            other => other,
+        };
+        let mut join = PageJoin::new(list);
         let (first, items) = self.page(path, &filters, 0, page_size, pick).await?;
-        let Some(total) = first.total else {
+        let next = join
+            .accept(0, &first, items.iter().map(id_of))
+            .map_err(inconsistent)?;
+        let Next::Page(second) = next else {
             return Ok(items);
         };
-        let got = items.len() as u64;
-        if first.is_last_page == Some(true) || got >= total {
-            return Ok(items);
-        }
         // Step by what the server actually returned: it may cap `limit` below what was asked.
-        let step = got;
-        if step == 0 {
-            return Err(ApiError::Decode {
-                method: "GET".into(),
-                url: self.url(path, &filters).to_string(),
-                message: format!("the first page of {total} {key} is empty"),
-            });
-        }
-        let mut starts = Vec::new();
-        let mut s = first.next_page_start.unwrap_or(step);
-        while s < total {
-            starts.push(s);
-            s += step;
-        }
-        debug!(
-            "{path}: {total} {key}, fetching {} more pages",
-            starts.len()
-        );
+        // Never zero: a page that is not the last is not empty.
+        let step = items.len() as u64;
+        let Some(total) = join.total() else {
+            // No total to plan the pages by: follow them one at a time, up to MAX_PAGES.
+            let mut all = items;
+            let mut at = second;
+            loop {
+                let (meta, page) = self.page(path, &filters, at, page_size, pick).await?;
+                let next = join
+                    .accept(at, &meta, page.iter().map(id_of))
+                    .map_err(inconsistent)?;
+                all.extend(page);
+                match next {
+                    Next::Done => return Ok(all),
+                    Next::Page(n) => at = n,
+                }
+            }
+        };
+        // Refused before any further request: `total: 10^15` in pages of one.
+        join.check_size(step).map_err(inconsistent)?;
+        // The starts are generated as they are needed, never collected: their number comes
+        // from the server.
+        let starts = (0u64..)
+            .map(move |k| second.saturating_add(k.saturating_mul(step)))
+            .take_while(move |s| *s < total);
+        debug!("{path}: {total} {key}, fetching the rest in pages of {step}");
         // A sliding window of page requests rather than one task per page up front: tasks are
         // not polled in index order, so with all 200 pages of a large site spawned at once up to
         // 80 decoded pages (24 MB) waited for an earlier one. The window keeps every request
         // slot busy (twice the concurrency limit) while bounding what waits in memory.
         let window = self.inner.max_concurrency.saturating_mul(2).max(1);
-        let mut pending = starts.into_iter().enumerate();
+        let mut pending = starts.enumerate();
         let mut set = tokio::task::JoinSet::new();
         let spawn = |set: &mut tokio::task::JoinSet<_>, (i, start): (usize, u64)| {
             let me = self.clone();
             let filters = filters.clone();
             set.spawn(async move {
                 let r = me.page(path, &filters, start, page_size, pick).await;
-                (i, r.map(|(_, items)| items))
+                (i, start, r)
             });
         };
         for p in pending.by_ref().take(window) {
             spawn(&mut set, p);
         }
-        let mut seen = BTreeSet::new();
         // Room for the whole list at once: growing by doubling left up to half the vector
-        // unused and copied it at every step (201,000 repositories: 60 MB of peak memory).
-        let mut all: Vec<T> =
-            Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_RESERVE));
-        let mut keep = |all: &mut Vec<T>, page: Vec<T>| {
-            for item in page {
-                // An item moved to a later page by a concurrent delete would be read twice.
-                if id_of(&item).is_none_or(|id| seen.insert(id)) {
-                    all.push(item);
-                }
-            }
-        };
-        keep(&mut all, items);
+        // unused and copied it at every step (201,000 repositories: 60 MB of peak memory). The
+        // site's `total` sizes it only up to MAX_RESERVE_BYTES.
+        let mut all: Vec<T> = Vec::with_capacity(consistency::reserve_for::<T>(total));
+        all.extend(items);
         // Pages are moved into `all` as soon as every page before them has arrived, so only
-        // the pages that finished out of order wait in memory, not the whole list twice.
-        let mut waiting: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+        // the pages that finished out of order wait in memory, not the whole list twice. Each
+        // is checked against the pages before it as it joins.
+        let mut waiting: BTreeMap<usize, (u64, wire::Page<()>, Vec<T>)> = BTreeMap::new();
         let mut next = 0usize;
+        let mut state = Next::Page(second);
         while let Some(joined) = set.join_next().await {
             match joined {
-                Ok((i, Ok(items))) => {
+                Ok((i, start, Ok((meta, items)))) => {
                     if let Some(p) = pending.next() {
                         spawn(&mut set, p);
                     }
-                    waiting.insert(i, items);
-                    while let Some(page) = waiting.remove(&next) {
-                        keep(&mut all, page);
+                    waiting.insert(i, (start, meta, items));
+                    while let Some((start, meta, page)) = waiting.remove(&next) {
+                        state = join
+                            .accept(start, &meta, page.iter().map(id_of))
+                            .map_err(inconsistent)?;
+                        all.extend(page);
                         next += 1;
                     }
                 }
-                Ok((_, Err(e))) => return Err(e),
+                Ok((_, _, Err(e))) => return Err(e),
                 Err(e) => {
                     return Err(ApiError::Transport {
                         method: "GET".into(),
-                        url: self.url(path, &filters).to_string(),
+                        url: list_url.clone(),
                         message: format!("a page request task failed: {e}"),
                     });
                 }
             }
         }
-        if all.len() as u64 != total {
-            warn!(
-                "{path}: the site reported {total} {key} but {} were read; the list changed \
-                 while it was being read",
-                all.len()
-            );
+        if let Next::Page(at) = state {
+            return Err(inconsistent(Inconsistency {
+                list: list.to_owned(),
+                too_long: false,
+                problem: format!(
+                    "the pages end at {at} items, before the site's `total` {total}, yet the \
+                     last one says more follow"
+                ),
+            }));
         }
         Ok(all)
     }
@@ -1391,11 +1486,51 @@ fn secs(d: Duration) -> String {
     }
 }
 
-impl GijApi for Client {
+impl Client {
+    /// Checks that the integration and repository lists of one read agree
+    /// ([`consistency::check_site`]).
+    fn check_site(
+        &self,
+        integrations: &[wire::Integration],
+        repositories: &[wire::SiteRepository],
+    ) -> Result<(), ApiError> {
+        consistency::check_site(integrations, repositories).map_err(|i| ApiError::Inconsistent {
+            method: "GET".into(),
+            url: self.url("rest/gitplugin/1.0/repository", &[]).to_string(),
+            list: i.list,
+            problem: i.problem,
+        })
+    }
+
+    /// Runs a whole read up to [`SITE_READS`] times while it is inconsistent: a list that
+    /// changed while it was read (another apply, a person) reads consistently a moment later;
+    /// a site that always answers inconsistently is refused after the last read.
+    async fn consistent<F, Fut>(&self, what: &str, read: F) -> Result<LiveSite, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<LiveSite, ApiError>>,
+    {
+        let mut reads = 0;
+        loop {
+            reads += 1;
+            match read().await {
+                Err(ApiError::Inconsistent { list, problem, .. }) if reads < SITE_READS => {
+                    warn!(
+                        "{what}: the {list} read was inconsistent ({problem}); reading again \
+                         (read {} of {SITE_READS})",
+                        reads + 1
+                    );
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// One read of the whole site; [`GijApi::read_site`] repeats it while it is inconsistent.
     /// Server info, projects, integrations and repositories at once, each list in pages fetched concurrently.
     /// Repository pages are decoded straight into [`wire::SiteRepository`]: on a site of
     /// 200,000 repositories the full entries would be most of a plan's peak memory.
-    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+    async fn read_site_once(&self) -> Result<LiveSite, ApiError> {
         let projects = async {
             let mut call = self.call(
                 Method::GET,
@@ -1431,6 +1566,7 @@ impl GijApi for Client {
         );
         let (server, projects, integrations, mut repositories) =
             tokio::try_join!(server, projects, integrations, repositories)?;
+        self.check_site(&integrations, &repositories)?;
         repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
             server,
@@ -1440,10 +1576,8 @@ impl GijApi for Client {
         })
     }
 
-    /// The integration list, plus the repository list only when an enabled integration comes
-    /// without `indexingState` (plain GIJ): one request per integration page with the
-    /// extension, and on plain GIJ, which ignores pagination, two requests.
-    async fn read_indexing(&self) -> Result<LiveSite, ApiError> {
+    /// One [`GijApi::read_indexing`], which repeats it while it is inconsistent.
+    async fn read_indexing_once(&self) -> Result<LiveSite, ApiError> {
         let integrations = self
             .list_all(
                 "rest/gitplugin/1.0/integration",
@@ -1468,6 +1602,9 @@ impl GijApi for Client {
         } else {
             Vec::new()
         };
+        if derive {
+            self.check_site(&integrations, &repositories)?;
+        }
         repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
             server: wire::ServerInfo::default(),
@@ -1475,6 +1612,24 @@ impl GijApi for Client {
             integrations,
             repositories,
         })
+    }
+}
+
+impl GijApi for Client {
+    /// Server info, projects, integrations and repositories, checked for consistency (read
+    /// again, up to [`SITE_READS`] reads, while they are not).
+    async fn read_site(&self) -> Result<LiveSite, ApiError> {
+        self.consistent("reading the site", || self.read_site_once())
+            .await
+    }
+
+    /// The integration list, plus the repository list only when an enabled integration comes
+    /// without `indexingState` (plain GIJ): one request per integration page with the
+    /// extension, and on plain GIJ, which ignores pagination, two requests. Checked like
+    /// [`GijApi::read_site`]: an inconsistent read never leads to an enable.
+    async fn read_indexing(&self) -> Result<LiveSite, ApiError> {
+        self.consistent("reading the site's indexing", || self.read_indexing_once())
+            .await
     }
 
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {

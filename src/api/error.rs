@@ -170,6 +170,63 @@ pub enum ApiError {
         #[source]
         last: Box<ApiError>,
     },
+    /// A read whose answers do not fit together (an id twice, pages that do not join up,
+    /// repositories of an integration the list lacks, more pages than gijctl reads): nothing is
+    /// planned or changed from it. See [`super::consistency`].
+    #[error(
+        "{method} {url}: the site's {list} read is inconsistent: {problem}; gijctl does not act \
+         on an inconsistent read (nothing was changed because of it). Run again; if it persists, \
+         the site (or a proxy in front of it) answers lists wrongly"
+    )]
+    Inconsistent {
+        /// HTTP method.
+        method: String,
+        /// URL of the list (its first page).
+        url: String,
+        /// The list (`integrations`, `repositories`), or `site` for a rule across lists.
+        list: String,
+        /// What did not fit, naming the id or page.
+        problem: String,
+    },
+    /// A list needs more pages than gijctl reads of one list (or says it does, with a huge
+    /// `total`, or never says its last page): refused, never read forever.
+    #[error(
+        "{method} {url}: the site's {list} list is too long to read: {problem}; gijctl does not \
+         plan on part of a list (nothing was changed because of it)"
+    )]
+    TooManyPages {
+        /// HTTP method.
+        method: String,
+        /// URL of the list (its first page).
+        url: String,
+        /// The list (`integrations`, `repositories`).
+        list: String,
+        /// How many pages, and why.
+        problem: String,
+    },
+    /// The site asked to wait (`Retry-After`) longer than the request's time budget has left:
+    /// gijctl gives up at once instead of sleeping for nothing.
+    #[error(
+        "{method} {url}: the site asked to wait {asked_secs:.0} s before retrying, more than the \
+         {left_secs:.1} s left of this request's {budget_secs:.0} s budget (--max-attempts × \
+         --request-timeout); gijctl gives up now: retry later, or raise --request-timeout or \
+         --max-attempts"
+    )]
+    WaitTooLong {
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: String,
+        /// The wait the site asked for, in seconds.
+        asked_secs: f64,
+        /// What was left of the budget, in seconds.
+        left_secs: f64,
+        /// The request's whole time budget, in seconds.
+        budget_secs: f64,
+        /// The answer that asked to wait.
+        #[source]
+        last: Box<ApiError>,
+    },
     /// The endpoint is not usable (bad URL, plain HTTP to a non-loopback host).
     #[error("{0}")]
     Endpoint(String),
@@ -213,7 +270,7 @@ impl ApiError {
             ApiError::Conflict { .. } => Some(409),
             ApiError::Unprocessable { .. } => Some(422),
             ApiError::Server { status, .. } | ApiError::Status { status, .. } => Some(*status),
-            ApiError::GaveUp { last, .. } => last.status(),
+            ApiError::GaveUp { last, .. } | ApiError::WaitTooLong { last, .. } => last.status(),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! with an in-memory fake and a future backend (GIJ Cloud, should it get an API) slots in here.
 
 pub mod client;
+pub mod consistency;
 pub mod endpoint;
 pub mod error;
 pub mod pace;

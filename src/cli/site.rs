@@ -73,10 +73,13 @@ impl ConnectArgs {
             .or_else(|| std::env::var(URL_ENV).ok().filter(|v| !v.trim().is_empty()))
     }
 
-    /// Applies the client flags, for a real site and the embedded dev-server alike.
+    /// Applies the client flags, for a real site and the embedded dev-server alike. One
+    /// request's time budget (attempts, retry waits, pacing and rate-limit pauses together)
+    /// is `--max-attempts` × `--request-timeout`; docs/api.md gives the worst case.
     fn tune(&self, c: &mut ClientConfig) {
         c.request_timeout = std::time::Duration::from_secs_f64(self.request_timeout);
         c.retry.max_attempts = self.max_attempts;
+        c.retry.max_total = c.request_timeout.saturating_mul(self.max_attempts);
         c.pace.enabled = !self.no_pace;
     }
 }

@@ -31,6 +31,24 @@ pub enum PlanFileError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (`/dev/zero`, a FIFO, a directory): it could never end.
+    #[error(
+        "`{}` is not a regular file (a device, FIFO or directory); pass a plan file made by \
+         `gijctl plan --out FILE`", .path.display()
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is larger than any plan gijctl makes.
+    #[error(
+        "`{}` is larger than {} MiB, more than any plan gijctl makes (about 1.5 KiB per action); \
+         refusing to read it", .path.display(), MAX_PLAN_BYTES >> 20
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not a plan document.
     #[error("`{}` is not a gijctl plan file", .path.display())]
     Parse {
@@ -72,6 +90,11 @@ pub enum PlanFileError {
         path: PathBuf,
     },
 }
+
+/// Largest plan file `gijctl apply PLANFILE` reads: a plan takes about 1.5 KiB per action, so
+/// this holds some 150,000 actions. Read through the cap, so a file that grows while it is read
+/// is refused too.
+pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Serialises a plan as the file format (pretty JSON, trailing newline).
 pub fn to_string(plan: &Plan) -> String {
@@ -129,11 +152,38 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
     Ok(())
 }
 
-/// Reads and checks a plan file.
+/// Reads and checks a plan file: a regular file of at most [`MAX_PLAN_BYTES`], like the
+/// config (`gijctl apply /dev/zero` once read until allocation failed).
 pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
-    let s = fs_err::read_to_string(path).map_err(|source| PlanFileError::Read {
+    use std::io::Read as _;
+    let err = |source| PlanFileError::Read {
         path: path.to_owned(),
         source,
+    };
+    let meta = fs_err::metadata(path).map_err(err)?;
+    if !meta.is_file() {
+        return Err(PlanFileError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let too_large = || PlanFileError::TooLarge {
+        path: path.to_owned(),
+    };
+    if meta.len() > MAX_PLAN_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)
+        .and_then(|f| f.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(err)?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(too_large());
+    }
+    let s = String::from_utf8(bytes).map_err(|e| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        ))
     })?;
     from_str(path, &s)
 }
