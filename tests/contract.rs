@@ -17,7 +17,7 @@ use gijctl::api::retry::RetryPolicy;
 use gijctl::api::wire::{Integration, IntegrationRequest};
 use gijctl::api::{ApiError, GijApi, LiveSite};
 use gijctl::devserver::{
-    DevServer, DevServerConfig, FaultConfig, FaultKind, RateLimitConfig, RunningServer,
+    DevServer, DevServerConfig, FaultConfig, FaultKind, Profile, RateLimitConfig, RunningServer,
     ScriptedFault, SeedSource, SiteState,
 };
 use gijctl::secret::Secret;
@@ -1182,6 +1182,48 @@ async fn pacing_spreads_requests_so_a_tight_bucket_never_answers_429() {
         "more requests than the bucket holds: {cs:?}"
     );
     assert!(cs.paced_requests > 0 && cs.paced > Duration::ZERO, "{cs:?}");
+}
+
+/// Jira DC's own rate limiting, as the documented profile sends it: a token bucket described
+/// by `X-RateLimit-Limit`, `-Remaining`, `-FillRate` and `-Interval-Seconds`, with no reset
+/// time at all. Paced from those headers alone, a burst of reads and concurrent gets meets no
+/// 429; unpaced, the same work runs into the bucket (so the test can tell the two apart).
+#[tokio::test]
+async fn pacing_reads_jira_dc_rate_limit_headers_on_the_documented_profile() {
+    for pace in [false, true] {
+        let srv = start(DevServerConfig {
+            time_scale: 50.0,
+            rate_limit: RateLimitConfig {
+                capacity: 6,
+                refill_per_sec: 0.5,
+            },
+            profile: Profile::Documented,
+            ..server_config(Some("org"))
+        })
+        .await;
+        let mut cfg = config(&srv, ADMIN);
+        cfg.retry = policy(30);
+        cfg.pace.enabled = pace;
+        let c = Client::new(cfg).unwrap();
+        for _ in 0..3 {
+            c.read_site().await.expect("whole-site read");
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let c = c.clone();
+            set.spawn(async move { c.get_integration(1).await });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap().expect("get");
+        }
+        let (s, cs) = (srv.stats(), c.stats());
+        if pace {
+            assert_eq!(s.rate_limited, 0, "paced: {s:?} {cs:?}");
+            assert!(cs.paced_requests > 0, "{cs:?}");
+        } else {
+            assert!(s.rate_limited > 0, "unpaced: {s:?} {cs:?}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -20,6 +20,14 @@
 //! gijctl extension `X-RateLimit-Reset-Ms` (milliseconds until the budget is full, relative and
 //! precise, what a time-scaled dev-server needs) is preferred when present; no single wait is
 //! longer than [`PaceConfig::max_wait`], after which the 429 handling remains the safety net.
+//!
+//! Jira Data Center's own rate limiting (Atlassian's "Adjusting your code for rate limiting"
+//! page for Jira and Confluence Data Center) is a token bucket that sends no reset time at
+//! all: `X-RateLimit-Limit` (the bucket's size), `X-RateLimit-Remaining` (tokens left),
+//! `X-RateLimit-FillRate` tokens added every `X-RateLimit-Interval-Seconds`, and `Retry-After`
+//! once the bucket is empty. From those the bucket's refill rate is known exactly, and the time
+//! until it is full is `(limit - remaining) / rate`: such a site is paced at its announced
+//! refill rate from the first answer, with nothing to infer.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,6 +43,11 @@ pub const RATE_LIMIT_RESET: &str = "x-ratelimit-reset";
 /// `X-RateLimit-Reset-Ms` (gijctl extension): milliseconds from the answer until the budget is
 /// full again; whole epoch seconds are too coarse for a time-scaled dev-server.
 pub const RATE_LIMIT_RESET_MS: &str = "x-ratelimit-reset-ms";
+
+/// `X-RateLimit-FillRate` (Jira DC): tokens added to the bucket every interval.
+pub const RATE_LIMIT_FILL_RATE: &str = "x-ratelimit-fillrate";
+/// `X-RateLimit-Interval-Seconds` (Jira DC): the length of that interval.
+pub const RATE_LIMIT_INTERVAL: &str = "x-ratelimit-interval-seconds";
 
 /// A reset further away than this is taken for garbage (GitHub's window is one hour).
 const MAX_RESET: Duration = Duration::from_secs(24 * 3600);
@@ -79,7 +92,7 @@ impl PaceConfig {
 }
 
 /// The budget as one answer described it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation {
     /// `X-RateLimit-Limit`.
     pub limit: u32,
@@ -87,9 +100,13 @@ pub struct Observation {
     pub remaining: u32,
     /// Time from the answer until the budget is full again (zero when the reset is past).
     pub reset_in: Duration,
-    /// Precision of `reset_in`: 1 ms from `X-RateLimit-Reset-Ms`, 1 s from `X-RateLimit-Reset`.
-    /// Two observations whose resets differ by less than this describe the same window.
+    /// Precision of `reset_in`: 1 ms from `X-RateLimit-Reset-Ms`, 1 s from `X-RateLimit-Reset`,
+    /// one token's refill from Jira DC's fill rate. Two observations whose resets differ by less
+    /// than this describe the same window.
     pub resolution: Duration,
+    /// Tokens per second the site says it refills continuously (Jira DC's `X-RateLimit-FillRate`
+    /// per `X-RateLimit-Interval-Seconds`); `None` when it does not say.
+    pub refill: Option<f64>,
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -104,8 +121,24 @@ impl Observation {
         let limit = u32::try_from(header_u64(headers, RATE_LIMIT_LIMIT)?).ok()?;
         let remaining = header_u64(headers, RATE_LIMIT_REMAINING)?;
         let remaining = u32::try_from(remaining).unwrap_or(u32::MAX).min(limit);
+        let refill = match (
+            header_u64(headers, RATE_LIMIT_FILL_RATE),
+            header_u64(headers, RATE_LIMIT_INTERVAL),
+        ) {
+            (Some(fill), Some(interval)) if fill > 0 && interval > 0 => {
+                Some(fill as f64 / interval as f64)
+            }
+            _ => None,
+        };
         let (reset_in, resolution) = if let Some(ms) = header_u64(headers, RATE_LIMIT_RESET_MS) {
             (Duration::from_millis(ms), Duration::from_millis(1))
+        } else if let (None, Some(rate)) = (header_u64(headers, RATE_LIMIT_RESET), refill) {
+            // Jira DC: the bucket is full once the missing tokens have been refilled.
+            let missing = f64::from(limit - remaining);
+            (
+                Duration::from_secs_f64(missing / rate),
+                Duration::from_secs_f64(1.0 / rate).max(Duration::from_millis(1)),
+            )
         } else {
             let reset = header_u64(headers, RATE_LIMIT_RESET)?;
             let reset_in = if reset < EPOCH_FLOOR {
@@ -132,6 +165,7 @@ impl Observation {
             remaining,
             reset_in,
             resolution,
+            refill,
         })
     }
 }
@@ -247,6 +281,7 @@ impl Budget {
                 k.window = k.window.max(o.reset_in);
                 k.limit = o.limit;
                 k.resolution = o.resolution;
+                k.refill = o.refill.or(k.refill);
             }
             _ => {
                 let next_at = self.known.map_or(now, |k| k.next_at);
@@ -258,7 +293,10 @@ impl Budget {
                     .known
                     .is_some_and(|k| now + tol < k.reset_at && reset_at > k.reset_at + tol);
                 let missing = o.limit.saturating_sub(o.remaining).saturating_sub(1);
-                let refill = if continuous && missing > 0 && !o.reset_in.is_zero() {
+                let refill = if o.refill.is_some() {
+                    // Announced by the site: exact, nothing to infer.
+                    o.refill
+                } else if continuous && missing > 0 && !o.reset_in.is_zero() {
                     Some(f64::from(missing) / o.reset_in.as_secs_f64())
                 } else {
                     self.known.and_then(|k| k.refill)
@@ -314,6 +352,7 @@ mod tests {
             remaining,
             reset_in: ms(reset_ms),
             resolution: ms(1),
+            refill: None,
         })
     }
 
@@ -333,9 +372,65 @@ mod tests {
                 limit: 10,
                 remaining: 4,
                 reset_in: ms(250),
-                resolution: ms(1)
+                resolution: ms(1),
+                refill: None,
             })
         );
+    }
+
+    #[test]
+    fn jira_dc_token_bucket_headers_give_the_refill_and_the_time_to_full() {
+        // Jira DC: a bucket of 20, 8 left, 2 tokens every second; no reset header at all.
+        let h = headers(&[
+            ("x-ratelimit-limit", "20"),
+            ("x-ratelimit-remaining", "8"),
+            ("x-ratelimit-fillrate", "2"),
+            ("x-ratelimit-interval-seconds", "1"),
+            ("retry-after", "0"),
+        ]);
+        let o = Observation::from_headers(&h, at(T0)).unwrap();
+        assert_eq!(o.refill, Some(2.0));
+        assert_eq!((o.reset_in, o.resolution), (ms(6000), ms(500)));
+        // 5 tokens every 10 seconds.
+        let h = headers(&[
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-fillrate", "5"),
+            ("x-ratelimit-interval-seconds", "10"),
+        ]);
+        let o = Observation::from_headers(&h, at(T0)).unwrap();
+        assert_eq!((o.refill, o.reset_in), (Some(0.5), ms(20_000)));
+        // A zero fill rate or interval describes nothing.
+        let h = headers(&[
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", "3"),
+            ("x-ratelimit-fillrate", "0"),
+            ("x-ratelimit-interval-seconds", "10"),
+        ]);
+        assert_eq!(Observation::from_headers(&h, at(T0)), None);
+    }
+
+    #[test]
+    fn an_announced_refill_paces_an_empty_bucket_from_the_first_answer() {
+        let cfg = PaceConfig::default();
+        let t = Instant::now();
+        let mut b = Budget::default();
+        assert_eq!(b.reserve(t, &cfg), Duration::ZERO);
+        // The first answer: empty, 4 tokens a second announced.
+        b.settle(
+            Some(Observation {
+                limit: 10,
+                remaining: 0,
+                reset_in: ms(2500),
+                resolution: ms(250),
+                refill: Some(4.0),
+            }),
+            t,
+            &cfg,
+        );
+        // One request per refill: 250 ms, then 500 ms, not a wait for the whole bucket.
+        assert_eq!(b.reserve(t, &cfg), ms(250));
+        assert_eq!(b.reserve(t, &cfg), ms(500));
     }
 
     #[test]
