@@ -193,6 +193,43 @@ fn apply_survives_5xx_drops_lost_answers_and_rate_limits(profile: Profile) {
 }
 
 both_profiles!(
+    an_indexing_error_ends_its_step_and_frees_its_slot,
+    an_indexing_error_ends_its_step_extended,
+    an_indexing_error_ends_its_step_documented
+);
+
+/// A repository of org-01 and one of org-02 fail to index. The documented repository list has
+/// no `state`, so a failure looks like a repository still waiting: apply asks GIJ's
+/// `index.json?repoId=`, ends those steps as failed instead of waiting out the indexing
+/// timeout, and the gate does not count the failed integrations as indexing (two of them
+/// would fill both slots), so org-03 and org-04 still run.
+fn an_indexing_error_ends_its_step_and_frees_its_slot(profile: Profile) {
+    let mut s = seed(4, 2, vec![]);
+    for g in 0..2 {
+        s["catalog"]["services"][0]["groups"][g]["repositories"][0]["failIndexing"] = json!(true);
+    }
+    let site = start_in(profile, s, |_| {});
+    let cfg = site.write("gij.toml", &config(1..=4, ""));
+    let started = std::time::Instant::now();
+    let o = apply(&site, &cfg, &["--indexing-timeout", "30s"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "apply waited for the indexing timeout"
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reported an indexing error"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let stats = site.server().stats();
+    assert!(stats.peak_indexing <= 2, "peak {}", stats.peak_indexing);
+    assert_eq!(site.identities().len(), 4);
+    site.assert_no_duplicates();
+}
+
+both_profiles!(
     a_lost_create_answer_is_adopted_while_the_integration_scans,
     a_lost_create_answer_is_adopted_while_scanning_extended,
     a_lost_create_answer_is_adopted_while_scanning_documented

@@ -1567,6 +1567,26 @@ impl GijApi for Client {
         })
     }
 
+    async fn repository_index_status(
+        &self,
+        repo_id: u64,
+    ) -> Result<Option<wire::IndexStatus>, ApiError> {
+        let call = self.call(
+            Method::GET,
+            self.url(
+                &format!("{GIJ}/index.json"),
+                &[("repoId", repo_id.to_string())],
+            ),
+            format!("the indexing status of repository {repo_id}"),
+        );
+        match self.execute(&call).await {
+            Ok(ans) => self.decode(&call, &ans).map(Some),
+            // Gone meanwhile, or a site without the endpoint: nothing to tell.
+            Err(f) if f.error.is_not_found() => Ok(None),
+            Err(f) => Err(f.error),
+        }
+    }
+
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
         let call = self.call(
             Method::GET,
