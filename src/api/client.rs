@@ -1371,64 +1371,6 @@ fn same_name(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-#[cfg(test)]
-mod match_tests {
-    use super::*;
-
-    fn listed(json: &str) -> wire::Integration {
-        serde_json::from_str(json).unwrap()
-    }
-
-    /// On GIJ's documented answers an integration has no `group`: the one gijctl created is
-    /// known by its type, origin and display name; with a group, the group decides as before.
-    #[test]
-    fn without_a_group_the_display_name_tells() {
-        let req = wire::IntegrationRequest {
-            integration_type: Some("GITHUB".into()),
-            fields: listed(
-                r#"{"origin": "https://api.github.com", "group": "org-01",
-                    "displayName": "GitHub · org-01"}"#,
-            ),
-            ..Default::default()
-        };
-        let ty = Some("GITHUB");
-        let documented = listed(
-            r#"{"id": 7, "integrationType": "GITHUB", "origin": "https://api.github.com/",
-                "displayName": "GitHub · org-01"}"#,
-        );
-        assert!(matches_request(&documented, ty, &req));
-        let other = listed(
-            r#"{"id": 8, "integrationType": "GITHUB", "origin": "https://api.github.com",
-                "displayName": "GitHub · org-02"}"#,
-        );
-        assert!(!matches_request(&other, ty, &req));
-        let unnamed =
-            listed(r#"{"id": 9, "integrationType": "GITHUB", "origin": "https://api.github.com"}"#);
-        assert!(
-            !matches_request(&unnamed, ty, &req),
-            "nothing tells it is ours"
-        );
-        let elsewhere = listed(
-            r#"{"id": 10, "integrationType": "GITHUB", "origin": "https://github.example.com",
-                "displayName": "GitHub · org-01"}"#,
-        );
-        assert!(!matches_request(&elsewhere, ty, &req));
-        let grouped = listed(
-            r#"{"id": 11, "integrationType": "GITHUB", "origin": "https://api.github.com",
-                "group": "ORG-01", "displayName": "GitHub · org-01"}"#,
-        );
-        assert!(matches_request(&grouped, ty, &req));
-        let other_group = listed(
-            r#"{"id": 12, "integrationType": "GITHUB", "origin": "https://api.github.com",
-                "group": "org-02", "displayName": "GitHub · org-01"}"#,
-        );
-        assert!(
-            !matches_request(&other_group, ty, &req),
-            "the group decides"
-        );
-    }
-}
-
 /// The pagination keys of a page without its items.
 fn page_meta<R>(p: &wire::Page<R>) -> wire::Page<()> {
     wire::Page {
@@ -1723,5 +1665,63 @@ impl GijApi for Client {
         );
         let ans = self.execute(&call).await?;
         self.decode::<wire::StatusResponse>(&call, &ans).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod match_tests {
+    use super::*;
+
+    fn listed(json: &str) -> wire::Integration {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// On GIJ's documented answers an integration has no `group`: the one gijctl created is
+    /// known by its type, origin and display name; with a group, the group decides as before.
+    #[test]
+    fn without_a_group_the_display_name_tells() {
+        let req = wire::IntegrationRequest {
+            integration_type: Some("GITHUB".into()),
+            fields: listed(
+                r#"{"origin": "https://api.github.com", "group": "org-01",
+                    "displayName": "GitHub · org-01"}"#,
+            ),
+            ..Default::default()
+        };
+        let ty = Some("GITHUB");
+        let documented = listed(
+            r#"{"id": 7, "integrationType": "GITHUB", "origin": "https://api.github.com/",
+                "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(matches_request(&documented, ty, &req));
+        let other = listed(
+            r#"{"id": 8, "integrationType": "GITHUB", "origin": "https://api.github.com",
+                "displayName": "GitHub · org-02"}"#,
+        );
+        assert!(!matches_request(&other, ty, &req));
+        let unnamed =
+            listed(r#"{"id": 9, "integrationType": "GITHUB", "origin": "https://api.github.com"}"#);
+        assert!(
+            !matches_request(&unnamed, ty, &req),
+            "nothing tells it is ours"
+        );
+        let elsewhere = listed(
+            r#"{"id": 10, "integrationType": "GITHUB", "origin": "https://github.example.com",
+                "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(!matches_request(&elsewhere, ty, &req));
+        let grouped = listed(
+            r#"{"id": 11, "integrationType": "GITHUB", "origin": "https://api.github.com",
+                "group": "ORG-01", "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(matches_request(&grouped, ty, &req));
+        let other_group = listed(
+            r#"{"id": 12, "integrationType": "GITHUB", "origin": "https://api.github.com",
+                "group": "org-02", "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(
+            !matches_request(&other_group, ty, &req),
+            "the group decides"
+        );
     }
 }
