@@ -9,7 +9,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::site::{Site, code, stderr};
-use gijctl::devserver::{DevServerConfig, FaultConfig, RateLimitConfig};
+use gijctl::devserver::{
+    DevServerConfig, FaultConfig, FaultKind, Profile, RateLimitConfig, ScriptedFault,
+};
 use serde_json::{Value, json};
 
 const GH_TOKEN: &str = "dev-gh-apply-token";
@@ -17,6 +19,11 @@ const GH_TOKEN: &str = "dev-gh-apply-token";
 /// A site seeded with `seed`, whose commands see the catalog's GitHub token as `GH_TOKEN`.
 fn start(seed: Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
     Site::start(&seed, tweak).with_env("GH_TOKEN", GH_TOKEN)
+}
+
+/// [`start`] in `profile`.
+fn start_in(profile: Profile, seed: Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
+    Site::start_profile(&seed, profile, tweak).with_env("GH_TOKEN", GH_TOKEN)
 }
 
 /// A catalog of `n` GitHub organisations with `m` repositories each, and the OPS project.
@@ -88,9 +95,14 @@ fn plan_is_empty(site: &Site, cfg: &Path) {
     );
 }
 
-#[test]
-fn twenty_integrations_never_exceed_the_indexing_limit() {
-    let site = start(seed(20, 3, vec![]), |_| {});
+both_profiles!(
+    twenty_integrations_never_exceed_the_indexing_limit,
+    twenty_integrations_never_exceed_the_indexing_limit_extended,
+    twenty_integrations_never_exceed_the_indexing_limit_documented
+);
+
+fn twenty_integrations_never_exceed_the_indexing_limit(profile: Profile) {
+    let site = start_in(profile, seed(20, 3, vec![]), |_| {});
     let cfg = site.write("gij.toml", &config(1..=20, ""));
     let (o, events) = apply_with_events(&site, &cfg);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -141,9 +153,14 @@ fn twenty_integrations_never_exceed_the_indexing_limit() {
     plan_is_empty(&site, &cfg);
 }
 
-#[test]
-fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
-    let site = start(seed(8, 2, vec![]), |c| {
+both_profiles!(
+    apply_survives_5xx_drops_lost_answers_and_rate_limits,
+    apply_survives_faults_extended,
+    apply_survives_faults_documented
+);
+
+fn apply_survives_5xx_drops_lost_answers_and_rate_limits(profile: Profile) {
+    let site = start_in(profile, seed(8, 2, vec![]), |c| {
         c.faults = FaultConfig {
             seed: 7,
             error_rate: 0.1,
@@ -175,9 +192,93 @@ fn apply_survives_5xx_drops_lost_answers_and_rate_limits() {
     plan_is_empty(&site, &cfg);
 }
 
-#[test]
-fn kill_9_at_several_points_then_rerun_converges() {
-    let site = start(seed(6, 3, vec![]), |c| c.time_scale = 100.0);
+both_profiles!(
+    an_indexing_error_ends_its_step_and_frees_its_slot,
+    an_indexing_error_ends_its_step_extended,
+    an_indexing_error_ends_its_step_documented
+);
+
+/// A repository of org-01 and one of org-02 fail to index. The documented repository list has
+/// no `state`, so a failure looks like a repository still waiting: apply asks GIJ's
+/// `index.json?repoId=`, ends those steps as failed instead of waiting out the indexing
+/// timeout, and the gate does not count the failed integrations as indexing (two of them
+/// would fill both slots), so org-03 and org-04 still run.
+fn an_indexing_error_ends_its_step_and_frees_its_slot(profile: Profile) {
+    let mut s = seed(4, 2, vec![]);
+    for g in 0..2 {
+        s["catalog"]["services"][0]["groups"][g]["repositories"][0]["failIndexing"] = json!(true);
+    }
+    let site = start_in(profile, s, |_| {});
+    let cfg = site.write("gij.toml", &config(1..=4, ""));
+    let started = std::time::Instant::now();
+    let o = apply(&site, &cfg, &["--indexing-timeout", "30s"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "apply waited for the indexing timeout"
+    );
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reported an indexing error"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let stats = site.server().stats();
+    assert!(stats.peak_indexing <= 2, "peak {}", stats.peak_indexing);
+    assert_eq!(site.identities().len(), 4);
+    site.assert_no_duplicates();
+}
+
+both_profiles!(
+    a_lost_create_answer_is_adopted_while_the_integration_scans,
+    a_lost_create_answer_is_adopted_while_scanning_extended,
+    a_lost_create_answer_is_adopted_while_scanning_documented
+);
+
+/// The dev-server applies each create and then drops its answer, and the new integration
+/// stays scanning for a real second, so the lookup after the lost answer sees it with no
+/// repository yet: on the documented profile the list says nothing about its owner (no
+/// `group`), and only what gijctl set on create (type, origin, display name) can tell it is
+/// this run's. Adopted, not created twice.
+fn a_lost_create_answer_is_adopted_while_the_integration_scans(profile: Profile) {
+    let lose = || ScriptedFault {
+        kind: FaultKind::LoseCreate,
+        route: None,
+    };
+    let site = start_in(profile, seed(2, 2, vec![]), |c| {
+        c.time_scale = 100.0;
+        c.scan_ms = 100_000;
+        c.faults = FaultConfig {
+            script: vec![lose(), lose()],
+            ..FaultConfig::default()
+        };
+    });
+    let cfg = site.write("gij.toml", &config(1..=2, ""));
+    let o = apply(&site, &cfg, &[]);
+    site.assert_no_duplicates();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(site.identities().len(), 2);
+    assert_eq!(
+        site.server().stats().faults.values().sum::<u64>(),
+        2,
+        "both create answers were lost"
+    );
+    assert!(
+        !stderr(&o).contains("was not created; posting again"),
+        "{}",
+        stderr(&o)
+    );
+    plan_is_empty(&site, &cfg);
+}
+
+both_profiles!(
+    kill_9_at_several_points_then_rerun_converges,
+    kill_9_then_rerun_converges_extended,
+    kill_9_then_rerun_converges_documented
+);
+
+fn kill_9_at_several_points_then_rerun_converges(profile: Profile) {
+    let site = start_in(profile, seed(6, 3, vec![]), |c| c.time_scale = 100.0);
     let cfg = site.write("gij.toml", &config(1..=6, ""));
     let args = [
         "apply",
@@ -304,10 +405,15 @@ fn stale_saved_plan_actions_are_refused() {
     );
 }
 
-#[test]
-fn two_concurrent_applies_never_duplicate() {
+both_profiles!(
+    two_concurrent_applies_never_duplicate,
+    two_concurrent_applies_never_duplicate_extended,
+    two_concurrent_applies_never_duplicate_documented
+);
+
+fn two_concurrent_applies_never_duplicate(profile: Profile) {
     for round in 0..3 {
-        let site = start(seed(4, 2, vec![]), |_| {});
+        let site = start_in(profile, seed(4, 2, vec![]), |_| {});
         let cfg = site.write("gij.toml", &config(1..=4, ""));
         let args = [
             "apply",
@@ -347,14 +453,19 @@ fn two_concurrent_applies_never_duplicate() {
     }
 }
 
-#[test]
-fn resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted() {
+both_profiles!(
+    resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted,
+    resume_between_create_and_enable_extended,
+    resume_between_create_and_enable_documented
+);
+
+fn resume_after_a_kill_between_create_and_enable_indexes_nothing_unwanted(profile: Profile) {
     // org-01 was created disabled (repository selection pending) and apply died before
     // selecting and enabling: the rerun must select first, then enable.
     let pending = json!({"type": "GITHUB", "group": "org-01", "credential": GH_TOKEN, "disabled": true,
                          "indexed": false, "settings": {"displayName": "GitHub · org-01", "global": false,
                          "projectMappingIds": [10000]}});
-    let site = start(seed(1, 4, vec![pending]), |_| {});
+    let site = start_in(profile, seed(1, 4, vec![pending]), |_| {});
     let cfg = site.write(
         "gij.toml",
         &config(1..=1, "").replace(

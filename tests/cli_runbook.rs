@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gijctl::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
+use gijctl::devserver::{DevServer, DevServerConfig, Profile, RunningServer, SeedSource};
 use gijctl::secret::Secret;
 use serde_json::Value;
 
@@ -146,7 +146,7 @@ struct Site {
 }
 
 impl Site {
-    fn start(seed: &str, time_scale: f64) -> Site {
+    fn start_profile(seed: &str, time_scale: f64, profile: Profile) -> Site {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -156,6 +156,7 @@ impl Site {
             seed: Some(SeedSource::Path(root().join(seed))),
             admin_tokens: vec![Secret::new(ADMIN_TOKEN.to_owned())],
             time_scale,
+            profile,
             ..DevServerConfig::default()
         };
         let server = rt.block_on(DevServer::start(cfg)).expect("dev-server");
@@ -189,8 +190,17 @@ fn p(path: &Path) -> &str {
 /// The snapshot written by `import --format json` drives the same runbook as the live site,
 /// and a config imported from the same site yields an empty runbook.
 #[test]
-fn snapshot_from_import_matches_the_site_and_a_matching_state_is_empty() {
-    let site = Site::start("examples/org/seed.json", 0.0);
+fn snapshot_from_import_matches_the_site_and_a_matching_state_is_empty_extended() {
+    snapshot_from_import_matches_the_site_and_a_matching_state_is_empty(Profile::Extended);
+}
+
+#[test]
+fn snapshot_from_import_matches_the_site_and_a_matching_state_is_empty_documented() {
+    snapshot_from_import_matches_the_site_and_a_matching_state_is_empty(Profile::Documented);
+}
+
+fn snapshot_from_import_matches_the_site_and_a_matching_state_is_empty(profile: Profile) {
+    let site = Site::start_profile("examples/org/seed.json", 0.0, profile);
     let dir = tmp();
     let state = dir.path().join("state.json");
     let env = [(TOKEN_VAR, ADMIN_TOKEN)];
@@ -292,8 +302,19 @@ fn snapshot_from_import_matches_the_site_and_a_matching_state_is_empty() {
 /// `--check` against the state before any work marks nothing done (exit 2); after apply did
 /// the work on the site, checking the same runbook against the site marks every step done.
 #[test]
-fn check_marks_steps_done_after_the_work() {
-    let site = Site::start("examples/org/seed.json", 20_000.0);
+fn check_marks_steps_done_after_the_work_extended() {
+    check_marks_steps_done_after_the_work(Profile::Extended);
+}
+
+#[test]
+#[ignore = "known gap: GIJ's documented integration list has no tagsFilter/apiPath/apiFilter \
+            and no answer has refSpecCustom, so --check cannot see those settings done"]
+fn check_marks_steps_done_after_the_work_documented() {
+    check_marks_steps_done_after_the_work(Profile::Documented);
+}
+
+fn check_marks_steps_done_after_the_work(profile: Profile) {
+    let site = Site::start_profile("examples/org/seed.json", 20_000.0, profile);
     let dir = tmp();
     let before = dir.path().join("before.json");
     let token = format!("env:{TOKEN_VAR}");

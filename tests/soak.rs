@@ -18,7 +18,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::site::code;
-use gijctl::devserver::{FaultConfig, FaultKind, RateLimitConfig, RunningServer, ScriptedFault};
+use gijctl::devserver::{
+    FaultConfig, FaultKind, Profile, RateLimitConfig, RunningServer, ScriptedFault,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -338,8 +340,8 @@ fn burst(n: usize, seed: u64) -> FaultConfig {
 struct Site(common::site::Site);
 
 impl Site {
-    fn start(seed: &Value) -> Site {
-        Site(common::site::Site::start(seed, |cfg| {
+    fn start(seed: &Value, profile: Profile) -> Site {
+        Site(common::site::Site::start_profile(seed, profile, |cfg| {
             cfg.time_scale = 500.0;
             cfg.scan_ms = 1000;
             cfg.commits_per_sec = 100.0;
@@ -454,8 +456,16 @@ fn last_lines(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-#[test]
-fn soak_apply_under_faults_and_kills_converges() {
+both_profiles!(
+    soak_apply_under_faults_and_kills_converges,
+    soak_apply_under_faults_and_kills_converges_extended,
+    soak_apply_under_faults_and_kills_converges_documented,
+    ignore_documented = "known gap: GIJ's documented integration list has no tagsFilter and no \
+        answer has refSpecCustom, so a declared tags filter or fetch refspec is a change in \
+        every plan (and the documented run takes over two minutes)"
+);
+
+fn soak_apply_under_faults_and_kills_converges(profile: Profile) {
     let (scale, mode) = Scale::from_env();
     let rng_seed: u64 = std::env::var("GIJCTL_SOAK_SEED")
         .ok()
@@ -463,7 +473,7 @@ fn soak_apply_under_faults_and_kills_converges() {
         .unwrap_or(0x5eed_6ac7);
     let mut rng = StdRng::seed_from_u64(rng_seed);
     let decls = decls(&scale, &mut rng);
-    let site = Site::start(&seed(&scale, &decls, &mut rng));
+    let site = Site::start(&seed(&scale, &decls, &mut rng), profile);
     let cfg_path: PathBuf = site.dir().join("gij.toml");
     std::fs::write(&cfg_path, config(&decls)).unwrap();
     let cfg = cfg_path.to_str().unwrap();

@@ -1403,8 +1403,16 @@ impl Client {
     }
 }
 
-/// Whether a listed integration is the one `req` creates: same type, normalised origin and
-/// group, and display name when both have one.
+/// Whether a listed integration is the one `req` creates: same type and normalised origin;
+/// then same group and display name (when both have one), or, when the site does not show the
+/// integration's group (GIJ's documented answers never do; only the `group` extension does),
+/// the display name gijctl set on create, which must be there and equal.
+///
+/// Without a group the display name is the one thing left that tells this creation from
+/// another of the same service and host, and validate keeps display names unique within a
+/// config. The limit (docs/api.md, "Duplicate-safe create"): an integration somebody else made
+/// on the site with the same type, origin and display name but another owner is taken for
+/// this one (before the create, a refusal to create; after a lost answer, adopted).
 fn matches_request(
     i: &wire::Integration,
     ty: Option<&str>,
@@ -1423,8 +1431,20 @@ fn matches_request(
             _ => return false,
         }
     }
-    if req.fields.group.is_some() && !eq_ci(i.group.as_deref(), req.fields.group.as_deref()) {
-        return false;
+    match (req.fields.group.as_deref(), i.group.as_deref()) {
+        (Some(want), Some(have)) if !have.trim().is_empty() => {
+            if !want.eq_ignore_ascii_case(have) {
+                return false;
+            }
+        }
+        // The site does not say whose it is: only the display name can tell.
+        (Some(_), _) => {
+            return matches!(
+                (&req.fields.display_name, &i.display_name),
+                (Some(want), Some(have)) if same_name(want, have)
+            );
+        }
+        (None, _) => {}
     }
     if let (Some(want), Some(have)) = (&req.fields.display_name, &i.display_name)
         && want != have
@@ -1432,6 +1452,18 @@ fn matches_request(
         return false;
     }
     true
+}
+
+/// Display names compared as validate compares them for uniqueness: case and runs of spaces
+/// ignored.
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
 }
 
 /// The pagination keys of a page without its items.
@@ -1632,6 +1664,26 @@ impl GijApi for Client {
             .await
     }
 
+    async fn repository_index_status(
+        &self,
+        repo_id: u64,
+    ) -> Result<Option<wire::IndexStatus>, ApiError> {
+        let call = self.call(
+            Method::GET,
+            self.url(
+                &format!("{GIJ}/index.json"),
+                &[("repoId", repo_id.to_string())],
+            ),
+            format!("the indexing status of repository {repo_id}"),
+        );
+        match self.execute(&call).await {
+            Ok(ans) => self.decode(&call, &ans).map(Some),
+            // Gone meanwhile, or a site without the endpoint: nothing to tell.
+            Err(f) if f.error.is_not_found() => Ok(None),
+            Err(f) => Err(f.error),
+        }
+    }
+
     async fn get_integration(&self, id: u64) -> Result<Option<wire::Integration>, ApiError> {
         let call = self.call(
             Method::GET,
@@ -1768,5 +1820,63 @@ impl GijApi for Client {
         );
         let ans = self.execute(&call).await?;
         self.decode::<wire::StatusResponse>(&call, &ans).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod match_tests {
+    use super::*;
+
+    fn listed(json: &str) -> wire::Integration {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// On GIJ's documented answers an integration has no `group`: the one gijctl created is
+    /// known by its type, origin and display name; with a group, the group decides as before.
+    #[test]
+    fn without_a_group_the_display_name_tells() {
+        let req = wire::IntegrationRequest {
+            integration_type: Some("GITHUB".into()),
+            fields: listed(
+                r#"{"origin": "https://api.github.com", "group": "org-01",
+                    "displayName": "GitHub · org-01"}"#,
+            ),
+            ..Default::default()
+        };
+        let ty = Some("GITHUB");
+        let documented = listed(
+            r#"{"id": 7, "integrationType": "GITHUB", "origin": "https://api.github.com/",
+                "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(matches_request(&documented, ty, &req));
+        let other = listed(
+            r#"{"id": 8, "integrationType": "GITHUB", "origin": "https://api.github.com",
+                "displayName": "GitHub · org-02"}"#,
+        );
+        assert!(!matches_request(&other, ty, &req));
+        let unnamed =
+            listed(r#"{"id": 9, "integrationType": "GITHUB", "origin": "https://api.github.com"}"#);
+        assert!(
+            !matches_request(&unnamed, ty, &req),
+            "nothing tells it is ours"
+        );
+        let elsewhere = listed(
+            r#"{"id": 10, "integrationType": "GITHUB", "origin": "https://github.example.com",
+                "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(!matches_request(&elsewhere, ty, &req));
+        let grouped = listed(
+            r#"{"id": 11, "integrationType": "GITHUB", "origin": "https://api.github.com",
+                "group": "ORG-01", "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(matches_request(&grouped, ty, &req));
+        let other_group = listed(
+            r#"{"id": 12, "integrationType": "GITHUB", "origin": "https://api.github.com",
+                "group": "org-02", "displayName": "GitHub · org-01"}"#,
+        );
+        assert!(
+            !matches_request(&other_group, ty, &req),
+            "the group decides"
+        );
     }
 }

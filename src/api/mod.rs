@@ -52,6 +52,17 @@ pub trait GijApi: Send + Sync {
         self.read_site()
     }
 
+    /// GIJ's indexing status of one repository (`GET index.json?repoId=N`): the one documented
+    /// answer that shows a repository's indexing error (GIJ's repository list shows no
+    /// `state`). `Ok(None)` when the site does not answer it; the default never asks.
+    fn repository_index_status(
+        &self,
+        repo_id: u64,
+    ) -> impl Future<Output = Result<Option<wire::IndexStatus>, ApiError>> + Send {
+        let _ = repo_id;
+        async { Ok(None) }
+    }
+
     /// Reads one integration; `Ok(None)` when it does not exist.
     fn get_integration(
         &self,

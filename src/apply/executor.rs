@@ -202,7 +202,36 @@ pub async fn indexing_status<A: GijApi>(api: &A, id: u64) -> Result<Option<Statu
         }));
     }
     let repos = api.list_repositories(id).await?;
-    Ok(Some(derive_status(&repos)))
+    let mut st = derive_status(&repos);
+    if st.state == IntegrationIndexing::Indexing
+        && let Some(r) = first_unfinished(&repos)
+        && failed(api, r).await?
+    {
+        st.state = IntegrationIndexing::Error;
+    }
+    Ok(Some(st))
+}
+
+/// The enabled repository with the lowest id that has neither a `state` nor a
+/// `lastIndexedDate`: on GIJ's documented list (no `state`) a repository that failed looks
+/// like one still waiting, and only `index.json?repoId=` tells them apart. Asking about the
+/// lowest id only keeps it to one request per poll; GIJ indexes an integration's repositories
+/// one at a time, so a failed one is soon the lowest unfinished (docs/api.md, "Indexing
+/// status on plain GIJ").
+fn first_unfinished(repos: &[wire::Repository]) -> Option<u64> {
+    repos
+        .iter()
+        .filter(|r| !r.disabled && r.state.is_none() && r.last_indexed_date.is_none())
+        .map(|r| r.id)
+        .min()
+}
+
+/// Whether GIJ's indexing status of repository `repo` reports an error.
+async fn failed<A: GijApi>(api: &A, repo: u64) -> Result<bool, ApiError> {
+    Ok(api
+        .repository_index_status(repo)
+        .await?
+        .is_some_and(|s| !s.errors.is_empty()))
 }
 
 /// Derives an aggregate status from repositories (for sites without the extension fields).
@@ -912,20 +941,32 @@ async fn site_slot<A: GijApi>(
     let limit = opts.max_parallel_indexing.max(1);
     let mut told = false;
     loop {
-        let site = crate::plan::live::from_site(&api.read_indexing().await?);
-        let busy = site
-            .integrations
-            .iter()
-            .filter(|i| {
-                i.id != id
-                    && i.settings.enabled
-                    && matches!(
-                        i.indexing,
-                        IntegrationIndexing::Indexing | IntegrationIndexing::Scanning
-                    )
-            })
-            .count();
+        let raw = api.read_indexing().await?;
+        let site = crate::plan::live::from_site(&raw);
         let (earlier, theirs) = board.earlier_waiting(s.seq, &site);
+        let mut busy = 0;
+        for i in &site.integrations {
+            if i.id == id
+                || !i.settings.enabled
+                || !matches!(
+                    i.indexing,
+                    IntegrationIndexing::Indexing | IntegrationIndexing::Scanning
+                )
+            {
+                continue;
+            }
+            // Only while the site looks full: an integration whose status was derived from a
+            // list without `state` may be one whose repository failed (it then indexes
+            // nothing more); GIJ's index.json tells.
+            if busy + earlier + 1 >= limit
+                && i.indexing == IntegrationIndexing::Indexing
+                && let Some(r) = derived_first_unfinished(&raw, i.id)
+                && failed(api, r).await?
+            {
+                continue;
+            }
+            busy += 1;
+        }
         if busy + earlier < limit {
             return Ok(());
         }
@@ -957,6 +998,28 @@ async fn site_slot<A: GijApi>(
         }
         tokio::time::sleep(opts.poll_interval).await;
     }
+}
+
+/// [`first_unfinished`] of integration `id` in a gate read, when its status was derived (no
+/// `indexingState`) from repositories without `state`.
+fn derived_first_unfinished(site: &crate::api::LiveSite, id: u64) -> Option<u64> {
+    let derived = site
+        .integrations
+        .iter()
+        .any(|i| i.id == Some(id) && i.indexing_state.is_none());
+    if !derived {
+        return None;
+    }
+    site.repositories
+        .iter()
+        .filter(|r| {
+            r.tracked_folder_id == Some(id)
+                && !r.disabled
+                && r.state.is_none()
+                && r.last_indexed_date.is_none()
+        })
+        .map(|r| r.id)
+        .min()
 }
 
 /// What a prepared creation hands to its gated step: the new integration's id (or why it

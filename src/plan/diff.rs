@@ -545,7 +545,13 @@ impl<'a> Matching<'a> {
                 Some(pos) => {
                     if m.claim(pos, &d.key, errors) {
                         let l = &live.integrations[pos];
-                        let same = live_key(l, &mut m.origins) == desired_key(d, &mut m.origins);
+                        let (lk, dk) =
+                            (live_key(l, &mut m.origins), desired_key(d, &mut m.origins));
+                        // A site that does not show the owner (GIJ's documented answers carry
+                        // no `group`; an integration with no repository yet reveals none)
+                        // cannot show it moved: the pin and the service and host decide.
+                        let same =
+                            lk == dk || (l.owner.trim().is_empty() && lk.0 == dk.0 && lk.1 == dk.1);
                         out[i] = Some((l, same));
                     }
                 }

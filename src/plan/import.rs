@@ -36,13 +36,43 @@ pub fn token_env_name(key: &str) -> String {
 /// details gij.toml cannot express, which a plan will then show as changes).
 pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
     let mut notes = Vec::new();
+    // The owner each integration is written with: the site's, or when the site does not show
+    // it (no `group` and no repository that tells), a guess that is pinned by id.
+    // A guess never repeats another integration's service, host and owner (validate would
+    // reject the pair): a taken guess gets the id appended.
+    let mut used: std::collections::BTreeSet<(&str, &str, String)> = live
+        .integrations
+        .iter()
+        .filter(|l| !l.owner.trim().is_empty())
+        .map(|l| {
+            (
+                l.service.config_name(),
+                l.origin.as_str(),
+                l.owner.to_lowercase(),
+            )
+        })
+        .collect();
+    let mut owners: BTreeMap<u64, (String, bool)> = BTreeMap::new();
+    for l in &live.integrations {
+        if !l.owner.trim().is_empty() {
+            owners.insert(l.id, (l.owner.clone(), true));
+            continue;
+        }
+        let mut owner = guess_owner(l.service, &l.display_name, l.id);
+        let ident = |o: &str| (l.service.config_name(), l.origin.as_str(), o.to_lowercase());
+        if used.contains(&ident(&owner)) {
+            owner = format!("{owner}-{}", l.id);
+        }
+        used.insert(ident(&owner));
+        owners.insert(l.id, (owner, false));
+    }
     let sources: Vec<KeySource<'_>> = live
         .integrations
         .iter()
         .map(|l| KeySource {
             id: l.id,
             service: l.service.config_name(),
-            owner: &l.owner,
+            owner: &owners[&l.id].0,
         })
         .collect();
     let keys = suggest_keys(&sources, []);
@@ -75,15 +105,43 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
         if l.service.requires_host() {
             let _ = writeln!(out, "host = {}", toml_string(&l.origin));
         }
-        let _ = writeln!(out, "owner = {}", toml_string(&l.owner));
-        let n = natural
-            .get(&(
-                l.service.config_name().to_owned(),
-                l.origin.clone(),
-                l.owner.to_lowercase(),
-            ))
-            .copied()
-            .unwrap_or(0);
+        let (owner, known) = &owners[&l.id];
+        if !known {
+            // Validate rejects `owner = ""`, and natural matching cannot find an owner the
+            // site does not show: pin the id, so the plan matches it whatever the owner says.
+            let _ = writeln!(
+                out,
+                "owner = {}  # the site does not show the owner: check it",
+                toml_string(owner)
+            );
+            let _ = writeln!(
+                out,
+                "id = {}  # pinned: the site does not show the owner",
+                l.id
+            );
+            notes.push(format!(
+                "`{key}` (#{}): the site does not show whose integration it is (GIJ's documented \
+                 answers have no owner, and it has no repository that tells), so it was pinned \
+                 by `id = {}` and given `owner = {owner:?}` from its display name; correct the \
+                 owner if that is not it (a wrong owner is reported once its repositories show \
+                 the real one)",
+                l.id, l.id
+            ));
+        } else {
+            let _ = writeln!(out, "owner = {}", toml_string(owner));
+        }
+        let n = if *known {
+            natural
+                .get(&(
+                    l.service.config_name().to_owned(),
+                    l.origin.clone(),
+                    l.owner.to_lowercase(),
+                ))
+                .copied()
+                .unwrap_or(0)
+        } else {
+            0
+        };
         if n > 1 {
             let _ = writeln!(
                 out,
@@ -164,6 +222,25 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
     (out, notes)
 }
 
+/// The owner to write for an integration whose owner the site does not show: the owner in a
+/// display name of gijctl's default form (`<service> · <owner>`, what gijctl names an
+/// integration without `display-name`), else the display name itself, else `id-<id>`.
+fn guess_owner(service: crate::model::Service, display_name: &str, id: u64) -> String {
+    let name = display_name.trim();
+    let title = crate::config::validate::service_title(service);
+    if let Some(rest) = name.strip_prefix(title)
+        && let Some(owner) = rest.trim_start().strip_prefix('·')
+        && !owner.trim().is_empty()
+    {
+        return owner.trim().to_owned();
+    }
+    if name.is_empty() {
+        format!("id-{id}")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Escapes glob metacharacters so a repository name matches only itself.
 fn glob_escape(name: &str) -> String {
     let mut s = String::with_capacity(name.len());
@@ -183,6 +260,43 @@ fn glob_escape(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::plan::testkit::quickstart;
+
+    /// An integration whose owner the site does not show (GIJ's documented answers, no
+    /// repository yet) is written pinned by id with an owner from its display name, never
+    /// `owner = ""`, and two such guesses never collide.
+    #[test]
+    fn an_unknown_owner_is_pinned_by_id_with_a_guessed_owner() {
+        let (_, mut live) = quickstart();
+        let mut twin = live.integrations[0].clone();
+        for (i, l) in [&mut live.integrations[0], &mut twin]
+            .into_iter()
+            .enumerate()
+        {
+            l.owner = String::new();
+            l.display_name = "GitHub · acme".into();
+            if i == 1 {
+                l.id = 99;
+                l.display_name = "acme".into();
+            }
+        }
+        live.integrations.push(twin);
+        let (text, notes) = to_toml(&live);
+        assert!(!text.contains("owner = \"\""), "{text}");
+        let v: toml::Table = toml::from_str(&text).unwrap();
+        let by_id = |id: i64| {
+            v["integrations"]
+                .as_table()
+                .unwrap()
+                .values()
+                .find(|t| t.get("id").and_then(|i| i.as_integer()) == Some(id))
+                .unwrap_or_else(|| panic!("#{id} is not pinned: {text}"))
+                .clone()
+        };
+        let first = live.integrations[0].id as i64;
+        assert_eq!(by_id(first)["owner"].as_str(), Some("acme"));
+        assert_eq!(by_id(99)["owner"].as_str(), Some("acme-99"));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
 
     #[test]
     fn import_writes_valid_toml_describing_the_site() {
@@ -208,6 +322,15 @@ mod tests {
         );
         assert_eq!(old["projects"].as_array().unwrap()[0].as_str(), Some("OPS"));
         assert_eq!(token_env_name("9-x"), "GIJ__9_X_TOKEN");
+        assert_eq!(
+            guess_owner(crate::model::Service::Github, "GitHub · acme", 3),
+            "acme"
+        );
+        assert_eq!(
+            guess_owner(crate::model::Service::Github, "Platform", 3),
+            "Platform"
+        );
+        assert_eq!(guess_owner(crate::model::Service::Github, " ", 3), "id-3");
         assert_eq!(glob_escape("a*b"), "a[*]b");
     }
 }

@@ -7,6 +7,36 @@
 
 pub mod site;
 
+/// Runs the test body `$body` (a `fn(gijctl::devserver::Profile)`) once per dev-server
+/// profile, as the two tests `$extended` and `$documented`, so a suite is
+/// parametrised rather than copied.
+#[macro_export]
+macro_rules! both_profiles {
+    // The documented run exists but is ignored (run it with `--ignored`), for a known gap
+    // the reason names.
+    ($body:ident, $extended:ident, $documented:ident, ignore_documented = $why:literal) => {
+        #[test]
+        fn $extended() {
+            $body(gijctl::devserver::Profile::Extended)
+        }
+        #[test]
+        #[ignore = $why]
+        fn $documented() {
+            $body(gijctl::devserver::Profile::Documented)
+        }
+    };
+    ($body:ident, $extended:ident, $documented:ident) => {
+        #[test]
+        fn $extended() {
+            $body(gijctl::devserver::Profile::Extended)
+        }
+        #[test]
+        fn $documented() {
+            $body(gijctl::devserver::Profile::Documented)
+        }
+    };
+}
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use gijctl::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
+use gijctl::devserver::{DevServer, DevServerConfig, Profile, RunningServer, SeedSource};
 use serde_json::Value;
 
 /// A dev-server in this process plus a temp dir for configs and plan files.
@@ -17,8 +17,18 @@ pub struct Site {
 }
 
 impl Site {
-    /// Starts a dev-server seeded with `seed` (time scale 2000 unless `tweak` says otherwise).
+    /// Starts a dev-server seeded with `seed` (time scale 2000 unless `tweak` says otherwise),
+    /// in the profile [`default_profile`] names.
     pub fn start(seed: &Value, tweak: impl FnOnce(&mut DevServerConfig)) -> Site {
+        Site::start_profile(seed, default_profile(), tweak)
+    }
+
+    /// [`Site::start`] in `profile` (`tweak` runs after the profile is set, so it may change it).
+    pub fn start_profile(
+        seed: &Value,
+        profile: Profile,
+        tweak: impl FnOnce(&mut DevServerConfig),
+    ) -> Site {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -30,6 +40,7 @@ impl Site {
         let mut cfg = DevServerConfig {
             seed: Some(SeedSource::Path(seed_path)),
             time_scale: 2000.0,
+            profile,
             ..DevServerConfig::default()
         };
         tweak(&mut cfg);
@@ -147,6 +158,18 @@ impl Drop for Site {
         if let Some(s) = self.server.take() {
             let _ = self.rt.block_on(s.shutdown());
         }
+    }
+}
+
+/// The profile [`Site::start`] uses: `GIJCTL_TEST_PROFILE` (`extended` or `documented`),
+/// extended when unset, so a whole suite can be run against the documented profile with
+/// `GIJCTL_TEST_PROFILE=documented cargo test`. The suites that matter run both profiles
+/// explicitly ([`crate::both_profiles`]) whatever it says.
+pub fn default_profile() -> Profile {
+    match std::env::var("GIJCTL_TEST_PROFILE").as_deref() {
+        Ok("documented") => Profile::Documented,
+        Ok("extended") | Ok("") | Err(_) => Profile::Extended,
+        Ok(other) => panic!("GIJCTL_TEST_PROFILE={other}: expected `extended` or `documented`"),
     }
 }
 
