@@ -7,7 +7,7 @@
 //! deserialization is retried: each round finds one more error, and the keys that failed are
 //! remembered so that `validate` does not also report them as missing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
@@ -305,9 +305,10 @@ pub fn parse(source: &str) -> Parsed {
     check_strings(doc.get_ref(), &mut Vec::new(), &mut out.problems);
 
     let mut table = doc;
-    prune_type_errors(&mut table, &mut out);
-    // Normally one round now: every type error was found and its key removed above. The
-    // rounds stay as the safety net for an error that pruning did not locate.
+    let mut pruned = false;
+    // A valid file deserializes in the first round. At the first type error every type error
+    // is found at once (`prune_type_errors`), so the next round normally succeeds; the rounds
+    // stay as the safety net for an error that pruning did not locate.
     for _ in 0..500 {
         let mut ignored: Vec<KeyPath> = Vec::new();
         let de = toml::de::Deserializer::from(table.clone());
@@ -336,6 +337,10 @@ pub fn parse(source: &str) -> Parsed {
                 }
                 out.file = file;
                 return out;
+            }
+            Err(_) if !pruned => {
+                pruned = true;
+                prune_type_errors(&mut table, &mut out);
             }
             Err(e) => {
                 let span = e.span();
@@ -368,6 +373,13 @@ fn prune_type_errors(doc: &mut Spanned<DeTable<'_>>, out: &mut Parsed) {
     let whole = doc.span();
     let mut pending: Vec<KeyPath> = vec![Vec::new()];
     while let Some(unit) = pending.pop() {
+        // The document (known to fail) and `[integrations]` (most of a large file) are split
+        // without a try, which would cost a copy of them.
+        let containers = unit.is_empty() || unit == ["integrations"];
+        if containers && let Some(children) = split(doc.get_ref(), &unit) {
+            pending.extend(children.into_iter().rev());
+            continue;
+        }
         let Some(mut part) = part_of(doc.get_ref(), &unit, &whole) else {
             continue;
         };
@@ -389,13 +401,46 @@ fn prune_type_errors(doc: &mut Spanned<DeTable<'_>>, out: &mut Parsed) {
             // drops the whole part, and the message names it.
             let path = removed.unwrap_or_else(|| unit.clone());
             out.problems.push(type_problem(&e, Some(&path), span));
-            remove_path(doc.get_mut(), &path);
             let whole_part = path == unit;
             out.failed.insert(path);
             if whole_part {
                 break;
             }
         }
+    }
+    // Removed at the end, in one pass per table: a table's keys are kept in file order, so
+    // removing one key shifts all those after it.
+    if !out.failed.is_empty() {
+        let mut prefixes: HashSet<&[String]> = HashSet::new();
+        for f in &out.failed {
+            for n in 1..f.len() {
+                prefixes.insert(&f[..n]);
+            }
+        }
+        remove_paths(doc.get_mut(), &mut Vec::new(), &out.failed, &prefixes);
+    }
+}
+
+/// Removes every key of `failed` below `path` from `t`, descending only into the tables on the
+/// way to one (`prefixes`).
+fn remove_paths(
+    t: &mut DeTable<'_>,
+    path: &mut KeyPath,
+    failed: &BTreeSet<KeyPath>,
+    prefixes: &HashSet<&[String]>,
+) {
+    let old = std::mem::take(t);
+    for (k, mut v) in old {
+        path.push(k.get_ref().to_string());
+        if !failed.contains(path) {
+            if prefixes.contains(path.as_slice())
+                && let DeValue::Table(inner) = v.get_mut()
+            {
+                remove_paths(inner, path, failed, prefixes);
+            }
+            t.insert(k, v);
+        }
+        path.pop();
     }
 }
 
@@ -454,21 +499,6 @@ fn part_of<'i>(
     let mut table = DeTable::new();
     table.insert(key.clone(), inner);
     Some(Spanned::new(whole.clone(), table))
-}
-
-/// Removes the key at `path` from `doc`, if it is there.
-fn remove_path(doc: &mut DeTable<'_>, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = doc;
-    for p in parents {
-        match cur.get_mut(p.as_str()).map(|v| v.get_mut()) {
-            Some(DeValue::Table(inner)) => cur = inner,
-            _ => return,
-        }
-    }
-    cur.remove(last.as_str());
 }
 
 fn first_line(s: &str) -> &str {

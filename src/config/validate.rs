@@ -152,10 +152,15 @@ impl V<'_> {
             .unwrap_or_else(|| self.spans.best(path))
     }
 
+    /// Whether the key at `path`, or a table holding it, had a type error (already reported).
+    /// One lookup per prefix: scanning every failed key per check was quadratic once type
+    /// errors were no longer capped at 500.
     fn failed(&self, path: &[&str]) -> bool {
-        self.failed
-            .iter()
-            .any(|f| f.len() <= path.len() && f.iter().zip(path).all(|(a, b)| a == b))
+        let mut prefix: KeyPath = Vec::with_capacity(path.len());
+        path.iter().any(|p| {
+            prefix.push((*p).to_owned());
+            self.failed.contains(&prefix)
+        })
     }
 
     fn push(&mut self, p: Problem) {
@@ -234,7 +239,8 @@ pub fn validate(parsed: &Parsed) -> (DesiredState, Vec<Problem>) {
     let empty = Default::default();
     let tables = file.integrations.as_ref().unwrap_or(&empty);
     let mut keys: Vec<&String> = tables.keys().collect();
-    keys.sort_by_key(|k| v.key_span(&["integrations", k]).start);
+    // Cached: a key's span is a lookup, and a sort asks for it O(log n) times per key.
+    keys.sort_by_cached_key(|k| v.key_span(&["integrations", k]).start);
 
     let mut integrations = Vec::new();
     for (index, key) in keys.into_iter().enumerate() {
