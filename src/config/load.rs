@@ -912,7 +912,11 @@ fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
             return b;
         }
         let b = is_credential_key(k);
-        judged.insert(k.to_owned(), b);
+        // Bounded: the keys that repeat are met early, and a generated file's hundreds of
+        // thousands of distinct keys would only fill the map.
+        if judged.len() < 4096 {
+            judged.insert(k.to_owned(), b);
+        }
         b
     };
     fn visit(

@@ -189,8 +189,8 @@ fn load_in(
     name: &str,
     base: Option<&Path>,
 ) -> Result<(DesiredState, load::Parsed), ConfigErrors> {
-    let parsed = load::parse(source);
-    let mut problems = parsed.problems.clone();
+    let mut parsed = load::parse(source);
+    let mut problems = std::mem::take(&mut parsed.problems);
     if parsed.syntax_broken {
         return Err(ConfigErrors::new(
             name.to_owned(),
