@@ -72,6 +72,10 @@ pub const MAX_SHOWN_PER_KIND: usize = 20;
 /// to be recognisable.
 pub const MAX_ECHO_CHARS: usize = 40;
 
+/// The same limit in a help, whose backticks mostly quote examples of what to write
+/// (`repositories = { include = [...], exclude = [...] }`), and which echoes a value rarely.
+const MAX_HELP_ECHO_CHARS: usize = 80;
+
 /// A message, label or help longer than this (after [`MAX_ECHO_CHARS`]) is cut as well, for
 /// echoes that are not between backticks, such as a table path.
 const MAX_TEXT_CHARS: usize = 400;
@@ -102,7 +106,10 @@ impl Problem {
                 .iter()
                 .map(|(r, l)| (r.clone(), shorten_echoes(l)))
                 .collect(),
-            help: self.help.as_deref().map(shorten_echoes),
+            help: self
+                .help
+                .as_deref()
+                .map(|h| shorten_quoted(h, MAX_HELP_ECHO_CHARS)),
         }
     }
 }
@@ -112,6 +119,11 @@ impl Problem {
 /// values they echo, so this is the one place that bounds echoes whatever check wrote them (a
 /// 1,000,000-character key was printed in full, several times).
 pub fn shorten_echoes(text: &str) -> String {
+    shorten_quoted(text, MAX_ECHO_CHARS)
+}
+
+/// [`shorten_echoes`] with `max` characters per quoted part.
+fn shorten_quoted(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_TEXT_CHARS + 8));
     let mut rest = text;
     while let Some(open) = rest.find('`') {
@@ -121,7 +133,7 @@ pub fn shorten_echoes(text: &str) -> String {
             Some(close) => (&after[..close], &after[close..]),
             None => (after, ""),
         };
-        out.push_str(&shorten(quoted, MAX_ECHO_CHARS));
+        out.push_str(&shorten(quoted, max));
         if tail.is_empty() {
             rest = "";
             break;
