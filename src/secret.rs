@@ -54,6 +54,12 @@ pub enum SecretError {
     /// The environment variable is set but empty.
     #[error("environment variable `{0}` is empty")]
     EnvEmpty(String),
+    /// The environment variable holds several lines or control characters: not one token.
+    /// The message names the variable, never the value.
+    #[error(
+        "environment variable `{0}` does not hold a single token (several lines or control characters)"
+    )]
+    EnvNotAToken(String),
     /// The file could not be read.
     #[error("cannot read secret file `{path}`")]
     File {
@@ -112,11 +118,7 @@ impl SecretRef {
     /// Reads the secret. `base` is the directory relative `file:` paths resolve against.
     pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
         match self {
-            SecretRef::Env(name) => match std::env::var(name) {
-                Ok(v) if v.trim().is_empty() => Err(SecretError::EnvEmpty(name.clone())),
-                Ok(v) => Ok(Secret::new(v.trim().to_owned())),
-                Err(_) => Err(SecretError::EnvMissing(name.clone())),
-            },
+            SecretRef::Env(name) => env_secret(name, std::env::var(name)),
             SecretRef::File(p) => {
                 let path = if p.is_absolute() {
                     p.clone()
@@ -194,19 +196,44 @@ impl fmt::Debug for SecretRef {
     }
 }
 
+/// The prefixes of well-known token formats (GitHub classic, OAuth, user-to-server,
+/// server-to-server and refresh tokens, fine-grained PATs, GitLab PATs, Slack bot tokens,
+/// Atlassian API tokens). A string starting with one is a token wherever it is written, so
+/// config diagnostics mask it anywhere in a snippet or message. AWS access key ids (`AKIA`)
+/// are not here: they are identifiers that gij.toml holds legitimately (`username`), and only
+/// a credential value starting with one is refused ([`SecretRef::parse`]).
+pub const TOKEN_PREFIXES: [&str; 9] = [
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "ATATT",
+];
+
+/// The secret of `env:NAME` from the variable's value as read. The same rule as a token file:
+/// a value of several lines (a pasted key file, `$(cat some.env)`) or with control characters
+/// is not one token, and sending it as one would leak it to the git service.
+fn env_secret(
+    name: &str,
+    value: Result<String, std::env::VarError>,
+) -> Result<Secret, SecretError> {
+    match value {
+        Ok(v) if v.trim().is_empty() => Err(SecretError::EnvEmpty(name.to_owned())),
+        Ok(v) if v.trim().chars().any(char::is_control) => {
+            Err(SecretError::EnvNotAToken(name.to_owned()))
+        }
+        Ok(v) => Ok(Secret::new(v.trim().to_owned())),
+        Err(_) => Err(SecretError::EnvMissing(name.to_owned())),
+    }
+}
+
 /// Whether a string looks like a pasted token rather than a reference or a typo'd reference.
 fn looks_like_literal(s: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
-        "ghp_",
-        "gho_",
-        "github_pat_",
-        "glpat-",
-        "ghs_",
-        "AKIA",
-        "xoxb-",
-        "ATATT",
-    ];
-    if PREFIXES.iter().any(|p| s.starts_with(p)) {
+    if TOKEN_PREFIXES.iter().any(|p| s.starts_with(p)) || s.starts_with("AKIA") {
         return true;
     }
     s.len() >= 16 && !s.contains(char::is_whitespace) && !s.contains(':')
@@ -395,6 +422,27 @@ mod tests {
             SecretRef::parse("vault:x"),
             Err(SecretError::NotAReference { .. })
         ));
+    }
+
+    #[test]
+    fn env_values_of_several_lines_or_with_control_characters_are_refused() {
+        let name = "GH_TOKEN";
+        for (value, ok) in [
+            ("tok-SECRETVALUE\n", true),
+            ("  tok-SECRETVALUE  ", true),
+            ("tok-SECRETVALUE\nsecond-line", false),
+            ("tok\u{1b}[2J", false),
+            ("tok\0x", false),
+            ("tok\r\nx", false),
+        ] {
+            let r = env_secret(name, Ok(value.to_owned()));
+            assert_eq!(r.is_ok(), ok, "{value:?}");
+            if let Err(e) = r {
+                assert!(matches!(e, SecretError::EnvNotAToken(_)), "{e}");
+                let msg = e.to_string();
+                assert!(msg.contains(name) && !msg.contains("SECRETVALUE"), "{msg}");
+            }
+        }
     }
 
     #[test]

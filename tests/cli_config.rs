@@ -297,6 +297,14 @@ const KINDS: &[(&str, &str)] = &[
         "unknown_on_timeout",
         "version = 1\n[apply]\non-timeout = \"abort\"\n",
     ),
+    (
+        "glob_too_complex",
+        "version = 1\n[integrations.a]\nservice = \"github\"\nowner = \"a\"\ncredential = \"env:T\"\nrepositories = { include = [\"{{{{{{{{{{api}}}}}}}}}}\"] }\n",
+    ),
+    (
+        "token_as_key",
+        "version = 1\n[integrations.ghp_EXAMPLEexampleEXAMPLE01]\nservice = \"github\"\nowner = \"a\"\ncredential = \"env:T\"\n",
+    ),
 ];
 
 #[test]
@@ -501,5 +509,305 @@ fn literal_tokens_never_appear_in_any_output() {
                 out.stderr
             );
         }
+    }
+}
+
+/// An integration table with a valid connection, for the hostile-input tests below.
+fn integration(key: &str, extra: &str) -> String {
+    format!(
+        "[integrations.{key}]\nservice = \"github\"\nowner = \"{key}\"\ncredential = \"env:T\"\n{extra}"
+    )
+}
+
+fn load_err(src: &str) -> gijctl::config::ConfigErrors {
+    match gijctl::config::load_str(src, "gij.toml") {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+/// Problems of one kind beyond the twentieth are counted, not shown: 8,000 unknown keys
+/// printed 2.6 MB and took 6 s before.
+#[test]
+fn repeated_diagnostics_are_capped_per_kind_with_a_count_of_the_rest() {
+    let mut src = String::from("version = 1\n");
+    let keys: String = (0..100).map(|i| format!("unknown-{i} = 1\n")).collect();
+    src.push_str(&integration("a", &keys));
+    for i in 0..30 {
+        src.push_str(&integration(&format!("n{i}"), "display-name = \"Same\"\n"));
+    }
+    let e = load_err(&src);
+    assert_eq!(e.count, 100 + 29, "every problem is counted");
+    let shown_unknown = e.rendered.matches("× unknown key `").count();
+    let shown_dupes = e.rendered.matches("× display name `Same`").count();
+    assert_eq!((shown_unknown, shown_dupes), (20, 20), "{}", e.rendered);
+    for line in [
+        "× and 80 more \"unknown key\" problems like the ones above (the first 20 are shown)",
+        "× and 9 more \"duplicate\" problems like the ones above (the first 20 are shown)",
+    ] {
+        assert!(e.rendered.contains(line), "no `{line}` in\n{}", e.rendered);
+    }
+    // The shown ones are the first in the file.
+    assert!(e.rendered.contains("unknown key `unknown-19`"));
+    assert!(!e.rendered.contains("unknown key `unknown-20`"));
+}
+
+/// Echoed keys and values are cut to 40 characters and `…`, wherever the check that echoes
+/// them is: a 1,000,000-character key was printed in full.
+#[test]
+fn echoed_keys_and_values_are_shortened() {
+    let long_key = "k".repeat(1_000_000);
+    let long_int = "i".repeat(5_000);
+    let src = format!(
+        "version = 1\n{}{}",
+        integration("a", &format!("{long_key} = 1\n")),
+        format_args!("[integrations.{long_int}]\nowner = \"x\"\n")
+    );
+    let e = load_err(&src);
+    assert!(
+        e.rendered.len() < 8 * 1024,
+        "{} bytes of diagnostics",
+        e.rendered.len()
+    );
+    let cut = format!("`{}…`", "k".repeat(40));
+    assert!(e.rendered.contains(&cut), "{}", e.rendered);
+    assert!(!e.rendered.contains(&"k".repeat(41)), "{}", e.rendered);
+    assert!(!e.rendered.contains(&"i".repeat(41)), "{}", e.rendered);
+}
+
+/// A token-shaped string is masked wherever the snippet shows it: a comment, a key, a table
+/// name or a value, not only a `credential` value. Keys and table names that are tokens are
+/// refused.
+#[test]
+fn token_shaped_strings_are_masked_anywhere_in_a_snippet() {
+    let src = "version = 1\n\
+        [integrations.a]\n\
+        service = \"github\"\n\
+        owner = \"a\"\n\
+        credential = \"env:T\"\n\
+        # the old one was ghp_SECRETVALUEinAcomment0123456789\n\
+        onwer = \"a\" # glpat-SECRETVALUEtrailing01\n\
+        github_pat_SECRETVALUEasAkey0123 = 1\n\
+        [integrations.ghs_SECRETVALUEasAtable01]\n\
+        service = \"github\"\n\
+        owner = \"b\"\n\
+        credential = \"env:T\"\n\
+        tags-filter = \"(xoxb-SECRETVALUEinAvalue\"\n";
+    let e = load_err(src);
+    for text in [e.rendered.clone(), e.render(true)] {
+        assert!(!text.contains("SECRETVALUE"), "a token was shown:\n{text}");
+    }
+    assert!(e.rendered.contains("ghp_*****"), "{}", e.rendered);
+    assert!(
+        e.rendered
+            .contains("a key looks like a literal credential (a token was pasted here)"),
+        "{}",
+        e.rendered
+    );
+    // Through the binary, coloured or not.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gij.toml"), src).unwrap();
+    for args in [
+        &["validate"][..],
+        &["--color", "always", "validate"],
+        &["fmt", "--check"],
+    ] {
+        let out = gijctl(dir.path(), args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("SECRETVALUE") && !out.stdout.contains("SECRETVALUE"),
+            "{args:?}: a token was shown:\n{}",
+            out.stderr
+        );
+    }
+}
+
+/// Display names that differ only by invisible characters or Unicode compatibility forms
+/// look the same in GIJ's list, so they are duplicates.
+#[test]
+fn lookalike_display_names_are_duplicates() {
+    for (other, duplicate) in [
+        (r"Do\u200Bcs", true), // zero-width space
+        (r"Do\u200Dcs", true), // zero-width joiner
+        (r"Do\u2060cs", true), // word joiner
+        (r"\uFEFFDocs", true), // byte order mark
+        (r"Do\u00ADcs", true), // soft hyphen
+        (r"Ｄｏｃｓ", true),   // full-width letters
+        (r"Docs\u00A0", true), // no-break space, trailing
+        ("Dogs", false),
+    ] {
+        let src = format!(
+            "version = 1\n{}{}",
+            integration("a", "display-name = \"Docs\"\n"),
+            integration("b", &format!("display-name = \"{other}\"\n"))
+        );
+        let r = gijctl::config::load_str(&src, "gij.toml");
+        assert_eq!(
+            r.is_err(),
+            duplicate,
+            "{other}: {:?}",
+            r.err().map(|e| e.rendered)
+        );
+        if let Err(e) = r {
+            assert_eq!(e.count, 1, "{}", e.rendered);
+            assert!(
+                e.rendered.contains("is used by `a` and `b`"),
+                "{}",
+                e.rendered
+            );
+        }
+    }
+    // The message makes the invisible character visible.
+    let e = load_err(&format!(
+        "version = 1\n{}{}",
+        integration("a", "display-name = \"Docs\"\n"),
+        integration("b", "display-name = \"Do\\u200Bcs\"\n")
+    ));
+    assert!(e.rendered.contains("`Do<U+200B>cs`"), "{}", e.rendered);
+}
+
+/// Patterns that nest deeply or have many alternatives are refused by validate with their
+/// position (documented limits), instead of failing later in plan without one.
+#[test]
+fn oversized_globs_are_refused_with_a_position() {
+    let deep = |n: usize| format!("{}api{}", "{".repeat(n), "}".repeat(n));
+    let many = format!(
+        "{{{}}}",
+        (0u8..70)
+            .map(|i| format!("{}{}", char::from(b'a' + i / 26), char::from(b'a' + i % 26)))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for (pattern, why) in [
+        (deep(150), "characters long; patterns are at most 256"),
+        (deep(20), "alternatives nest 20 deep; at most 8"),
+        (many, "the pattern has 70 alternatives; at most 64"),
+        ("x".repeat(300), "characters long"),
+    ] {
+        let src = format!(
+            "version = 1\n{}",
+            integration(
+                "a",
+                &format!("repositories = {{ exclude = [\"ok-*\", \"{pattern}\"] }}\n")
+            )
+        );
+        let e = load_err(&src);
+        assert_eq!(e.count, 1, "{}", e.rendered);
+        assert!(e.rendered.contains(why), "{why}:\n{}", e.rendered);
+        assert!(
+            e.rendered.contains("gij.toml:6:36") || e.rendered.contains("gij.toml:6:37"),
+            "the pattern's position:\n{}",
+            e.rendered
+        );
+    }
+    // Within the limits, nesting and alternatives are fine.
+    let src = format!(
+        "version = 1\n{}",
+        integration(
+            "a",
+            "repositories = { include = [\"{api,{web,app}-*}\", \"[{]x\"] }\n"
+        )
+    );
+    if let Err(e) = gijctl::config::load_str(&src, "gij.toml") {
+        panic!("{}", e.rendered);
+    }
+}
+
+/// A config path that is not a regular file of the user's is refused before it is read, like
+/// a `file:` credential: `/proc/self/environ` is a "regular file" holding the environment
+/// (the API token included), and `/dev/stdin` can end at any file.
+#[test]
+fn config_paths_into_pseudo_file_systems_are_refused_before_reading() {
+    const MARK: &str = "SECRETVALUE-in-the-environment";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink("/proc/self/environ", d.join("environ.toml")).unwrap();
+    std::fs::write(d.join("valid.toml"), "version = 1\n").unwrap();
+    let run = |args: &[&str], stdin: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gijctl"));
+        c.args(args)
+            .current_dir(d)
+            .env("NO_COLOR", "1")
+            .env("GIJCTL_HOSTILE_TEST", MARK);
+        if let Some(p) = stdin {
+            c.stdin(std::fs::File::open(p).unwrap());
+        }
+        let out = c.output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let valid = d.join("valid.toml");
+    for (args, stdin) in [
+        (&["validate", "-c", "/proc/self/environ"][..], None),
+        (&["validate", "-c", "environ.toml"], None),
+        (&["validate", "-c", "/dev/stdin"], Some(valid.as_path())),
+        (&["fmt", "--check", "-c", "/proc/self/environ"], None),
+        (
+            &[
+                "plan",
+                "-c",
+                "/proc/self/environ",
+                "--endpoint",
+                "http://127.0.0.1:1",
+            ],
+            None,
+        ),
+    ] {
+        let out = run(args, stdin);
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains("is not a regular file of yours: it points into /dev, /proc or /sys"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains(MARK) && !out.stdout.contains(MARK),
+            "{args:?}"
+        );
+    }
+}
+
+/// Type errors are found part by part (linear), yet every one is still reported, once, with
+/// its key, and the rest of the file is still checked.
+#[test]
+fn every_type_error_is_reported_once_with_its_key() {
+    let mut src = String::from("version = 1\n[defaults]\nsmart-commits = \"on\"\n");
+    for i in 0..60 {
+        src.push_str(&format!(
+            "[integrations.i{i}]\nservice = \"github\"\nowner = {i}\ncredential = \"env:T\"\nenabled = \"yes\"\nrepositories = {{ include = [1], exclude = \"x\" }}\n"
+        ));
+    }
+    src.push_str("[[integrations.arr]]\nservice = \"github\"\n[apply]\nmax-deletes = \"two\"\n");
+    let e = load_err(&src);
+    let mut messages: Vec<&str> = e.problems().iter().map(|p| p.message.as_str()).collect();
+    let before = messages.len();
+    messages.sort_unstable();
+    messages.dedup();
+    assert_eq!(before, messages.len(), "a problem was reported twice");
+    assert_eq!(e.count, 1 + 60 * 4 + 1 + 1, "{:#?}", e.problems());
+    for i in [0, 31, 59] {
+        for key in [
+            "owner",
+            "enabled",
+            "repositories.include",
+            "repositories.exclude",
+        ] {
+            let needle = format!("`integrations.i{i}.{key}`");
+            assert!(messages.iter().any(|m| m.starts_with(&needle)), "{needle}");
+        }
+    }
+    for needle in [
+        "`defaults.smart-commits`",
+        "`apply.max-deletes`",
+        "`integrations.arr`",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(needle)),
+            "{needle}: {messages:#?}"
+        );
     }
 }

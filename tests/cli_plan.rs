@@ -594,6 +594,33 @@ fn missing_token_variable_is_a_clear_error() {
     assert!(site.requests().is_empty(), "no request without a token");
 }
 
+/// A variable holding several lines (a pasted key file, `$(cat .env)`) is not one token: it is
+/// refused as a token file of several lines is, naming the variable and never the value, and
+/// nothing is sent.
+#[test]
+fn multi_line_token_variable_is_refused_naming_only_the_variable() {
+    let site = Site::start("quickstart");
+    for value in [
+        format!("{ADMIN_TOKEN}\nSECRETVALUE-second-line"),
+        format!("{ADMIN_TOKEN}\u{1b}SECRETVALUE"),
+    ] {
+        let mut c = site.gijctl(&root(), &["plan", "-c", "examples/quickstart/gij.toml"]);
+        c.env(TOKEN_VAR, &value);
+        let out = output(c);
+        assert_eq!(out.code, 1, "{}", out.all());
+        assert!(
+            out.stderr.contains(&format!(
+                "environment variable `{TOKEN_VAR}` does not hold a single token"
+            )),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.all().contains("SECRETVALUE"), "{}", out.all());
+        assert_no_secrets(&out.all(), &[]);
+    }
+    assert!(site.requests().is_empty(), "nothing is sent");
+}
+
 #[test]
 fn endpoint_and_token_default_to_the_environment() {
     let site = Site::start("quickstart");

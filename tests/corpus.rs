@@ -185,6 +185,62 @@ fn generated_cases(dir: &Path) -> Vec<Case> {
     let cfg = with_credential(dir, "cred-big.toml", "file:big.token");
     add("credential-file-over-64-KiB", cfg, "larger than 64 KiB");
 
+    // Repetition and size (issue 18): the diagnostics stay bounded (the check keeps stderr
+    // under 64 KiB) and count what they do not show.
+    let many = dir.join("many-unknown-keys.toml");
+    let keys: String = (0..3000).map(|i| format!("unknown-{i} = 1\n")).collect();
+    std::fs::write(
+        &many,
+        format!(
+            "version = 1\n[integrations.acme-github]\nservice = \"github\"\nowner = \"acme\"\ncredential = \"env:X\"\n{keys}"
+        ),
+    )
+    .unwrap();
+    add(
+        "3000-unknown-keys",
+        many,
+        "and 2980 more \"unknown key\" problems",
+    );
+    let names = dir.join("many-duplicate-names.toml");
+    let tables: String = (0..1000)
+        .map(|i| {
+            format!("[integrations.i{i}]\nservice = \"github\"\nowner = \"o{i}\"\ncredential = \"env:X\"\ndisplay-name = \"Same\"\n")
+        })
+        .collect();
+    std::fs::write(&names, format!("version = 1\n{tables}")).unwrap();
+    add(
+        "1000-integrations-one-display-name",
+        names,
+        "and 979 more \"duplicate\" problems",
+    );
+    let long_key = dir.join("long-key.toml");
+    std::fs::write(
+        &long_key,
+        format!(
+            "version = 1\n[integrations.acme-github]\nservice = \"github\"\nowner = \"acme\"\ncredential = \"env:X\"\n{} = 1\n",
+            "k".repeat(1_000_000)
+        ),
+    )
+    .unwrap();
+    add(
+        "million-character-key",
+        long_key,
+        &format!("unknown key `{}…`", "k".repeat(40)),
+    );
+    // The config itself in a pseudo-file system: refused before it is read, as `file:` is.
+    let environ = dir.join("config-to-environ.toml");
+    symlink("/proc/self/environ", &environ).unwrap();
+    add(
+        "config-symlink-to-proc-self-environ",
+        environ,
+        "not a regular file of yours",
+    );
+    add(
+        "config-is-proc-self-environ",
+        PathBuf::from("/proc/self/environ"),
+        "not a regular file of yours",
+    );
+
     let outside = dir.join("sub");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(dir.join("secret.token"), format!("{MARK}-token")).unwrap();

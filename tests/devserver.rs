@@ -979,3 +979,50 @@ fn cli_prints_url_and_saves_state_on_sigterm() {
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(saved["integrations"].as_object().unwrap().len(), 1);
 }
+
+/// A supervisor that reads the URL line and stops the server at once must find the state
+/// saved: the signal handlers are installed before the URL is printed. Before that fix a
+/// SIGTERM sent right after the line killed the process (SIGTERM's default action) in most
+/// tries, so the test repeats the race a few times; with the fix no try can lose.
+#[test]
+fn cli_saves_state_on_sigterm_sent_right_after_the_url_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    for attempt in 0..10 {
+        let state = dir.path().join(format!("state-{attempt}.json"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gijctl"))
+            .args([
+                "dev-server",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                ADMIN,
+                "--seed",
+            ])
+            .arg(example("quickstart"))
+            .arg("--state")
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("http://127.0.0.1:"), "{line}");
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: kill(2) with a pid this test spawned and has not reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let exit = child.wait().unwrap();
+        assert!(
+            exit.success(),
+            "try {attempt}: the server did not stop cleanly on SIGTERM: {exit:?}"
+        );
+        let text = std::fs::read_to_string(&state)
+            .unwrap_or_else(|e| panic!("try {attempt}: no state file after SIGTERM: {e}"));
+        let saved: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(saved["integrations"].as_object().unwrap().len(), 1);
+    }
+}

@@ -4,6 +4,8 @@
 //! deleting, duplicating and inserting hostile fragments), `config::load_str` and
 //! `config::load` never panic, and a refusal always says where: every problem has a span
 //! inside the source on character boundaries, and the rendered report names `file:line:col`.
+//! Reports are bounded: no literal secret, no over-long line, at most twenty problems of a kind
+//! (the rest counted), even for a fragment repeated hundreds of times.
 //! `PROPTEST_CASES` raises the case count for long runs.
 
 use gijctl::config::{ConfigErrors, load, load_str};
@@ -72,7 +74,32 @@ const FRAGMENTS: &[&str] = &[
     "\r\n",
     "\t",
     "#",
+    // Hostile input (issue 18): tokens outside values, lookalike names, oversized globs and keys.
+    "# pasted ghp_SECRETVALUE0123456789abcdef\n",
+    "github_pat_SECRETVALUE_0123 = 1\n",
+    "[integrations.glpat-SECRETVALUE-abc]\n",
+    "display-name = \"Do\\u200Bcs\"\n",
+    "display-name = \"GitHub · acme\"\n",
+    "repositories = { include = [\"{{{{{{{{{{a}}}}}}}}}}\"] }\n",
+    LONG_KEY,
 ];
+
+/// A key far longer than any message may echo.
+const LONG_KEY: &str = concat!(
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+    " = 1\n"
+);
+
+/// Every literal secret in the fragments contains this right after its prefix.
+const MARK: &str = "SECRETVALUE";
+
+/// How many problems of one kind a report shows (`config::diagnostic::MAX_SHOWN_PER_KIND`).
+const SHOWN_PER_KIND: usize = 20;
 
 fn check(
     src: &str,
@@ -107,7 +134,67 @@ fn check(
         "no file:line:col in\n{}",
         e.rendered
     );
+    check_bounded(&e)
+}
+
+/// The report is bounded whatever the input: no token, no line longer than a snippet line or a
+/// shortened message, and at most [`SHOWN_PER_KIND`] problems of a kind, the rest counted in
+/// one line per kind.
+fn check_bounded(e: &ConfigErrors) -> Result<(), TestCaseError> {
+    // A mutation may cut a token's prefix, after which it is no longer token-shaped: what must
+    // never show is a prefix followed by the secret.
+    for text in [e.rendered.clone(), e.render(true)] {
+        for prefix in gijctl::secret::TOKEN_PREFIXES {
+            let token = format!("{prefix}{MARK}");
+            prop_assert!(!text.contains(&token), "a token was shown:\n{}", text);
+        }
+    }
+    for line in e.rendered.lines() {
+        prop_assert!(line.len() <= 1024, "a {}-byte line", line.len());
+    }
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in e.problems() {
+        *kinds.entry(p.kind()).or_default() += 1;
+    }
+    let shown: usize = kinds.values().map(|n| (*n).min(SHOWN_PER_KIND)).sum();
+    let summaries = kinds.values().filter(|n| **n > SHOWN_PER_KIND).count();
+    let blocks = e.rendered.lines().filter(|l| l.starts_with("  × ")).count();
+    prop_assert_eq!(blocks, shown + summaries, "blocks in\n{}", e.rendered);
+    for (kind, n) in &kinds {
+        if *n > SHOWN_PER_KIND {
+            let line = format!("and {} more \"{kind}\" problems", n - SHOWN_PER_KIND);
+            prop_assert!(e.rendered.contains(&line), "no `{}`", line);
+        }
+    }
     Ok(())
+}
+
+/// A valid file with one hostile fragment repeated up to 600 times at one place: repetition is
+/// what made validation quadratic and its output unbounded.
+fn repeated() -> impl Strategy<Value = String> {
+    (
+        0..FRAGMENTS.len(),
+        1usize..600,
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(f, n, at)| {
+            let mut s = VALID.to_owned();
+            let lines: Vec<usize> = std::iter::once(0)
+                .chain(s.match_indices('\n').map(|(i, _)| i + 1))
+                .filter(|i| *i <= s.len())
+                .collect();
+            let at = lines[at.index(lines.len())];
+            let mut piece = FRAGMENTS[f].to_owned();
+            if !piece.ends_with('\n') {
+                piece.push('\n');
+            }
+            // Distinct copies where a key would otherwise clash as a duplicate key.
+            let copies: String = (0..n)
+                .map(|i| piece.replacen(" = ", &format!("{i} = "), 1))
+                .collect();
+            s.insert_str(at, &copies);
+            s
+        })
 }
 
 /// A valid file, mutated.
@@ -175,6 +262,15 @@ proptest! {
 
     #[test]
     fn mutated_configs_never_panic_and_errors_have_positions(src in mutated()) {
+        check(&src, load_str(&src, "gij.toml"))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn repeated_fragments_give_bounded_reports(src in repeated()) {
         check(&src, load_str(&src, "gij.toml"))?;
     }
 }

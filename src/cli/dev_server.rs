@@ -186,6 +186,12 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
+        // Listen for SIGTERM and SIGINT before anything tells the world the server is up: a
+        // supervisor (or a test) that reads the URL line and stops the server at once must
+        // find the state saved. Until a handler is installed, SIGTERM's default action kills
+        // the process on the spot, and `tokio::signal::ctrl_c()` installs its handler only
+        // when first polled, which is after the URL line.
+        let signals = Signals::install()?;
         let server = DevServer::start(cfg).await?;
         if generated {
             // A throwaway token for a local test site; printing it is how the user learns it.
@@ -197,7 +203,7 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
             out.flush().context("cannot write to stdout")?;
         }
         tracing::info!("serving {}; stop with Ctrl-C", server.base_url());
-        wait_for_signal().await?;
+        signals.wait().await;
         tracing::info!("stopping");
         server.shutdown().await?;
         anyhow::Ok(())
@@ -205,20 +211,45 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The signals that stop the server, listened for from [`Signals::install`] on (not from the
+/// first poll), so that none is lost between start-up and the wait.
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
+#[cfg(unix)]
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    /// Returns at the first SIGTERM or SIGINT received since [`Signals::install`].
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// Elsewhere only Ctrl-C exists, and the handler is installed when `wait` is first polled
+/// (this platform has no SIGTERM whose default action would kill the server before it).
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -33,7 +33,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         Err(p) => {
             anstream::eprint!(
                 "{}",
-                diagnostic::render(&[p], &name, "", diagnostics_color(g))
+                diagnostic::render(&[p], &name, "", &[], diagnostics_color(g))
             );
             return Ok(Exit::Error);
         }
@@ -51,8 +51,14 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
                 ),
             )
             .help("fix the syntax, then run `gijctl fmt` again");
-            let out = diagnostic::render(&[p], &name, &parsed.masked_source, diagnostics_color(g));
-            anstream::eprint!("{}", load::scrub(&out, &parsed.secrets));
+            let out = diagnostic::render(
+                &[p],
+                &name,
+                &parsed.masked_source,
+                &parsed.secrets,
+                diagnostics_color(g),
+            );
+            anstream::eprint!("{out}");
             return Ok(Exit::Error);
         }
     };

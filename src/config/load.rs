@@ -7,10 +7,11 @@
 //! deserialization is retried: each round finds one more error, and the keys that failed are
 //! remembered so that `validate` does not also report them as missing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
+use serde::Deserialize as _;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -141,8 +142,65 @@ pub struct Parsed {
     pub secrets: Vec<String>,
 }
 
-/// Reads the file, refusing directories, huge files and non-UTF-8 content with a clear error.
+/// The kernel's pseudo-file systems: their "files" are processes' memory and environment
+/// (`/proc/self/environ` holds the API token), devices or pipes (`/dev/stdin`), never a
+/// config or a token file. The same list as the `file:` credential policy.
+pub(crate) const PSEUDO_FILE_ROOTS: [&str; 3] = ["/dev", "/proc", "/sys"];
+
+/// Whether `path`, any symlink on the way to its target, or the target itself lies in a
+/// pseudo-file system ([`PSEUDO_FILE_ROOTS`]). Each hop of a symlink chain is checked, not
+/// only the end: `/dev/stdin` resolves through `/proc/self/fd/0` to whatever stdin is, which
+/// may be an ordinary file elsewhere.
+pub(crate) fn in_pseudo_fs(path: &Path) -> bool {
+    let inside = |p: &Path| PSEUDO_FILE_ROOTS.iter().any(|r| p.starts_with(r));
+    let absolute = |p: &Path| -> std::path::PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        }
+    };
+    let mut hop = absolute(path);
+    // As many hops as the kernel follows before ELOOP.
+    for _ in 0..40 {
+        if inside(&hop) {
+            return true;
+        }
+        // Symlinked directories on the way count too: canonicalise the parent.
+        if let Some(parent) = hop.parent()
+            && let Ok(real) = std::fs::canonicalize(parent)
+            && inside(&real)
+        {
+            return true;
+        }
+        match std::fs::read_link(&hop) {
+            Ok(target) => {
+                let base = hop.parent().map(Path::to_path_buf).unwrap_or_default();
+                hop = if target.is_absolute() {
+                    target
+                } else {
+                    base.join(target)
+                };
+            }
+            Err(_) => break,
+        }
+    }
+    std::fs::canonicalize(path).is_ok_and(|c| inside(&c))
+}
+
+/// Reads the file, refusing what cannot be a config before opening it (directories, devices,
+/// FIFOs, sockets, anything under `/dev`, `/proc` or `/sys`), then huge files and non-UTF-8
+/// content, each with a clear error.
 pub fn read_source(path: &Path) -> Result<String, Problem> {
+    if in_pseudo_fs(path) {
+        // Checked before `metadata`: `/proc/self/environ` is a "regular file" whose content
+        // is the environment, API token included, and a syntax error would print a snippet.
+        return Err(Problem::file(
+            "the config path is not a regular file of yours: it points into /dev, /proc or /sys, \
+             which hold no config files",
+        )
+        .help("pass a gij.toml file, e.g. `-c gij.toml`"));
+    }
     let meta = std::fs::metadata(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
             "create it (see examples/quickstart/gij.toml) or pass another file with `-c FILE`"
@@ -170,13 +228,25 @@ pub fn read_source(path: &Path) -> Result<String, Problem> {
         .help("is this the right file? a gij.toml is a few kilobytes"));
     }
     // Read through a cap as well: the file may have grown (or been swapped) since `metadata`.
+    // The opened handle is checked again, as for token files: the path may have been swapped
+    // for a device or a FIFO since `metadata`.
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            use std::io::Read as _;
-            f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)
-        })
+    let file = std::fs::File::open(path)
         .map_err(|e| Problem::file(format!("cannot read the config file: {}", io_reason(&e))))?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Problem::file(
+            "the config path is not a regular file (a device, FIFO or socket)",
+        )
+        .help("pass a gij.toml file"));
+    }
+    {
+        use std::io::Read as _;
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                Problem::file(format!("cannot read the config file: {}", io_reason(&e)))
+            })?;
+    }
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Problem::file(
             "the config file grew past 10 MiB while it was read; gijctl refuses files larger than 10 MiB",
@@ -235,6 +305,10 @@ pub fn parse(source: &str) -> Parsed {
     check_strings(doc.get_ref(), &mut Vec::new(), &mut out.problems);
 
     let mut table = doc;
+    let mut pruned = false;
+    // A valid file deserializes in the first round. At the first type error every type error
+    // is found at once (`prune_type_errors`), so the next round normally succeeds; the rounds
+    // stay as the safety net for an error that pruning did not locate.
     for _ in 0..500 {
         let mut ignored: Vec<KeyPath> = Vec::new();
         let de = toml::de::Deserializer::from(table.clone());
@@ -242,11 +316,31 @@ pub fn parse(source: &str) -> Parsed {
             serde_ignored::deserialize(de, |p| ignored.push(path_of(&p)));
         match result {
             Ok(file) => {
-                for path in ignored {
-                    out.problems.push(unknown_key(&path, &out.spans));
+                // Only the first few unknown keys are shown (`diagnostic::MAX_SHOWN_PER_KIND`),
+                // so only they get a did-you-mean: comparing each of 500,000 generated keys
+                // with every known key took most of a 10 MiB file's validation.
+                let mut located: Vec<(Range<usize>, KeyPath)> = ignored
+                    .into_iter()
+                    .map(|p| {
+                        let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+                        let at = out
+                            .spans
+                            .key(&refs)
+                            .unwrap_or_else(|| out.spans.best(&refs));
+                        (at, p)
+                    })
+                    .collect();
+                located.sort_by_key(|(at, _)| at.start);
+                for (i, (span, path)) in located.into_iter().enumerate() {
+                    let suggest = i < super::diagnostic::MAX_SHOWN_PER_KIND;
+                    out.problems.push(unknown_key(&path, span, suggest));
                 }
                 out.file = file;
                 return out;
+            }
+            Err(_) if !pruned => {
+                pruned = true;
+                prune_type_errors(&mut table, &mut out);
             }
             Err(e) => {
                 let span = e.span();
@@ -263,6 +357,148 @@ pub fn parse(source: &str) -> Parsed {
         }
     }
     out
+}
+
+/// Finds every type error and removes the key holding it from `doc`, recording the problem
+/// and the key's path, at a cost linear in the document.
+///
+/// serde stops at the first error, and deserializing the whole document again after removing
+/// each failing key cost the document's size per error: 100,000 integrations with a wrong
+/// `owner` took over two minutes. Here a part that deserializes is done with; a part that does
+/// not is split into its keys (the document into its tables, `[integrations]` into
+/// integrations, an integration into its keys), each tried on its own, and only an
+/// indivisible part (one key's value) is retried after each removal, at the cost of that value.
+/// The messages are serde's own for the same value, so they read as before.
+fn prune_type_errors(doc: &mut Spanned<DeTable<'_>>, out: &mut Parsed) {
+    let whole = doc.span();
+    let mut pending: Vec<KeyPath> = vec![Vec::new()];
+    while let Some(unit) = pending.pop() {
+        // The document (known to fail) and `[integrations]` (most of a large file) are split
+        // without a try, which would cost a copy of them.
+        let containers = unit.is_empty() || unit == ["integrations"];
+        if containers && let Some(children) = split(doc.get_ref(), &unit) {
+            pending.extend(children.into_iter().rev());
+            continue;
+        }
+        let Some(mut part) = part_of(doc.get_ref(), &unit, &whole) else {
+            continue;
+        };
+        if deserializes(&part) {
+            continue;
+        }
+        if let Some(children) = split(doc.get_ref(), &unit) {
+            // Reversed so that parts are tried, and problems found, in document order.
+            pending.extend(children.into_iter().rev());
+            continue;
+        }
+        for _ in 0..500 {
+            let Err(e) = ConfigFile::deserialize(toml::de::Deserializer::from(part.clone())) else {
+                break;
+            };
+            let span = e.span();
+            let removed = span.clone().and_then(|s| remove_at(part.get_mut(), &s));
+            // An error that names no key of the part (a table written as an array of tables)
+            // drops the whole part, and the message names it.
+            let path = removed.unwrap_or_else(|| unit.clone());
+            out.problems.push(type_problem(&e, Some(&path), span));
+            let whole_part = path == unit;
+            out.failed.insert(path);
+            if whole_part {
+                break;
+            }
+        }
+    }
+    // Removed at the end, in one pass per table: a table's keys are kept in file order, so
+    // removing one key shifts all those after it.
+    if !out.failed.is_empty() {
+        let mut prefixes: HashSet<&[String]> = HashSet::new();
+        for f in &out.failed {
+            for n in 1..f.len() {
+                prefixes.insert(&f[..n]);
+            }
+        }
+        remove_paths(doc.get_mut(), &mut Vec::new(), &out.failed, &prefixes);
+    }
+}
+
+/// Removes every key of `failed` below `path` from `t`, descending only into the tables on the
+/// way to one (`prefixes`).
+fn remove_paths(
+    t: &mut DeTable<'_>,
+    path: &mut KeyPath,
+    failed: &BTreeSet<KeyPath>,
+    prefixes: &HashSet<&[String]>,
+) {
+    let old = std::mem::take(t);
+    for (k, mut v) in old {
+        path.push(k.get_ref().to_string());
+        if !failed.contains(path) {
+            if prefixes.contains(path.as_slice())
+                && let DeValue::Table(inner) = v.get_mut()
+            {
+                remove_paths(inner, path, failed, prefixes);
+            }
+            t.insert(k, v);
+        }
+        path.pop();
+    }
+}
+
+/// Whether `part` deserializes as a gij.toml (unknown keys are ignored here).
+fn deserializes(part: &Spanned<DeTable<'_>>) -> bool {
+    ConfigFile::deserialize(toml::de::Deserializer::from(part.clone())).is_ok()
+}
+
+/// The parts a failing part at `path` splits into: the keys of the document, of
+/// `[integrations]`, of one integration, or of another top-level table; `None` for a key's
+/// value, which is retried as a whole.
+fn split(doc: &DeTable<'_>, path: &[String]) -> Option<Vec<KeyPath>> {
+    let splittable = path.len() <= 1 || (path.len() == 2 && path[0] == "integrations");
+    if !splittable {
+        return None;
+    }
+    let mut t = doc;
+    for p in path {
+        match t.get(p.as_str()).map(|v| v.get_ref()) {
+            Some(DeValue::Table(inner)) => t = inner,
+            _ => return None,
+        }
+    }
+    Some(
+        t.iter()
+            .map(|(k, _)| {
+                let mut child = path.to_vec();
+                child.push(k.get_ref().to_string());
+                child
+            })
+            .collect(),
+    )
+}
+
+/// A document holding only the key at `path` (and the tables leading to it, with their
+/// spans), so that deserializing it checks that key alone; `None` if `path` is gone.
+fn part_of<'i>(
+    doc: &DeTable<'i>,
+    path: &[String],
+    whole: &Range<usize>,
+) -> Option<Spanned<DeTable<'i>>> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(Spanned::new(whole.clone(), doc.clone()));
+    };
+    let (key, value) = doc.get_key_value(first.as_str())?;
+    let inner = match rest.is_empty() {
+        true => value.clone(),
+        false => match value.get_ref() {
+            DeValue::Table(t) => {
+                let sub = part_of(t, rest, &value.span())?;
+                Spanned::new(value.span(), DeValue::Table(sub.into_inner()))
+            }
+            _ => return None,
+        },
+    };
+    let mut table = DeTable::new();
+    table.insert(key.clone(), inner);
+    Some(Spanned::new(whole.clone(), table))
 }
 
 fn first_line(s: &str) -> &str {
@@ -370,8 +606,17 @@ fn parse_unknown_variant(msg: &str) -> Option<(String, Vec<String>)> {
     Some((got.to_owned(), expected))
 }
 
+/// Strings longer than this are not compared as typos (see [`did_you_mean`]).
+const MAX_TYPO_CHARS: usize = 64;
+
 /// The closest candidate to `got`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(got: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // A typo is about as long as the word it misspells, and every candidate is short: a longer
+    // string is no typo, and comparing it would cost its length times each candidate's (a
+    // Damerau-Levenshtein table of a 1,000,000-character key is megabytes per candidate).
+    if got.chars().count() > MAX_TYPO_CHARS {
+        return None;
+    }
     let norm = got.to_ascii_lowercase().replace('_', "-");
     candidates
         .map(|c| {
@@ -402,9 +647,9 @@ fn table_kind(parent: &[String]) -> Option<TableKind> {
     })
 }
 
-fn unknown_key(path: &[String], spans: &Spans) -> Problem {
-    let refs: Vec<&str> = path.iter().map(String::as_str).collect();
-    let span = spans.key(&refs).unwrap_or_else(|| spans.best(&refs));
+/// The problem of the unknown key at `path` (whose key is at `span`); with `suggest`, its help names the key meant (did you mean,
+/// or where the key belongs), else it points at the reference (the problem is only counted).
+fn unknown_key(path: &[String], span: Range<usize>, suggest: bool) -> Problem {
     let (parent, key) = match path.split_last() {
         Some((k, parent)) => (parent, k.as_str()),
         None => (&[][..], ""),
@@ -412,7 +657,13 @@ fn unknown_key(path: &[String], spans: &Spans) -> Problem {
     let table = if parent.is_empty() {
         "the top level".to_owned()
     } else {
-        format!("[{}]", parent.join("."))
+        // Each segment shortened: the path is not between backticks, and an integration key can
+        // be as long as the file.
+        let segments: Vec<String> = parent
+            .iter()
+            .map(|s| super::diagnostic::shorten(s, super::diagnostic::MAX_ECHO_CHARS))
+            .collect();
+        format!("[{}]", segments.join("."))
     };
     let mut p = Problem::at(
         span,
@@ -422,6 +673,9 @@ fn unknown_key(path: &[String], spans: &Spans) -> Problem {
     let Some(kind) = table_kind(parent) else {
         return p.help("remove it: this table takes no extra keys");
     };
+    if !suggest {
+        return p.help("see docs/config.md for every key");
+    }
     let known = known_keys(kind);
     if let Some(s) = did_you_mean(key, known.iter().map(String::as_str)) {
         return p.help(format!("did you mean `{s}`?"));
@@ -547,6 +801,19 @@ fn check_strings(t: &DeTable<'_>, path: &mut KeyPath, problems: &mut Vec<Problem
                 ));
                 continue;
             }
+            if has_token_prefix(key) {
+                // A key or table name that is a token: the file cannot be used, and plan
+                // output would otherwise print the key.
+                problems.push(
+                    Problem::at(
+                        k.span(),
+                        "literal secret",
+                        "a key looks like a literal credential (a token was pasted here)",
+                    )
+                    .help("remove it, and revoke the token if this file was shared; credentials go in `credential = \"env:NAME\"`"),
+                );
+                continue;
+            }
             path.push(key.to_string());
             value(v, path, problems, key == "credential");
             path.pop();
@@ -562,23 +829,65 @@ fn is_credential_key(k: &str) -> bool {
         .iter()
         .any(|w| k.contains(w))
         || k == "pat"
-        || strsim::normalized_damerau_levenshtein(&k, "credential") >= 0.6
+        || near_credential(&k)
+}
+
+/// Whether a lowercase key is a typo of `credential` (normalised Damerau-Levenshtein
+/// similarity of at least 0.6). Two cheap bounds come first, because a generated file has
+/// hundreds of thousands of distinct keys: the distance is at least the length difference, and
+/// at least the number of characters that `credential` does not have (each needs an edit).
+fn near_credential(k: &str) -> bool {
+    const WORD: &str = "credential";
+    let longest = k.chars().count().max(WORD.len());
+    // similarity = 1 - distance / longest >= 0.6  <=>  distance * 5 <= longest * 2
+    let fits = |lower_bound: usize| lower_bound * 5 <= longest * 2;
+    let foreign = k.chars().filter(|c| !WORD.contains(*c)).count();
+    fits(longest - k.chars().count().min(WORD.len()))
+        && fits(foreign)
+        && strsim::normalized_damerau_levenshtein(k, WORD) >= 0.6
 }
 
 /// Well-known token prefixes that must never be echoed whatever key they sit under.
 pub(crate) fn has_token_prefix(s: &str) -> bool {
-    [
-        "ghp_",
-        "gho_",
-        "ghs_",
-        "ghu_",
-        "github_pat_",
-        "glpat-",
-        "xoxb-",
-        "ATATT",
-    ]
-    .iter()
-    .any(|p| s.starts_with(p))
+    crate::secret::TOKEN_PREFIXES
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+/// Characters a token may continue with after its prefix (base64 and base64url, which covers
+/// every format in [`crate::secret::TOKEN_PREFIXES`]).
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=')
+}
+
+/// `text` with the part after the prefix of every token-shaped string replaced by `*`, byte
+/// for byte (so spans into a masked source stay valid), wherever it is: a comment, a key, a
+/// table name, a value or a message. Linear: one automaton pass over the text.
+pub fn mask_tokens(text: &str) -> std::borrow::Cow<'_, str> {
+    static PREFIXES: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+        std::sync::LazyLock::new(|| {
+            aho_corasick::AhoCorasick::new(crate::secret::TOKEN_PREFIXES)
+                .expect("the token prefixes build an automaton")
+        });
+    let bytes = text.as_bytes();
+    let mut masked: Option<Vec<u8>> = None;
+    for m in PREFIXES.find_iter(text) {
+        let mut end = m.end();
+        while end < bytes.len() && is_token_char(bytes[end]) {
+            end += 1;
+        }
+        if end > m.end() {
+            let out = masked.get_or_insert_with(|| bytes.to_vec());
+            out[m.end()..end].fill(b'*');
+        }
+    }
+    match masked {
+        // Only ASCII bytes were replaced by ASCII bytes: still UTF-8.
+        Some(out) => std::borrow::Cow::Owned(
+            String::from_utf8(out).unwrap_or_else(|_| "*".repeat(text.len())),
+        ),
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 /// Whether a string is a URL with `user:password@` (a token pasted into `host`).
@@ -603,7 +912,11 @@ fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
             return b;
         }
         let b = is_credential_key(k);
-        judged.insert(k.to_owned(), b);
+        // Bounded: the keys that repeat are met early, and a generated file's hundreds of
+        // thousands of distinct keys would only fill the map.
+        if judged.len() < 4096 {
+            judged.insert(k.to_owned(), b);
+        }
         b
     };
     fn visit(
@@ -651,19 +964,77 @@ fn mask_secrets(source: &str, doc: &DeTable<'_>) -> (String, Vec<String>) {
         }
     }
     let masked = String::from_utf8(bytes).unwrap_or_else(|_| "*".repeat(source.len()));
+    // Tokens outside string values (a comment, a key, a table name) are masked too.
+    let masked = mask_tokens(&masked).into_owned();
     let mut values: Vec<String> = found.into_iter().map(|(_, s)| s).collect();
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     values.dedup();
     (masked, values)
 }
 
-/// Replaces every secret-looking value in `text` with asterisks.
+/// Replaces every secret-looking value in `text` with asterisks, and masks token-shaped
+/// strings ([`mask_tokens`]).
 pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s.as_str(), "********");
+    Scrubber::new(secrets).scrub(text)
+}
+
+/// Masks a file's secret-looking values in any text, built once per file: replacing each value
+/// in turn cost values × text, which a file of 100,000 pasted tokens turned into hours. One
+/// automaton finds every value in one pass, the longest first where they overlap.
+pub struct Scrubber {
+    values: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Scrubber {
+    /// A scrubber for `secrets` (values shorter than 4 characters are not masked: they would
+    /// mask ordinary words).
+    pub fn new(secrets: &[String]) -> Scrubber {
+        let long: Vec<&str> = secrets
+            .iter()
+            .map(String::as_str)
+            .filter(|s| s.len() >= 4)
+            .collect();
+        let values = (!long.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&long)
+                    .ok()
+            })
+            .flatten();
+        Scrubber { values }
     }
-    out
+
+    /// `text` with every value replaced by `********` and token-shaped strings masked.
+    pub fn scrub(&self, text: &str) -> String {
+        let replaced = match &self.values {
+            Some(ac) => {
+                let mut out = String::with_capacity(text.len());
+                ac.replace_all_with(text, &mut out, |_, _, dst| {
+                    dst.push_str("********");
+                    true
+                });
+                out
+            }
+            None => text.to_owned(),
+        };
+        mask_tokens(&replaced).into_owned()
+    }
+
+    /// `p` with its message, labels and help scrubbed.
+    pub fn scrub_problem(&self, p: &Problem) -> Problem {
+        Problem {
+            message: self.scrub(&p.message),
+            span: p.span.clone(),
+            label: self.scrub(&p.label),
+            related: p
+                .related
+                .iter()
+                .map(|(r, l)| (r.clone(), self.scrub(l)))
+                .collect(),
+            help: p.help.as_deref().map(|h| self.scrub(h)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -106,10 +106,7 @@ impl ConfigErrors {
         secrets: Vec<String>,
         problems: Vec<Problem>,
     ) -> Self {
-        let rendered = load::scrub(
-            &diagnostic::render(&problems, &name, &masked_source, false),
-            &secrets,
-        );
+        let rendered = diagnostic::render(&problems, &name, &masked_source, &secrets, false);
         ConfigErrors {
             rendered,
             count: problems.len(),
@@ -130,8 +127,7 @@ impl ConfigErrors {
     /// Renders every problem, with colour when `color` is true; secrets are masked either way.
     pub fn render(&self, color: bool) -> String {
         let d = &self.detail;
-        let out = diagnostic::render(&d.problems, &d.name, &d.masked_source, color);
-        load::scrub(&out, &d.secrets)
+        diagnostic::render(&d.problems, &d.name, &d.masked_source, &d.secrets, color)
     }
 }
 
@@ -193,8 +189,8 @@ fn load_in(
     name: &str,
     base: Option<&Path>,
 ) -> Result<(DesiredState, load::Parsed), ConfigErrors> {
-    let parsed = load::parse(source);
-    let mut problems = parsed.problems.clone();
+    let mut parsed = load::parse(source);
+    let mut problems = std::mem::take(&mut parsed.problems);
     if parsed.syntax_broken {
         return Err(ConfigErrors::new(
             name.to_owned(),

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::Path;
 
-use super::diagnostic::Problem;
+use super::diagnostic::{Problem, shorten};
 use super::load::{KeyPath, Parsed, Spans};
 use super::model::{ApplyTable, DefaultsTable, IntegrationTable, ProjectsValue, RepositoriesTable};
 use crate::model::{
@@ -69,14 +69,67 @@ pub fn aws_origin(region: &str) -> String {
     format!("https://git-codecommit.{region}.amazonaws.com")
 }
 
-/// Builds glob matchers the same way [`RepoSelector::matcher`] does.
+/// Longest repository pattern accepted: repository names are at most a few hundred characters
+/// on every service, and a pattern is compiled into a regular expression whose size grows
+/// with it.
+pub const MAX_GLOB_CHARS: usize = 256;
+
+/// Deepest nesting of `{a,b}` alternatives accepted in a repository pattern.
+pub const MAX_GLOB_NESTING: usize = 8;
+
+/// Most `{a,b}` alternatives (commas inside braces, over the whole pattern) accepted.
+pub const MAX_GLOB_ALTERNATIVES: usize = 64;
+
+/// Checks a repository pattern: size and nesting first (documented limits, so that a pattern
+/// that would compile into an oversized expression is refused here with its position, not in
+/// `plan` without one), then by building the matcher exactly as [`RepoSelector::matcher`] does,
+/// regular expression included.
 fn check_glob(p: &str) -> Result<(), String> {
     if p.trim().is_empty() {
         return Err("empty pattern".into());
     }
-    globset::GlobBuilder::new(p)
+    let chars = p.chars().count();
+    if chars > MAX_GLOB_CHARS {
+        return Err(format!(
+            "the pattern is {chars} characters long; patterns are at most {MAX_GLOB_CHARS}"
+        ));
+    }
+    let (mut depth, mut deepest, mut alternatives) = (0usize, 0usize, 0usize);
+    let (mut escaped, mut in_class) = (false, false);
+    for c in p.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth > 0 => alternatives += 1,
+            _ => {}
+        }
+    }
+    if deepest > MAX_GLOB_NESTING {
+        return Err(format!(
+            "`{{...}}` alternatives nest {deepest} deep; at most {MAX_GLOB_NESTING} levels are allowed"
+        ));
+    }
+    if alternatives > MAX_GLOB_ALTERNATIVES {
+        return Err(format!(
+            "the pattern has {} alternatives; at most {MAX_GLOB_ALTERNATIVES} are allowed",
+            alternatives + 1
+        ));
+    }
+    let glob = globset::GlobBuilder::new(p)
         .case_insensitive(true)
         .literal_separator(true)
+        .build()
+        .map_err(|e| e.kind().to_string())?;
+    globset::GlobSetBuilder::new()
+        .add(glob)
         .build()
         .map(|_| ())
         .map_err(|e| e.kind().to_string())
@@ -99,10 +152,15 @@ impl V<'_> {
             .unwrap_or_else(|| self.spans.best(path))
     }
 
+    /// Whether the key at `path`, or a table holding it, had a type error (already reported).
+    /// One lookup per prefix: scanning every failed key per check was quadratic once type
+    /// errors were no longer capped at 500.
     fn failed(&self, path: &[&str]) -> bool {
-        self.failed
-            .iter()
-            .any(|f| f.len() <= path.len() && f.iter().zip(path).all(|(a, b)| a == b))
+        let mut prefix: KeyPath = Vec::with_capacity(path.len());
+        path.iter().any(|p| {
+            prefix.push((*p).to_owned());
+            self.failed.contains(&prefix)
+        })
     }
 
     fn push(&mut self, p: Problem) {
@@ -181,7 +239,8 @@ pub fn validate(parsed: &Parsed) -> (DesiredState, Vec<Problem>) {
     let empty = Default::default();
     let tables = file.integrations.as_ref().unwrap_or(&empty);
     let mut keys: Vec<&String> = tables.keys().collect();
-    keys.sort_by_key(|k| v.key_span(&["integrations", k]).start);
+    // Cached: a key's span is a lookup, and a sort asks for it O(log n) times per key.
+    keys.sort_by_cached_key(|k| v.key_span(&["integrations", k]).start);
 
     let mut integrations = Vec::new();
     for (index, key) in keys.into_iter().enumerate() {
@@ -1125,11 +1184,9 @@ pub fn check_secret_files(parsed: &Parsed, base: &Path) -> Vec<Problem> {
             );
             continue;
         }
-        let canonical = std::fs::canonicalize(&path).unwrap_or(path);
-        if ["/dev", "/proc", "/sys"]
-            .iter()
-            .any(|d| canonical.starts_with(d))
-        {
+        // Every hop of a symlink chain, not only its end: `/dev/stdin` ends at whatever
+        // stdin is, possibly an ordinary file.
+        if super::load::in_pseudo_fs(&path) {
             problems.push(
                 problem(
                     "not a token file",
@@ -1173,11 +1230,42 @@ fn check_host(h: &str) -> Result<String, String> {
     Ok(normalize_origin(&with_scheme))
 }
 
+/// The form of a display name that uniqueness is judged on: format characters (Unicode general
+/// category Cf: zero-width space and joiners, word joiner, byte order mark, bidirectional
+/// controls) removed, then NFKC (compatibility forms such as full-width letters fold to the
+/// plain ones), lowercase, NFKC again (lowercasing can leave a non-normalised sequence), and
+/// runs of whitespace as one space. Two names equal in this form look the same in GIJ's list,
+/// so they would be told apart by nothing a reader can see.
 fn normalise_name(n: &str) -> String {
-    n.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    use unicode_normalization::UnicodeNormalization as _;
+    let folded: String = n
+        .chars()
+        .filter(|c| !is_format_char(*c))
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .nfkc()
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `c` is a format character (general category Cf): invisible, yet part of the text.
+fn is_format_char(c: char) -> bool {
+    unicode_general_category::get_general_category(c)
+        == unicode_general_category::GeneralCategory::Format
+}
+
+/// A display name for a message, its invisible characters written as `<U+200B>` so that two
+/// names that print the same can be told apart.
+fn visible_name(n: &str) -> String {
+    let mut out = String::with_capacity(n.len());
+    for c in n.chars() {
+        if is_format_char(c) {
+            out.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
@@ -1235,25 +1323,15 @@ fn check_uniqueness(v: &mut V<'_>, ints: &[DesiredIntegration]) {
                 let s = name_span(v, d);
                 let fs = name_span(v, first);
                 v.push(
-                    Problem::at(s, "duplicate", format!("display name `{}` is used by `{}` and `{}`", d.display_name, first.key, d.key))
+                    Problem::at(s, "duplicate", format!("display name `{}` is used by `{}` and `{}`", visible_name(&d.display_name), first.key, d.key))
                         .related(fs, "first used here")
-                        .help("GIJ shows integrations by name: give each a distinct `display-name` (case and spacing are ignored when comparing)"),
+                        .help("GIJ shows integrations by name: give each a distinct `display-name` (case, spacing, invisible characters and Unicode compatibility forms are ignored when comparing)"),
                 );
             } else {
                 names.insert(normalise_name(&d.display_name), d);
             }
         }
     }
-}
-
-/// A user value cut to `max` characters for a message (the snippet shows where it is).
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

@@ -321,9 +321,12 @@ impl Evaluation {
 /// Renders violations as config diagnostics (positions and snippets of gij.toml).
 pub fn render(violations: &[&Violation], source: &ConfigSource, color: bool) -> String {
     let problems: Vec<Problem> = violations.iter().map(|v| v.problem()).collect();
-    crate::config::load::scrub(
-        &crate::config::diagnostic::render(&problems, &source.name, &source.masked_source, color),
+    crate::config::diagnostic::render(
+        &problems,
+        &source.name,
+        &source.masked_source,
         &source.secrets,
+        color,
     )
 }
 

@@ -228,10 +228,7 @@ pub struct PolicyFileError {
 pub fn load_file(path: &Path) -> Result<Rules, PolicyFileError> {
     let name = path.display().to_string();
     let fail = |problems: &[Problem], source: &str, secrets: &[String]| PolicyFileError {
-        rendered: crate::config::load::scrub(
-            &crate::config::diagnostic::render(problems, &name, source, false),
-            secrets,
-        ),
+        rendered: crate::config::diagnostic::render(problems, &name, source, secrets, false),
     };
     let source = crate::config::load::read_source(path)
         .map_err(|p| fail(std::slice::from_ref(&p), "", &[]))?;

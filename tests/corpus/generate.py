@@ -8,7 +8,9 @@ AT = {"syntax-crlf": "12:16", "bom-with-error": "4:11", "unknown-in-integration"
       "type-owner-integer": "8:9", "file-traversal": "9:14", "control-chars-display-name": "10:16",
       "duplicate-identity": "11:15", "syntax-unclosed-table": "5:16", "secret-github-pat": "9:14",
       "unknown-in-apply": "12:1", "type-apply-wrong": "12:25", "long-owner": "8:9",
-      "long-integration-key": "6:15", "bidi-override-owner": "8:9", "syntax-nul-byte": "5:17"}
+      "long-integration-key": "6:15", "bidi-override-owner": "8:9", "syntax-nul-byte": "5:17",
+      "secret-in-comment": "11:1", "secret-as-table-name": "6:15", "secret-as-key": "10:1",
+      "display-name-zero-width": "16:16", "glob-nested-12": "10:29"}
 def add(name, tests, expect, body, raw=False):
     head = f"# tests: {tests}\n# expect: {expect}\n# at: {AT.get(name, '-')}\n"
     bom = b""
@@ -174,6 +176,29 @@ add("long-owner", "an owner 20000 characters long", "values are at most 2000",
     OK.replace('owner = "acme"', 'owner = "' + 'a' * 20000 + '"'))
 add("long-integration-key", "an integration key 5000 characters long", "the line is too long to show",
     OK.replace('acme-github', 'k' * 5000))
+# ---- hostile input, issue 18: tokens outside values, lookalike names, oversized globs
+add("secret-in-comment", "a token in a comment next to an error: the snippet masks it", "unknown key `onwer`",
+    OK + '# my token: ghp_SECRETVALUE0123456789abcdefABCDEF\nonwer = "acme"\n')
+add("secret-in-trailing-comment", "a token in a comment on the line of a type error", "`integrations.acme-github.display-name`",
+    OK + 'display-name = 5 # glpat-SECRETVALUE-abcdef\n')
+add("secret-as-table-name", "a token pasted as an integration key (a table name)", "a key looks like a literal credential",
+    OK.replace('acme-github', 'ghp_SECRETVALUE0123456789abcdef'))
+add("secret-as-key", "a token pasted as a key", "a key looks like a literal credential",
+    OK + 'github_pat_SECRETVALUE_0123456789 = "x"\n')
+add("secret-as-dotted-key", "a token in the middle of a dotted key", "a key looks like a literal credential",
+    OK + 'repositories.xoxb-SECRETVALUE-123.include = ["*"]\n')
+add("display-name-zero-width", "display names that differ only by a zero-width space", "is used by `acme-github` and `web`",
+    OK + 'display-name = "Docs"\n\n[integrations.web]\nservice = "github"\nowner = "acme-web"\ncredential = "env:GH_TOKEN"\ndisplay-name = "Do\\u200Bcs"\n')
+add("display-name-fullwidth", "a display name in full-width letters (NFKC folds them)", "is used by `acme-github` and `web`",
+    OK + 'display-name = "Docs"\n\n[integrations.web]\nservice = "github"\nowner = "acme-web"\ncredential = "env:GH_TOKEN"\ndisplay-name = "\uff24\uff4f\uff43\uff53"\n')
+add("display-name-joiners", "display names that differ by a word joiner, a zero-width joiner and a byte order mark", "is used by `acme-github` and `web`",
+    OK + 'display-name = "Docs"\n\n[integrations.web]\nservice = "github"\nowner = "acme-web"\ncredential = "env:GH_TOKEN"\ndisplay-name = "\\uFEFFD\\u200Do\\u2060cs"\n')
+add("glob-nested-150", "a repository pattern nesting `{` 150 levels", "patterns are at most 256",
+    OK + 'repositories = { include = ["' + '{' * 150 + 'api' + '}' * 150 + '"] }\n')
+add("glob-nested-12", "a short repository pattern nesting `{` 12 levels", "alternatives nest 12 deep; at most 8",
+    OK + 'repositories = { exclude = ["' + '{' * 12 + 'api' + '}' * 12 + '"] }\n')
+add("glob-many-alternatives", "a repository pattern with 100 alternatives", "alternatives; at most 64",
+    OK + 'repositories = { include = ["{' + ','.join('a' * (i % 2 + 1) for i in range(100)) + '}"] }\n')
 for n, data in C.items():
     with open(os.path.join(D, n + ".toml"), "wb") as f:
         f.write(data)
