@@ -612,6 +612,12 @@ pub struct LiveIntegration {
     pub indexing: IntegrationIndexing,
     /// AWS region, for CodeCommit.
     pub aws_region: Option<String>,
+    /// Settings the site's answer did not carry (GIJ's documented integration list has no
+    /// `tagsFilter`, `refSpecCustom`, `apiPath`, `apiFilter`): their value in `settings` is a
+    /// placeholder (GIJ's default), so plan does not compare them and runbook `--check` cannot
+    /// verify them. Empty when the site reports every setting.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unknown: BTreeSet<Field>,
 }
 
 /// Live project associations: the same shape as [`ProjectScope`] but tolerant of unknown ids.

@@ -750,3 +750,46 @@ fn concurrent_applies_share_the_sites_indexing_limit() {
         }
     }
 }
+
+both_profiles!(
+    declared_tags_filter_and_refspecs_converge,
+    declared_tags_filter_and_refspecs_converge_extended,
+    declared_tags_filter_and_refspecs_converge_documented
+);
+
+/// A declared tags filter and fetch refspecs converge: after apply, `plan --detailed-exitcode`
+/// exits 0. GIJ's documented integration list reports neither (`tagsFilter` is only in the
+/// single GET, `refSpecCustom` in no answer), so on the documented profile plan must read them
+/// as unknown (with one warning) rather than as a change in every plan; on the extended
+/// profile a hand-made change of the filter is still a change.
+fn declared_tags_filter_and_refspecs_converge(profile: Profile) {
+    let site = start_in(profile, seed(1, 2, vec![]), |_| {});
+    let extra =
+        "tags-filter = '^v[0-9]+$'\nfetch-refspecs = [\"+refs/pull/*:refs/remotes/pull/*\"]\n";
+    let cfg = site.write("gij.toml", &format!("{}{extra}", config(1..=1, "")));
+    let o = apply(&site, &cfg, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    plan_is_empty(&site, &cfg);
+    let o = site.run(&["plan", "-c", cfg.to_str().unwrap()]);
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    match profile {
+        Profile::Documented => assert!(
+            out.contains("does not report tags-filter") && out.contains("fetch-refspecs"),
+            "{out}"
+        ),
+        Profile::Extended => {
+            assert!(!out.contains("does not report"), "{out}");
+            // Someone changes the filter by hand: the extended site reports it, plan shows it.
+            let snapshot = site.server().state_snapshot();
+            let id = *snapshot.integrations.keys().next().unwrap();
+            site.edit_integration(id, &json!({"tagsFilter": ".*"}));
+            let o = site.run(&["plan", "-c", cfg.to_str().unwrap(), "--detailed-exitcode"]);
+            assert_eq!(code(&o), 2, "{}", stderr(&o));
+            assert!(
+                String::from_utf8_lossy(&o.stdout).contains("tags-filter"),
+                "{}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+    }
+}

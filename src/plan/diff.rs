@@ -96,6 +96,8 @@ fn plan_with(
     // Built in the diff loop, while each declaration's key is in cache: at 100,000
     // integrations a later pass over the declarations read every key from memory again.
     let mut unchanged = KeyList::default();
+    // Declared settings that differ from the placeholder of a setting the site did not report.
+    let mut unverified = BTreeSet::new();
     for (i, (d, m)) in desired
         .integrations
         .iter()
@@ -109,7 +111,9 @@ fn plan_with(
         let before = diff_errors.len();
         check_projects(d, live, &known, &mut diff_errors);
         let actions = match m {
-            Some((l, same)) => diff_matched(d, l, *same, live, opts, &mut diff_errors),
+            Some((l, same)) => {
+                diff_matched(d, l, *same, live, opts, &mut unverified, &mut diff_errors)
+            }
             None => diff_missing(d, &mut diff_errors),
         };
         if diff_errors.len() == before {
@@ -215,7 +219,7 @@ fn plan_with(
             .get(&id)
             .map(|k| (*k).to_owned())
     };
-    Ok(Ok(order::finish(
+    let mut plan = order::finish(
         pending,
         unchanged,
         live,
@@ -223,7 +227,27 @@ fn plan_with(
         policy_slots,
         &key_of,
         opts.meta.clone(),
-    )))
+    );
+    if let Some(w) = unverified_warning(&unverified) {
+        plan.warnings.push(w);
+    }
+    Ok(Ok(plan))
+}
+
+/// The plan's one note for settings it could not compare because the site's answers do not
+/// carry them (see [`LiveIntegration::unknown`]): an unknown live value is not a change, so a
+/// plan converges on such a site, but it cannot verify the value either.
+fn unverified_warning(unverified: &BTreeSet<Field>) -> Option<String> {
+    if unverified.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = unverified.iter().map(|f| fields::field_name(*f)).collect();
+    Some(format!(
+        "this site's integration list does not report {}, so plan cannot verify the declared \
+         values: they are not shown as changes; apply sends them when it creates an integration \
+         or updates it for another change",
+        names.join(", ")
+    ))
 }
 
 /// A natural key: service, normalised origin (interned by [`Origins`]) and lower-cased owner,
@@ -1004,6 +1028,7 @@ fn diff_matched(
     same_identity: bool,
     live: &LiveState,
     opts: &PlanOptions,
+    unverified: &mut BTreeSet<Field>,
     errors: &mut Vec<PlanError>,
 ) -> Vec<Pending> {
     let Ok(matcher) = cached_matcher(&d.repositories) else {
@@ -1126,6 +1151,11 @@ fn diff_matched(
             continue;
         };
         if old == new {
+            continue;
+        }
+        // The site did not report this setting: its live value is unknown, not different.
+        if l.unknown.contains(&f) {
+            unverified.insert(f);
             continue;
         }
         let change = FieldChange {

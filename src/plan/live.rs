@@ -2,7 +2,8 @@
 //!
 //! Everything GIJ fills in by itself (dates, indexing progress, unknown keys) is either dropped
 //! here or kept out of the comparison, and every missing field is replaced by GIJ's documented
-//! default, so that the same site always produces the same [`LiveState`] and a plan right after
+//! default (except the settings GIJ's documented list does not carry, which are marked unknown:
+//! see [`unknown_settings`]), so that the same site always produces the same [`LiveState`] and a plan right after
 //! an apply is empty.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::LiveSite;
 use crate::api::wire;
 use crate::model::{
-    AuthMethod, IndexState, IntegrationIndexing, LiveIntegration, LiveProjects, LiveRepository,
-    Service, Settings, normalize_origin,
+    AuthMethod, Field, IndexState, IntegrationIndexing, LiveIntegration, LiveProjects,
+    LiveRepository, Service, Settings, normalize_origin,
 };
 
 /// The live site, normalised.
@@ -235,7 +236,25 @@ fn integration(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
+        unknown: unknown_settings(w),
     }
+}
+
+/// The settings `w` does not carry and that plan therefore cannot see: GIJ's documented
+/// integration list has no `tagsFilter`, `apiPath`, `apiFilter`, and no documented answer has
+/// `refSpecCustom` (they are in the single-integration GET, or nowhere). A missing boolean or
+/// number is still read as GIJ's default: every documented answer carries those (and a missing
+/// `prHideFilter` means no filter: GIJ's list example shows it only when set).
+pub fn unknown_settings(w: &wire::Integration) -> BTreeSet<Field> {
+    [
+        (w.tags_filter.is_none(), Field::TagsFilter),
+        (w.ref_spec_custom.is_none(), Field::FetchRefspecs),
+        (w.api_path.is_none(), Field::ApiPath),
+        (w.api_filter.is_none(), Field::ApiFilter),
+    ]
+    .into_iter()
+    .filter_map(|(missing, f)| missing.then_some(f))
+    .collect()
 }
 
 /// Reads GIJ's settings fields, filling missing ones with GIJ's own defaults. GIJ's default for
@@ -530,6 +549,23 @@ mod tests {
             assert!(matches!(got, Cow::Owned(_)), "{messy:?}");
             assert_eq!(*got, normalize_settings(&messy));
         }
+    }
+
+    /// Settings an answer leaves out are unknown (the documented list), those it carries,
+    /// even empty, are known (the extended list).
+    #[test]
+    fn missing_filters_and_refspecs_are_unknown() {
+        let w = wire::Integration {
+            id: Some(1),
+            api_path: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(
+            unknown_settings(&w),
+            [Field::TagsFilter, Field::FetchRefspecs, Field::ApiFilter].into()
+        );
+        let full = crate::devserver::state::default_settings();
+        assert!(unknown_settings(&full).is_empty());
     }
 
     #[test]

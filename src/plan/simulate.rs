@@ -163,6 +163,7 @@ fn create(
         },
         settings,
         repositories,
+        unknown: Default::default(),
         aws_region: spec.aws_region.clone(),
     }
 }

@@ -110,6 +110,7 @@ pub fn live_from(
             })
             .collect(),
         indexing: IntegrationIndexing::Indexed,
+        unknown: Default::default(),
         aws_region: d.aws_region.clone(),
     }
 }
@@ -162,6 +163,7 @@ pub fn quickstart() -> (DesiredState, LiveState) {
             ],
         ),
         indexing: IntegrationIndexing::Indexed,
+        unknown: Default::default(),
         aws_region: None,
     };
     let old = LiveIntegration {
@@ -175,6 +177,7 @@ pub fn quickstart() -> (DesiredState, LiveState) {
         settings: Settings::default(),
         repositories: repos(21, &[("one", true), ("two", false)]),
         indexing: IntegrationIndexing::Indexed,
+        unknown: Default::default(),
         aws_region: None,
     };
     let mut live = LiveState {

@@ -54,9 +54,13 @@ pub fn holds(e: &Expect, live: &LiveState) -> Option<bool> {
             target,
             field,
             value,
-        } => find(target, live).is_some_and(|l| {
-            fields::get(&normalize_settings(&l.settings), *field).as_ref() == Some(value)
-        }),
+        } => match find(target, live) {
+            // A setting the site does not report cannot be seen done (nor open).
+            Some(l) if l.unknown.contains(field) => return None,
+            found => found.is_some_and(|l| {
+                fields::get(&normalize_settings(&l.settings), *field).as_ref() == Some(value)
+            }),
+        },
         Expect::Projects { target, value } => {
             find(target, live).is_some_and(|l| projects_match(&l.projects, value))
         }
