@@ -11,7 +11,7 @@ use super::request::{RequestError, create_request, update_request};
 use crate::api::wire;
 use crate::model::{AuthMethod, DesiredIntegration, DesiredState, Field};
 use crate::plan::model::{Action, ActionKind};
-use crate::secret::{Secret, SecretError};
+use crate::secret::Secret;
 
 /// Why steps could not be prepared. Nothing has been changed when this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -29,16 +29,8 @@ pub enum PrepareError {
     #[error("{} credential{} cannot be read: {}", .0.len(), if .0.len() == 1 { "" } else { "s" },
             .0.iter().map(|u| format!("`{}` of integration `{}`", u.reference, u.key)).collect::<Vec<_>>().join(", "))]
     Credentials(Vec<Unresolved>),
-    /// A credential could not be read (between the check of every credential and its use).
-    #[error("integration `{key}`: cannot read its credential")]
-    Credential {
-        /// Key.
-        key: String,
-        /// Why.
-        #[source]
-        source: SecretError,
-    },
-    /// A PAT integration has no credential reference.
+    /// A step needs a credential that was not resolved for it (an internal error: every
+    /// unreadable or missing reference is reported as `Credentials` first).
     #[error("integration `{key}`: no credential is configured for a PAT integration")]
     NoCredential {
         /// Key.
@@ -107,45 +99,58 @@ fn sending_credentials<'a>(
         .collect()
 }
 
-/// Reads every credential the actions will send, keeping none of the values, and lists each
-/// that cannot be read. `apply` calls it before its first write and `plan` to warn: a missing
-/// variable is found in the first run, with all the others, not one per run.
+/// Reads every credential the actions will send, once each: the values by integration key,
+/// and each one that cannot be read. `prepare` takes the values from here and `plan` only the
+/// failures, so a missing variable is found in the first run, with all the others.
+fn resolve_credentials(
+    actions: &[&Action],
+    desired: &DesiredState,
+    base: &Path,
+) -> (BTreeMap<String, Secret>, Vec<Unresolved>) {
+    let mut values = BTreeMap::new();
+    let mut missing = Vec::new();
+    for d in sending_credentials(actions, desired) {
+        let (reference, reason) = match &d.credential {
+            None => (
+                "(none)".to_owned(),
+                "no credential is configured for a PAT integration".to_owned(),
+            ),
+            Some(r) => match r.resolve(base) {
+                Ok(secret) => {
+                    values.insert(d.key.clone(), secret);
+                    continue;
+                }
+                Err(e) => (r.to_string(), crate::apply::executor::error_chain(&e)),
+            },
+        };
+        missing.push(Unresolved {
+            key: d.key.clone(),
+            reference,
+            reason,
+        });
+    }
+    (values, missing)
+}
+
+/// The credentials the actions will send that cannot be read here (none is kept).
 pub fn unresolved_credentials(
     actions: &[&Action],
     desired: &DesiredState,
     base: &Path,
 ) -> Vec<Unresolved> {
-    sending_credentials(actions, desired)
-        .into_iter()
-        .filter_map(|d| {
-            let (reference, reason) = match &d.credential {
-                None => (
-                    "(none)".to_owned(),
-                    "no credential is configured for a PAT integration".to_owned(),
-                ),
-                Some(r) => match r.resolve(base) {
-                    Ok(_) => return None,
-                    Err(e) => (r.to_string(), crate::apply::executor::error_chain(&e)),
-                },
-            };
-            Some(Unresolved {
-                key: d.key.clone(),
-                reference,
-                reason,
-            })
-        })
-        .collect()
+    resolve_credentials(actions, desired, base).1
 }
 
-fn credential(d: &DesiredIntegration, base: &Path) -> Result<Secret, PrepareError> {
-    let r = d
-        .credential
-        .as_ref()
-        .ok_or_else(|| PrepareError::NoCredential { key: d.key.clone() })?;
-    r.resolve(base).map_err(|source| PrepareError::Credential {
-        key: d.key.clone(),
-        source,
-    })
+/// The credential resolved for `key` (each is sent by one step only).
+fn take_credential(
+    values: &mut BTreeMap<String, Secret>,
+    key: &str,
+) -> Result<Secret, PrepareError> {
+    values
+        .remove(key)
+        .ok_or_else(|| PrepareError::NoCredential {
+            key: key.to_owned(),
+        })
 }
 
 /// Builds the executor steps for `actions` (a subset of `plan.actions`, in plan order).
@@ -155,7 +160,7 @@ pub fn prepare(
     project_ids: &BTreeMap<String, u64>,
     base: &Path,
 ) -> Result<(Vec<Step>, Vec<ManualNote>), PrepareError> {
-    let missing = unresolved_credentials(actions, desired, base);
+    let (mut secrets, missing) = resolve_credentials(actions, desired, base);
     if !missing.is_empty() {
         return Err(PrepareError::Credentials(missing));
     }
@@ -195,13 +200,13 @@ pub fn prepare(
         match &a.kind {
             ActionKind::Create(_) => {
                 let d = declared()?;
-                push(&mut steps, a, create_step(d, project_ids, base)?);
+                push(&mut steps, a, create_step(d, project_ids, &mut secrets)?);
             }
             ActionKind::Replace { .. } => {
                 // Create before destroy: the new integration indexes while the old one still
                 // serves, and the old one goes in the delete phase.
                 let d = declared()?;
-                push(&mut steps, a, create_step(d, project_ids, base)?);
+                push(&mut steps, a, create_step(d, project_ids, &mut secrets)?);
                 push(&mut steps, a, StepKind::Delete { id: target()? });
             }
             ActionKind::Update { changes } => {
@@ -276,7 +281,7 @@ pub fn prepare(
             ActionKind::RotateCredential { .. } => {
                 let d = declared()?;
                 let id = target()?;
-                let secret = credential(d, base)?;
+                let secret = take_credential(&mut secrets, &d.key)?;
                 let (pat, password, username) = if d.service.requires_username() {
                     (None, Some(secret), d.username.clone())
                 } else {
@@ -315,10 +320,10 @@ pub fn prepare(
 fn create_step(
     d: &DesiredIntegration,
     project_ids: &BTreeMap<String, u64>,
-    base: &Path,
+    secrets: &mut BTreeMap<String, Secret>,
 ) -> Result<StepKind, PrepareError> {
     let secret = match d.auth {
-        AuthMethod::Pat => Some(credential(d, base)?),
+        AuthMethod::Pat => Some(take_credential(secrets, &d.key)?),
         AuthMethod::Oauth => None,
     };
     // Always created disabled: the executor prepares it (create, scan, repository selection)

@@ -288,18 +288,21 @@ async fn apply(
         anstream::eprintln!("warning: step {} `{}` {}", a.step, a.key, risks.join(", "));
     }
 
-    // Every credential is checked, all at once, before the first change.
-    if super::credentials::require(&loaded, &actions).is_err() {
-        return Ok(Exit::Error);
-    }
-
-    // Every credential is read and every request built before the first change.
     let project_ids: BTreeMap<String, u64> = live
         .projects
         .keys()
         .filter_map(|k| live.projects.id_of(k).map(|id| (k.to_owned(), id)))
         .collect();
-    let (steps, manual) = prepare(&actions, &loaded.desired, &project_ids, &loaded.base_dir)?;
+    // Every credential is read (once, all of them: each unreadable one is listed) and every
+    // request built before the first change.
+    let (steps, manual) = match prepare(&actions, &loaded.desired, &project_ids, &loaded.base_dir) {
+        Ok(prepared) => prepared,
+        Err(crate::apply::steps::PrepareError::Credentials(missing)) => {
+            super::credentials::report(&loaded, &missing);
+            return Ok(Exit::Error);
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     if args.plan_file.is_none() && !args.auto_approve && !confirm(actions.len())? {
         anstream::eprintln!("Apply cancelled; nothing was changed.");

@@ -37,14 +37,10 @@ pub(crate) fn warn_unresolved(loaded: &LoadedConfig, plan: &Plan) {
     }
 }
 
-/// Checks every credential the actions need before apply's first write; on failure prints
-/// all of them and the fix.
-pub(crate) fn require(loaded: &LoadedConfig, actions: &[&Action]) -> Result<(), ()> {
-    let missing = unresolved_credentials(actions, &loaded.desired, &loaded.base_dir);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    for l in lines(loaded, &missing) {
+/// Prints every credential apply's preparation could not read, and the fix (nothing has been
+/// changed yet: preparation precedes the first write).
+pub(crate) fn report(loaded: &LoadedConfig, missing: &[Unresolved]) {
+    for l in lines(loaded, missing) {
         anstream::eprintln!("error: cannot read a credential: {l}");
     }
     anstream::eprintln!(
@@ -52,5 +48,4 @@ pub(crate) fn require(loaded: &LoadedConfig, actions: &[&Action]) -> Result<(), 
         missing.len(),
         if missing.len() == 1 { "" } else { "s" }
     );
-    Err(())
 }
