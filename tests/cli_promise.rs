@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::site::{Site, code, stderr, stdout};
+use gijctl::devserver::Profile;
 use serde_json::{Value, json};
 
 const GH_TOKEN: &str = "dev-gh-promise-token";
@@ -16,6 +17,11 @@ const GH_TOKEN: &str = "dev-gh-promise-token";
 /// A site whose catalog has `n` GitHub organisations (one repository each) and `existing`
 /// integrations, its commands seeing the token as `GH_TOKEN`.
 fn start(n: usize, existing: Vec<Value>, title: &str) -> Site {
+    start_in(Profile::Extended, n, existing, title)
+}
+
+/// [`start`] in the dev-server's `profile`.
+fn start_in(profile: Profile, n: usize, existing: Vec<Value>, title: &str) -> Site {
     let groups: Vec<Value> = (1..=n)
         .map(|i| json!({"name": format!("org-{i:02}"), "repositories": [{"name": "repo", "commits": 100}]}))
         .collect();
@@ -29,7 +35,7 @@ fn start(n: usize, existing: Vec<Value>, title: &str) -> Site {
         }]},
         "integrations": existing,
     });
-    Site::start(&seed, |_| {}).with_env("GH_TOKEN", GH_TOKEN)
+    Site::start_profile(&seed, profile, |_| {}).with_env("GH_TOKEN", GH_TOKEN)
 }
 
 fn existing(i: usize) -> Value {
@@ -61,12 +67,17 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-#[test]
-fn a_saved_plan_applies_only_to_the_site_it_was_made_against() {
-    let staging = start(2, vec![], "Globex staging");
+both_profiles!(
+    saved_plan_is_bound_to_its_site,
+    a_saved_plan_applies_only_to_the_site_it_was_made_against,
+    a_saved_plan_applies_only_to_the_site_it_was_made_against_documented
+);
+
+fn saved_plan_is_bound_to_its_site(profile: Profile) {
+    let staging = start_in(profile, 2, vec![], "Globex staging");
     // Production: a restored copy of staging reports the same base URL; only the title and
     // the URL gijctl talks to tell them apart.
-    let production = start(2, vec![], "Globex production");
+    let production = start_in(profile, 2, vec![], "Globex production");
     let cfg = staging.write("gij.toml", &config(1..=2, ""));
     let saved = staging.dir.path().join("saved.json");
     let o = staging.run(&["plan", "-c", s(&cfg), "--out", s(&saved)]);
@@ -116,9 +127,14 @@ fn a_saved_plan_applies_only_to_the_site_it_was_made_against() {
     assert_eq!(staging.groups(), ["org-01", "org-02"]);
 }
 
-#[test]
-fn a_saved_plan_applied_with_another_config_says_so() {
-    let site = start(3, vec![], "Globex");
+both_profiles!(
+    saved_plan_is_bound_to_its_config,
+    a_saved_plan_applied_with_another_config_says_so,
+    a_saved_plan_applied_with_another_config_says_so_documented
+);
+
+fn saved_plan_is_bound_to_its_config(profile: Profile) {
+    let site = start_in(profile, 3, vec![], "Globex");
     let cfg = site.write("gij.toml", &config(1..=2, ""));
     let saved = site.dir.path().join("saved.json");
     let o = site.run(&["plan", "-c", s(&cfg), "--out", s(&saved)]);
@@ -152,9 +168,14 @@ fn a_saved_plan_applied_with_another_config_says_so() {
     assert_eq!(site.groups(), ["org-01", "org-02"]);
 }
 
-#[test]
-fn plan_shows_every_refusal_and_a_plan_approved_there_applies_without_new_flags() {
-    let site = start(12, (1..=12).map(existing).collect(), "Globex");
+both_profiles!(
+    plan_shows_refusals_and_approvals_apply,
+    plan_shows_every_refusal_and_a_plan_approved_there_applies_without_new_flags,
+    plan_shows_every_refusal_and_a_plan_approved_there_applies_without_new_flags_documented
+);
+
+fn plan_shows_refusals_and_approvals_apply(profile: Profile) {
+    let site = start_in(profile, 12, (1..=12).map(existing).collect(), "Globex");
     // Declares 4 of 12, renames them (an update each: 4 of 12 = 34% > 25%) and prunes the
     // other 8 (over max-deletes = 5 and 30%).
     let cfg = site.write(
@@ -290,9 +311,14 @@ fn the_org_example_plan_shows_the_refusal_apply_would_make() {
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
-#[test]
-fn every_missing_credential_is_listed_in_one_run() {
-    let site = start(3, vec![], "Globex");
+both_profiles!(
+    missing_credentials_in_one_run,
+    every_missing_credential_is_listed_in_one_run,
+    every_missing_credential_is_listed_in_one_run_documented
+);
+
+fn missing_credentials_in_one_run(profile: Profile) {
+    let site = start_in(profile, 3, vec![], "Globex");
     let cfg = site.write(
         "gij.toml",
         &config_with(1..=3, "", |i| format!("PROMISE_MISSING_{i}")),
