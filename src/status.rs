@@ -84,6 +84,109 @@ pub struct StatusEntry {
     /// Since when it has been indexing, when that is knowable (see the module comment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Since>,
+    /// Its repositories whose indexing failed, by id (then name), with GIJ's error text when
+    /// `index.json` gave it; empty unless it is in ERROR.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<RepositoryFailure>,
+}
+
+/// A repository whose indexing failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RepositoryFailure {
+    /// GIJ's id; `None` when GIJ's error names a repository the repository list does not show.
+    pub id: Option<u64>,
+    /// The repository name, as the site sends it (renderings escape it).
+    pub name: String,
+    /// GIJ's error text from `index.json`, as the site sends it; `None` when the site did not
+    /// tell (the repository list shows the failure, `index.json` gave no text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What `gijctl status` asks GIJ's `index.json?repoId=` about: per integration, the id to ask.
+/// A repository id where the integration's status is derived from a list that cannot show a
+/// failure ([`crate::plan::indexing::site_failure_probes`], the decision apply's gate and wait
+/// make); the integration's own id where the site's `indexingState` extension already says
+/// ERROR (the extension's aggregate answer carries the error texts of all its repositories).
+/// One request per integration either way, and none for an integration that is done.
+pub fn index_probes(site: &LiveSite, live: &LiveState) -> Vec<(u64, u64)> {
+    let mut probes: Vec<(u64, u64)> = crate::plan::indexing::site_failure_probes(site)
+        .into_iter()
+        .filter(|(id, _)| {
+            live.get(*id)
+                .is_some_and(|l| l.indexing == IntegrationIndexing::Indexing)
+        })
+        .collect();
+    probes.extend(
+        site.integrations
+            .iter()
+            .filter(|i| i.indexing_state.is_some())
+            .filter_map(|i| i.id)
+            .filter(|id| {
+                live.get(*id)
+                    .is_some_and(|l| l.indexing == IntegrationIndexing::Error)
+            })
+            .map(|id| (id, id)),
+    );
+    probes.sort_unstable();
+    probes
+}
+
+/// Folds the answers to [`index_probes`] (same order) into `live`: a probed repository with
+/// errors is in ERROR, and so is its integration. Returns every failed repository of every
+/// integration in ERROR, with the error texts the answers gave.
+pub fn fold_index_answers(
+    live: &mut LiveState,
+    probes: &[(u64, u64)],
+    answers: &[Option<BTreeMap<String, String>>],
+) -> BTreeMap<u64, Vec<RepositoryFailure>> {
+    let mut texts: BTreeMap<u64, &BTreeMap<String, String>> = BTreeMap::new();
+    for (&(id, asked), answer) in probes.iter().zip(answers) {
+        let Some(errors) = answer.as_ref().filter(|e| !e.is_empty()) else {
+            continue;
+        };
+        if asked != id {
+            crate::plan::indexing::mark_failed(live, id, asked);
+        }
+        texts.insert(id, errors);
+    }
+    let mut out: BTreeMap<u64, Vec<RepositoryFailure>> = BTreeMap::new();
+    for l in live
+        .integrations
+        .iter()
+        .filter(|l| l.indexing == IntegrationIndexing::Error)
+    {
+        let errors = texts.get(&l.id);
+        let mut list: Vec<RepositoryFailure> = l
+            .repositories
+            .iter()
+            .filter(|r| r.enabled && r.state == crate::model::IndexState::Error)
+            .map(|r| RepositoryFailure {
+                id: Some(r.id),
+                name: r.name.clone(),
+                error: errors.and_then(|e| e.get(&r.name)).cloned(),
+            })
+            .collect();
+        if let Some(errors) = errors {
+            for (name, text) in errors.iter() {
+                if !list.iter().any(|f| &f.name == name) {
+                    list.push(RepositoryFailure {
+                        id: l
+                            .repositories
+                            .iter()
+                            .find(|r| &r.name == name)
+                            .map(|r| r.id),
+                        name: name.clone(),
+                        error: Some(text.clone()),
+                    });
+                }
+            }
+        }
+        if !list.is_empty() {
+            out.insert(l.id, list);
+        }
+    }
+    out
 }
 
 /// A start time and how it is known.
@@ -238,12 +341,13 @@ impl Observations {
 }
 
 /// Builds the report of `live` for `subjects`. `since_created` is [`initial_indexing_since`]
-/// of the same read; `seen` and `now_secs` come from `--watch` (an empty [`Observations`] for
-/// a single look).
+/// of the same read, `failures` [`fold_index_answers`] of it; `seen` and `now_secs` come from
+/// `--watch` (an empty [`Observations`] for a single look).
 pub fn report(
     subjects: &Subjects,
     live: &LiveState,
     since_created: &BTreeMap<u64, i64>,
+    failures: &BTreeMap<u64, Vec<RepositoryFailure>>,
     seen: &Observations,
     now_secs: f64,
     meta: PlanMeta,
@@ -257,6 +361,7 @@ pub fn report(
                 display_name: String::new(),
                 progress: None,
                 since: None,
+                failures: Vec::new(),
             };
         };
         let mut p = progress(l, live);
@@ -285,6 +390,7 @@ pub fn report(
             display_name: l.display_name.clone(),
             progress: Some(p),
             since,
+            failures: failures.get(&l.id).cloned().unwrap_or_default(),
         }
     };
     let mut integrations: Vec<StatusEntry> = Vec::new();
@@ -415,6 +521,7 @@ mod tests {
             &subjects,
             &l,
             &BTreeMap::new(),
+            &BTreeMap::new(),
             &Observations::default(),
             0.0,
             meta(),
@@ -447,6 +554,7 @@ mod tests {
             &Subjects::AllLive,
             &l,
             &BTreeMap::new(),
+            &BTreeMap::new(),
             &Observations::default(),
             0.0,
             meta(),
@@ -461,6 +569,7 @@ mod tests {
             &Subjects::AllLive,
             &live(100.0),
             &BTreeMap::new(),
+            &BTreeMap::new(),
             &Observations::default(),
             0.0,
             meta(),
@@ -473,6 +582,7 @@ mod tests {
         let r = report(
             &Subjects::AllLive,
             &failed,
+            &BTreeMap::new(),
             &BTreeMap::new(),
             &Observations::default(),
             0.0,
@@ -497,6 +607,7 @@ mod tests {
             &Subjects::AllLive,
             &l,
             &created,
+            &BTreeMap::new(),
             &Observations::default(),
             0.0,
             meta(),
@@ -514,6 +625,7 @@ mod tests {
             &Subjects::AllLive,
             &l,
             &BTreeMap::new(),
+            &BTreeMap::new(),
             &Observations::default(),
             0.0,
             meta(),
@@ -521,7 +633,15 @@ mod tests {
         assert_eq!(r.integrations[0].since, None);
         let mut seen = Observations::default();
         seen.observe(&l, 0.0, 42_000);
-        let r = report(&Subjects::AllLive, &l, &BTreeMap::new(), &seen, 0.0, meta());
+        let r = report(
+            &Subjects::AllLive,
+            &l,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &seen,
+            0.0,
+            meta(),
+        );
         assert_eq!(
             r.integrations[0].since,
             Some(Since {
@@ -544,6 +664,7 @@ mod tests {
             &Subjects::AllLive,
             &now,
             &BTreeMap::new(),
+            &BTreeMap::new(),
             &seen,
             6.0,
             meta(),
@@ -562,6 +683,7 @@ mod tests {
                 &Subjects::AllLive,
                 &live(pct),
                 &BTreeMap::new(),
+                &BTreeMap::new(),
                 &Observations::default(),
                 0.0,
                 meta(),
@@ -579,6 +701,87 @@ mod tests {
             .map(|e| e.key.as_str())
             .collect();
         assert_eq!(keys, ["#1"]);
+    }
+
+    /// A documented read (no `indexingState`: 1 looks indexing, 4 indexed) and one with the
+    /// extension saying ERROR (7).
+    fn probe_site() -> LiveSite {
+        let integrations: Vec<crate::api::wire::Integration> = serde_json::from_str(
+            r#"[{"id": 1, "integrationType": "GITHUB", "group": "a"},
+                {"id": 4, "integrationType": "GITHUB", "group": "b"},
+                {"id": 7, "integrationType": "GITHUB", "group": "c", "indexingState": "ERROR"}]"#,
+        )
+        .unwrap();
+        let repositories: Vec<crate::api::wire::SiteRepository> = serde_json::from_str(
+            r#"[{"id": 2, "displayName": "ok", "trackedFolderId": 1, "lastIndexedDate": 5},
+                {"id": 3, "displayName": "bad", "trackedFolderId": 1},
+                {"id": 5, "displayName": "x", "trackedFolderId": 4, "lastIndexedDate": 5},
+                {"id": 8, "displayName": "y", "trackedFolderId": 7, "state": "ERROR"}]"#,
+        )
+        .unwrap();
+        LiveSite {
+            integrations,
+            repositories,
+            ..LiveSite::default()
+        }
+    }
+
+    #[test]
+    fn probes_ask_once_per_integration_that_may_have_failed_or_failed() {
+        let site = probe_site();
+        let mut live = crate::plan::from_site(&site);
+        let probes = index_probes(&site, &live);
+        // 1's lowest unfinished repository; 7 itself (the extension's aggregate); 4 is done.
+        assert_eq!(probes, [(1, 3), (7, 7)]);
+        let errors = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let answers = [
+            errors(&[("bad", "clone failed")]),
+            errors(&[("y", "no access")]),
+        ];
+        let failures = fold_index_answers(&mut live, &probes, &answers);
+        assert_eq!(live.get(1).unwrap().indexing, IntegrationIndexing::Error);
+        let named = |id: u64| {
+            failures[&id]
+                .iter()
+                .map(|f| (f.id, f.name.as_str(), f.error.as_deref()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(named(1), [(Some(3), "bad", Some("clone failed"))]);
+        assert_eq!(named(7), [(Some(8), "y", Some("no access"))]);
+        assert!(!failures.contains_key(&4));
+        let r = report(
+            &Subjects::AllLive,
+            &live,
+            &BTreeMap::new(),
+            &failures,
+            &Observations::default(),
+            0.0,
+            meta(),
+        );
+        assert_eq!(r.outcome(), Outcome::Failed);
+        assert_eq!(r.integrations[0].failures.len(), 1);
+
+        // No errors in the answer (still waiting, or 404): the integration stays indexing.
+        let mut live = crate::plan::from_site(&site);
+        let failures = fold_index_answers(&mut live, &probes, &[Some(BTreeMap::new()), None]);
+        assert_eq!(live.get(1).unwrap().indexing, IntegrationIndexing::Indexing);
+        // 7 is in ERROR by the extension: named, without a text.
+        assert_eq!(
+            failures[&7],
+            [RepositoryFailure {
+                id: Some(8),
+                name: "y".into(),
+                error: None
+            }]
+        );
+        assert!(!failures.contains_key(&1));
     }
 
     #[test]

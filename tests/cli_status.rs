@@ -20,6 +20,15 @@ const GH_TOKEN: &str = "dev-gh-status-token";
 /// whose initial indexing has started and, the clock being frozen, does not move on; plus, when
 /// `failing`, an indexed integration (`beta`) with a repository in ERROR.
 fn frozen(failing: bool) -> Site {
+    frozen_on(failing, common::site::default_profile())
+}
+
+/// The failing repository of `beta`: its name holds an OSC title sequence and a bidi override,
+/// which every output must escape (GIJ's error text repeats the name).
+const BROKEN: &str = "bro\u{1b}]0;owned\u{7}ken\u{202e}";
+
+/// [`frozen`] in `profile`.
+fn frozen_on(failing: bool, profile: gijctl::devserver::Profile) -> Site {
     let repos = json!([
         {"name": "api", "commits": 50_000},
         {"name": "web", "commits": 50_000}
@@ -42,14 +51,14 @@ fn frozen(failing: bool) -> Site {
                 {"name": "acme", "repositories": repos},
                 {"name": "beta", "repositories": [
                     {"name": "ok", "commits": 100},
-                    {"name": "broken", "commits": 100, "failIndexing": true}
+                    {"name": BROKEN, "commits": 100, "failIndexing": true}
                 ]}
             ],
             "tokens": [{"value": GH_TOKEN, "groups": ["acme", "beta"]}]
         }]},
         "integrations": integrations,
     });
-    Site::start(&seed, |c| c.time_scale = 0.0).with_env("GH_TOKEN", GH_TOKEN)
+    Site::start_profile(&seed, profile, |c| c.time_scale = 0.0).with_env("GH_TOKEN", GH_TOKEN)
 }
 
 /// A config that matches the frozen site exactly (so plan has no changes).
@@ -234,9 +243,16 @@ fn status_without_a_config_lists_every_live_integration_by_id() {
     );
 }
 
-#[test]
-fn an_indexing_error_is_exit_12_once_nothing_runs() {
-    let site = frozen(true);
+both_profiles!(
+    an_indexing_error_is_exit_13_once_nothing_runs,
+    an_indexing_error_is_exit_13_once_nothing_runs_extended,
+    an_indexing_error_is_exit_13_once_nothing_runs_documented
+);
+
+/// On the documented profile the repository list shows the failed repository like a queued
+/// one; status asks GIJ's `index.json` about it, as apply does, and reports the error.
+fn an_indexing_error_is_exit_13_once_nothing_runs(profile: gijctl::devserver::Profile) {
+    let site = frozen_on(true, profile);
     let cfg = config(&site, BETA);
     // GIJ retries the failed repository: `beta` indexes again, so both are still running.
     let o = site.run(&["status", "-c", &cfg]);
@@ -246,27 +262,63 @@ fn an_indexing_error_is_exit_12_once_nothing_runs() {
         "{}",
         stdout(&o)
     );
+    assert!(!stdout(&o).contains("failed"), "{}", stdout(&o));
     finish_indexing(&site);
     // `acme` is indexed, `beta` failed again and nothing runs any more.
+    let before = site.server().stats().requests;
     let o = site.run(&["status", "-c", &cfg]);
-    assert_eq!(code(&o), 13, "{}", stdout(&o));
+    assert_eq!(code(&o), 13, "{}\n{}", stdout(&o), stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("! beta-github (#4): ERROR 100.0%, 1/2 repositories, 1 failed"),
+        text.contains("  ! beta-github (#4): ERROR 100.0%, 1/2 repositories, 1 failed"),
+        "{text}"
+    );
+    // The failed repository, on the line after its integration's.
+    assert!(
+        text.contains(
+            "\n      repository \"bro\\u{1b}]0;owned\\u{7}ken\\u{202e}\" (#6) failed: Indexing \
+             bro\\u{1b}]0;owned\\u{7}ken\\u{202e} failed\n"
+        ),
         "{text}"
     );
     assert!(
         text.contains("1 integration(s) report an indexing error"),
         "{text}"
     );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text}"
+    );
+    assert_no_secrets(&site, &o);
+    // One index.json request, about the failed integration (or its repository): the indexed
+    // `acme` needs none.
+    let after = site.server().stats().requests;
+    let key = "GET /rest/gitplugin/1.0/index.json";
+    let asked = after.get(key).copied().unwrap_or(0) - before.get(key).copied().unwrap_or(0);
+    assert_eq!(asked, 1, "{after:?}");
+
+    let o = site.run(&["status", "-c", &cfg, "--format", "json"]);
+    assert_eq!(code(&o), 13);
+    let r = json_of(&o);
+    assert_eq!(r["summary"]["error"], 1, "{r:#}");
+    let failure = &r["integrations"][1]["failures"][0];
+    assert_eq!(failure["id"], 6, "{r:#}");
+    assert_eq!(failure["name"], BROKEN);
+    assert_eq!(failure["error"], format!("Indexing {BROKEN} failed"));
+    assert_no_secrets(&site, &o);
+    assert_eq!(site.writes(), 0, "status only reads");
+
     let o = site.run(&["plan", "-c", &cfg, "--detailed-exitcode"]);
     assert_eq!(code(&o), 0, "an error is not a change");
-    assert!(
-        stdout(&o)
-            .contains("No changes. 1 integration reports an indexing error: see `gijctl status`."),
-        "{}",
-        stdout(&o)
-    );
+    if profile == gijctl::devserver::Profile::Extended {
+        assert!(
+            stdout(&o).contains(
+                "No changes. 1 integration reports an indexing error: see `gijctl status`."
+            ),
+            "{}",
+            stdout(&o)
+        );
+    }
 }
 
 #[test]

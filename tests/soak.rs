@@ -496,6 +496,8 @@ fn soak_apply_under_faults_and_kills_converges(profile: Profile) {
     let mut bursts = 0u32;
     let mut exits: BTreeMap<i32, u32> = BTreeMap::new();
     let mut last_err = String::new();
+    // Per round: killed (k) or exited (x), * when a storm hit, real seconds / requests.
+    let mut timeline: Vec<String> = Vec::new();
     loop {
         rounds += 1;
         assert!(
@@ -520,8 +522,19 @@ fn soak_apply_under_faults_and_kills_converges(profile: Profile) {
             storm_after: (storms == 0 || rng.random_bool(0.4)).then(|| rng.random_range(0..150)),
             storm_429s: rng.random_range(10..60),
         };
+        let (before, at) = (site.server().stats().total_requests, Instant::now());
         let (end, stormed) = round(&site, &args, w, scale.round_timeout);
         storms += u32::from(stormed);
+        timeline.push(format!(
+            "{}{}:{:.1}s/{}",
+            match end {
+                RoundEnd::Killed => "k",
+                RoundEnd::Exited(..) => "x",
+            },
+            if stormed { "*" } else { "" },
+            at.elapsed().as_secs_f64(),
+            site.server().stats().total_requests - before
+        ));
         match end {
             RoundEnd::Killed => kills += 1,
             RoundEnd::Exited(c, err) => {
@@ -564,6 +577,7 @@ fn soak_apply_under_faults_and_kills_converges(profile: Profile) {
         scale.undeclared,
         elapsed.as_secs_f64()
     );
+    report += &format!("  rounds: {}\n", timeline.join(" "));
     report += &format!(
         "  requests: {} total, {} answered 429; faults injected: {:?}\n",
         stats.total_requests, stats.rate_limited, stats.faults

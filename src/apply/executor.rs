@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use super::events::{Event, Reporter};
 use crate::api::{ApiError, GijApi, wire};
 use crate::model::{IntegrationIndexing, OnTimeout, RepoSelector};
+use crate::plan::indexing::{RepositorySignals, failure_probe, site_failure_probe};
 
 /// One unit of work, already resolved to requests.
 #[derive(Debug)]
@@ -204,7 +205,7 @@ pub async fn indexing_status<A: GijApi>(api: &A, id: u64) -> Result<Option<Statu
     let repos = api.list_repositories(id).await?;
     let mut st = derive_status(&repos);
     if st.state == IntegrationIndexing::Indexing
-        && let Some(r) = first_unfinished(&repos)
+        && let Some(r) = failure_probe(repos.iter().map(RepositorySignals::from))
         && failed(api, r).await?
     {
         st.state = IntegrationIndexing::Error;
@@ -212,26 +213,70 @@ pub async fn indexing_status<A: GijApi>(api: &A, id: u64) -> Result<Option<Statu
     Ok(Some(st))
 }
 
-/// The enabled repository with the lowest id that has neither a `state` nor a
-/// `lastIndexedDate`: on GIJ's documented list (no `state`) a repository that failed looks
-/// like one still waiting, and only `index.json?repoId=` tells them apart. Asking about the
-/// lowest id only keeps it to one request per poll; GIJ indexes an integration's repositories
-/// one at a time, so a failed one is soon the lowest unfinished (docs/api.md, "Indexing
-/// status on plain GIJ").
-fn first_unfinished(repos: &[wire::Repository]) -> Option<u64> {
-    repos
-        .iter()
-        .filter(|r| !r.disabled && r.state.is_none() && r.last_indexed_date.is_none())
-        .map(|r| r.id)
-        .min()
-}
-
 /// Whether GIJ's indexing status of repository `repo` reports an error.
 async fn failed<A: GijApi>(api: &A, repo: u64) -> Result<bool, ApiError> {
-    Ok(api
-        .repository_index_status(repo)
+    Ok(index_errors(api, repo)
         .await?
-        .is_some_and(|s| !s.errors.is_empty()))
+        .is_some_and(|e| !e.is_empty()))
+}
+
+/// The errors GIJ's `index.json?repoId=` reports for `id` (a repository; on a site with the
+/// extension also an integration, for all its repositories): repository name to error text.
+/// `None` when the site does not answer it (gone meanwhile, or no such endpoint).
+pub async fn index_errors<A: GijApi>(
+    api: &A,
+    id: u64,
+) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    Ok(api.repository_index_status(id).await?.map(|s| {
+        s.errors
+            .into_iter()
+            .map(|(name, v)| {
+                let text = match v {
+                    serde_json::Value::String(t) => t,
+                    other => other.to_string(),
+                };
+                (name, text)
+            })
+            .collect()
+    }))
+}
+
+/// How many `index.json` requests [`index_errors_of`] has in flight at once.
+pub const INDEX_PROBE_CONCURRENCY: usize = 4;
+
+/// [`index_errors`] of every id in `ids`, at most [`INDEX_PROBE_CONCURRENCY`] requests at a
+/// time, answers in the order of `ids`: what `gijctl status` asks about a whole site. The
+/// first error stops the remaining requests and is returned.
+pub async fn index_errors_of<A: GijApi>(
+    api: &A,
+    ids: &[u64],
+) -> Result<Vec<Option<BTreeMap<String, String>>>, ApiError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let answers: std::sync::Mutex<Vec<Option<BTreeMap<String, String>>>> =
+        std::sync::Mutex::new(vec![None; ids.len()]);
+    let first_error: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
+    let worker = || async {
+        while !stop.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(id) = ids.get(i) else { break };
+            match index_errors(api, *id).await {
+                Ok(a) => lock(&answers)[i] = a,
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    lock(&first_error).get_or_insert(e);
+                }
+            }
+        }
+    };
+    // A fixed pool of workers pulling ids: bounded concurrency without spawning, so `api` may
+    // be borrowed.
+    const _: () = assert!(INDEX_PROBE_CONCURRENCY == 4);
+    tokio::join!(worker(), worker(), worker(), worker());
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
+    }
+    Ok(std::mem::take(&mut *lock(&answers)))
 }
 
 /// Derives an aggregate status from repositories (for sites without the extension fields).
@@ -960,7 +1005,7 @@ async fn site_slot<A: GijApi>(
             // nothing more); GIJ's index.json tells.
             if busy + earlier + 1 >= limit
                 && i.indexing == IntegrationIndexing::Indexing
-                && let Some(r) = derived_first_unfinished(&raw, i.id)
+                && let Some(r) = site_failure_probe(&raw, i.id)
                 && failed(api, r).await?
             {
                 continue;
@@ -998,28 +1043,6 @@ async fn site_slot<A: GijApi>(
         }
         tokio::time::sleep(opts.poll_interval).await;
     }
-}
-
-/// [`first_unfinished`] of integration `id` in a gate read, when its status was derived (no
-/// `indexingState`) from repositories without `state`.
-fn derived_first_unfinished(site: &crate::api::LiveSite, id: u64) -> Option<u64> {
-    let derived = site
-        .integrations
-        .iter()
-        .any(|i| i.id == Some(id) && i.indexing_state.is_none());
-    if !derived {
-        return None;
-    }
-    site.repositories
-        .iter()
-        .filter(|r| {
-            r.tracked_folder_id == Some(id)
-                && !r.disabled
-                && r.state.is_none()
-                && r.last_indexed_date.is_none()
-        })
-        .map(|r| r.id)
-        .min()
 }
 
 /// What a prepared creation hands to its gated step: the new integration's id (or why it

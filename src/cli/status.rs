@@ -1,7 +1,9 @@
 //! `gijctl status`: where each integration's indexing is, like `kubectl rollout status`. One
 //! look by default; `--watch` polls until nothing scans or indexes any more. Read-only: it only
 //! ever sends GETs. The report itself is [`crate::status`]; this file reads the site, picks the
-//! integrations to show and draws.
+//! integrations to show and draws. Besides the whole-site read it asks GIJ's `index.json`
+//! once per integration that may have failed unseen or is in ERROR
+//! ([`crate::status::index_probes`]), a few at a time.
 //!
 //! Exit codes (README.md): 0 done, 12 still scanning or indexing, 13 nothing running but an
 //! indexing error, 1 error.
@@ -91,9 +93,17 @@ async fn look(
         .read_site()
         .await
         .context("cannot read the live site")?;
-    let live = crate::plan::from_site(&wire);
+    let mut live = crate::plan::from_site(&wire);
     let since_created = crate::status::initial_indexing_since(&wire);
+    // On plain GIJ a failed repository looks queued; GIJ's index.json tells, as apply's wait
+    // and gate ask it (and where the extension says ERROR, it has the error texts).
+    let probes = crate::status::index_probes(&wire, &live);
     drop(wire);
+    let asked: Vec<u64> = probes.iter().map(|(_, id)| *id).collect();
+    let answers = crate::apply::executor::index_errors_of(&site.client, &asked)
+        .await
+        .context("cannot read the indexing status of the live site")?;
+    let failures = crate::status::fold_index_answers(&mut live, &probes, &answers);
     if warn {
         for w in &live.warnings {
             anstream::eprintln!("warning: {w}");
@@ -126,6 +136,7 @@ async fn look(
         &subjects,
         &live,
         &since_created,
+        &failures,
         seen,
         now,
         meta,

@@ -9,9 +9,12 @@
 //! model ([`super::order`]), so a plan's "already indexing, ~12m left" and `gijctl status` say
 //! the same thing.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::live::LiveState;
 use super::model::{IndexingProgress, StillIndexing};
 use super::order::{SECS_PER_REPOSITORY, repository_secs};
+use crate::api::{LiveSite, wire};
 use crate::model::{IndexState, IntegrationIndexing, LiveIntegration};
 
 /// Estimated seconds until `l` finishes indexing, from the plan's model: each enabled
@@ -129,6 +132,112 @@ pub fn not_done_note(list: &[StillIndexing]) -> Option<String> {
     Some(format!("{text}: see `gijctl status`"))
 }
 
+/// What the "may have failed" decision reads of one repository, from either of GIJ's
+/// repository answers (the whole-site list or one integration's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepositorySignals {
+    /// GIJ's id.
+    pub id: u64,
+    /// Whether the repository is disabled.
+    pub disabled: bool,
+    /// Whether the answer carried a `state` (GIJ's documented lists do not).
+    pub has_state: bool,
+    /// Whether the answer carried a `lastIndexedDate`.
+    pub indexed_once: bool,
+}
+
+impl From<&wire::SiteRepository> for RepositorySignals {
+    fn from(r: &wire::SiteRepository) -> Self {
+        RepositorySignals {
+            id: r.id,
+            disabled: r.disabled,
+            has_state: r.state.is_some(),
+            indexed_once: r.last_indexed_date.is_some(),
+        }
+    }
+}
+
+impl From<&wire::Repository> for RepositorySignals {
+    fn from(r: &wire::Repository) -> Self {
+        RepositorySignals {
+            id: r.id,
+            disabled: r.disabled,
+            has_state: r.state.is_some(),
+            indexed_once: r.last_indexed_date.is_some(),
+        }
+    }
+}
+
+/// The repository to ask `index.json?repoId=` about: the enabled one with the lowest id that
+/// has neither a `state` nor a `lastIndexedDate`. On GIJ's documented lists (no `state`) a
+/// repository that failed looks like one still waiting, and only `index.json` tells them apart.
+/// Asking about the lowest id only keeps it to one request per integration; GIJ indexes an
+/// integration's repositories one at a time, so a failed one is soon the lowest unfinished
+/// (docs/api.md, "Indexing status on plain GIJ"). `None`: nothing can have failed unseen.
+pub fn failure_probe(repos: impl IntoIterator<Item = RepositorySignals>) -> Option<u64> {
+    repos
+        .into_iter()
+        .filter(|r| !r.disabled && !r.has_state && !r.indexed_once)
+        .map(|r| r.id)
+        .min()
+}
+
+/// [`failure_probe`] of integration `id` in a whole-site (or indexing gate) read, when its
+/// status there is derived: the integration has no `indexingState` (a site with the extension
+/// says ERROR itself) and is not disabled.
+pub fn site_failure_probe(site: &LiveSite, id: u64) -> Option<u64> {
+    let derived = site
+        .integrations
+        .iter()
+        .any(|i| i.id == Some(id) && i.indexing_state.is_none() && i.disabled != Some(true));
+    if !derived {
+        return None;
+    }
+    failure_probe(
+        site.repositories
+            .iter()
+            .filter(|r| r.tracked_folder_id == Some(id))
+            .map(RepositorySignals::from),
+    )
+}
+
+/// Every integration of `site` whose derived status may hide a failure, with the repository
+/// to ask about ([`site_failure_probe`] of each, in one pass over the repositories), by
+/// integration id.
+pub fn site_failure_probes(site: &LiveSite) -> BTreeMap<u64, u64> {
+    let derived: BTreeSet<u64> = site
+        .integrations
+        .iter()
+        .filter(|i| i.indexing_state.is_none() && i.disabled != Some(true))
+        .filter_map(|i| i.id)
+        .collect();
+    let mut probes: BTreeMap<u64, u64> = BTreeMap::new();
+    for r in &site.repositories {
+        let Some(owner) = r.tracked_folder_id.filter(|o| derived.contains(o)) else {
+            continue;
+        };
+        if let Some(id) = failure_probe([RepositorySignals::from(r)]) {
+            probes
+                .entry(owner)
+                .and_modify(|low| *low = (*low).min(id))
+                .or_insert(id);
+        }
+    }
+    probes
+}
+
+/// Records what `index.json` said about repository `repo` of integration `id`: it failed, so
+/// the repository is in ERROR and so is the integration (as apply's wait and gate treat it).
+pub fn mark_failed(live: &mut LiveState, id: u64, repo: u64) {
+    if let Some(l) = live.integrations.iter_mut().find(|l| l.id == id)
+        && let Some(r) = l.repositories.iter_mut().find(|r| r.id == repo)
+    {
+        r.state = IndexState::Error;
+        r.percent = 100.0;
+        l.indexing = IntegrationIndexing::Error;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +326,6 @@ mod tests {
     /// cannot cover this path).
     #[test]
     fn progress_from_documented_fields_only() {
-        use crate::api::{LiveSite, wire};
         let integrations: Vec<wire::Integration> = serde_json::from_str(
             r#"[{"id": 1, "displayName": "GitHub", "integrationType": "GITHUB", "group": "acme",
                  "initDate": 1000},
@@ -257,6 +365,68 @@ mod tests {
         // 9: no repository listed yet and never indexed: still scanning.
         assert_eq!(list[2].progress.state, IntegrationIndexing::Scanning);
         assert_eq!(list[2].progress.repositories_total, 0);
+    }
+
+    /// A documented whole-site read: integration 1 derived (no `indexingState`), 6 with the
+    /// extension, 9 disabled; repositories without `state` of each.
+    fn documented_site() -> LiveSite {
+        let integrations: Vec<wire::Integration> = serde_json::from_str(
+            r#"[{"id": 1, "integrationType": "GITHUB", "group": "a"},
+                {"id": 6, "integrationType": "GITHUB", "group": "b", "indexingState": "INDEXING"},
+                {"id": 9, "integrationType": "GITHUB", "group": "c", "disabled": true}]"#,
+        )
+        .unwrap();
+        let repositories: Vec<wire::SiteRepository> = serde_json::from_str(
+            r#"[{"id": 5, "displayName": "e", "trackedFolderId": 1},
+                {"id": 2, "displayName": "a", "trackedFolderId": 1, "lastIndexedDate": 1500},
+                {"id": 3, "displayName": "b", "trackedFolderId": 1},
+                {"id": 4, "displayName": "c", "trackedFolderId": 1, "disabled": true},
+                {"id": 7, "displayName": "f", "trackedFolderId": 6},
+                {"id": 10, "displayName": "g", "trackedFolderId": 9}]"#,
+        )
+        .unwrap();
+        LiveSite {
+            integrations,
+            repositories,
+            ..LiveSite::default()
+        }
+    }
+
+    #[test]
+    fn the_probe_is_the_lowest_enabled_repository_without_state_or_date() {
+        let site = documented_site();
+        // 2 was indexed once, 4 is disabled: 3 is the lowest that may have failed unseen.
+        assert_eq!(site_failure_probe(&site, 1), Some(3));
+        // The extension tells ERROR itself; a disabled integration indexes nothing.
+        assert_eq!(site_failure_probe(&site, 6), None);
+        assert_eq!(site_failure_probe(&site, 9), None);
+        assert_eq!(site_failure_probes(&site), BTreeMap::from([(1, 3)]));
+        // A repository whose answer carries a `state` is not guessed about.
+        let mut with_state = site.clone();
+        for r in &mut with_state.repositories {
+            r.state = Some(wire::RepositoryState::Queued);
+        }
+        assert!(site_failure_probes(&with_state).is_empty());
+    }
+
+    #[test]
+    fn a_probed_failure_puts_the_repository_and_its_integration_in_error() {
+        let site = documented_site();
+        let mut live = crate::plan::from_site(&site);
+        assert_eq!(
+            live.get(1).unwrap().indexing,
+            IntegrationIndexing::Indexing,
+            "a failed repository looks queued on the documented list"
+        );
+        mark_failed(&mut live, 1, 3);
+        let p = progress(live.get(1).unwrap(), &live);
+        assert_eq!(p.state, IntegrationIndexing::Error);
+        assert_eq!(p.repositories_failed, 1);
+        assert!(!p.is_running());
+        // Another integration's repository id changes nothing.
+        let before = live.clone();
+        mark_failed(&mut live, 6, 3);
+        assert_eq!(live, before);
     }
 
     #[test]

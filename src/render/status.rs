@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{duration, progress_phrase, utc_timestamp};
 use crate::model::IntegrationIndexing;
-use crate::status::{Outcome, SinceSource, StatusEntry, StatusReport};
+use crate::status::{Outcome, RepositoryFailure, SinceSource, StatusEntry, StatusReport};
 
 /// `~` running, `!` error, `=` indexed, `-` disabled, `?` not on the site.
 fn symbol(e: &StatusEntry) -> &'static str {
@@ -52,6 +52,18 @@ pub fn entry_line(e: &StatusEntry) -> String {
     line
 }
 
+/// One failed repository: `repository "broken" (#6) failed: <GIJ's error text>`, both texts
+/// from the site and so escaped (one line each, whatever they hold).
+pub fn failure_line(f: &RepositoryFailure) -> String {
+    let one_line = |t: &str| crate::escape::shown(t).into_owned();
+    let id = f.id.map_or(String::new(), |id| format!(" (#{id})"));
+    let why = f.error.as_deref().map_or_else(
+        || ": GIJ gave no error text".to_owned(),
+        |t| format!(": {}", one_line(t)),
+    );
+    format!("repository \"{}\"{id} failed{why}", one_line(&f.name))
+}
+
 /// The summary line: `status: 1 running, 0 error, 3 indexed, 0 disabled, 1 absent`.
 pub fn summary_line(r: &StatusReport) -> String {
     let s = &r.summary;
@@ -91,6 +103,9 @@ pub fn text(r: &StatusReport) -> String {
     let _ = writeln!(out, "{}", summary_line(r));
     for e in &r.integrations {
         let _ = writeln!(out, "  {} {}", symbol(e), entry_line(e));
+        for f in &e.failures {
+            let _ = writeln!(out, "      {}", failure_line(f));
+        }
     }
     let _ = writeln!(out, "{}", verdict(r));
     out
@@ -155,6 +170,7 @@ mod tests {
                         at_ms: 1_740_830_400_000,
                         source: SinceSource::Created,
                     }),
+                    failures: Vec::new(),
                 },
                 StatusEntry {
                     key: "#7".into(),
@@ -165,6 +181,7 @@ mod tests {
                         ..progress(IntegrationIndexing::Indexed, 4, 4)
                     }),
                     since: None,
+                    failures: Vec::new(),
                 },
                 StatusEntry {
                     key: "acme-azure".into(),
@@ -172,6 +189,7 @@ mod tests {
                     display_name: String::new(),
                     progress: None,
                     since: None,
+                    failures: Vec::new(),
                 },
             ],
             estimated_remaining_secs: Some(750),
@@ -190,6 +208,35 @@ mod tests {
              ? acme-azure: not on the site (`gijctl plan` shows its creation)\n\
              Still indexing: 1 integration(s), ~12m 30s left (estimated from repository sizes).\n"
         );
+    }
+
+    #[test]
+    fn failed_repositories_are_listed_under_their_integration_escaped() {
+        let mut r = report();
+        r.integrations[0].progress = Some(progress(IntegrationIndexing::Error, 1, 2));
+        r.integrations[0].failures = vec![
+            RepositoryFailure {
+                id: Some(6),
+                name: "bro\u{1b}[2Jken".into(),
+                error: Some("clone failed:\nfatal\u{202e}".into()),
+            },
+            RepositoryFailure {
+                id: None,
+                name: "gone".into(),
+                error: None,
+            },
+        ];
+        let text = text(&r);
+        assert!(
+            text.contains(
+                "  ! acme-github (#3): ERROR 42.5%, 1/2 repositories, since \
+                 2025-03-01T12:00:00Z (created then, never indexed before)\n      \
+                 repository \"bro\\u{1b}[2Jken\" (#6) failed: clone failed:\\u{a}fatal\\u{202e}\n      \
+                 repository \"gone\" failed: GIJ gave no error text\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'));
     }
 
     #[test]
