@@ -54,7 +54,7 @@ pub fn run(g: &Global, args: Args) -> anyhow::Result<Exit> {
         let site = connect(&args.connect).await?;
         let r = async {
             let super::site::ReadLive { live, meta, .. } =
-                super::site::read_live(&site, &loaded.path).await?;
+                super::site::read_live(&site, &loaded.path, &[&loaded.desired]).await?;
             anyhow::Ok(crate::plan::drift::drift(&loaded.desired, &live, meta)?)
         }
         .await;

@@ -102,7 +102,7 @@ pub(crate) async fn compute_scoped(
         meta,
         dates,
         site: site_identity,
-    } = super::site::read_live(site, &loaded.path).await?;
+    } = super::site::read_live(site, &loaded.path, &[&loaded.desired]).await?;
     let opts = PlanOptions {
         rotate: rotate.iter().cloned().collect::<BTreeSet<_>>(),
         prune: prune.then_some(true),

@@ -61,7 +61,7 @@ pub fn run(_g: &Global, args: Args) -> anyhow::Result<Exit> {
         let site = connect(&args.connect).await?;
         let r = async {
             let super::site::ReadLive { live, meta, .. } =
-                super::site::read_live(&site, &head.path).await?;
+                super::site::read_live(&site, &head.path, &[&base.desired, &head.desired]).await?;
             anyhow::Ok(crate::plan::review::review(
                 &base.desired,
                 &head.desired,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::Exit;
-use crate::api::GijApi as _;
+use crate::api::ApiError;
 use crate::api::client::{Client, ClientConfig};
 use crate::config::LoadedConfig;
 use crate::devserver::{DevServer, DevServerConfig, RunningServer, SeedSource};
@@ -199,18 +199,20 @@ pub struct ReadLive {
     pub site: crate::plan::model::SiteIdentity,
 }
 
-/// Reads the live site for a command that plans (plan, apply, drift, review), converts it and
+/// Reads the live site for a command that plans (plan, apply, drift, review) against the
+/// declarations in `desired` (review plans two configs against one read), converts it and
 /// prints the conversion's warnings; the wire objects are dropped here, as they are the
 /// largest thing a plan would hold. Nothing is changed.
-pub async fn read_live(site: &Site, config_path: &std::path::Path) -> anyhow::Result<ReadLive> {
-    let wire = site
-        .client
-        .read_site()
+pub async fn read_live(
+    site: &Site,
+    config_path: &std::path::Path,
+    desired: &[&crate::model::DesiredState],
+) -> anyhow::Result<ReadLive> {
+    let (wire, live) = read_for_plan(&site.client, site.client.endpoint(), desired)
         .await
         .context("cannot read the live site")?;
     let stats = site.client.stats();
     tracing::debug!("read the live site: {stats}");
-    let live = crate::plan::from_site(&wire);
     let dates = crate::policy::IndexingDates::from_site(&wire);
     let identity = crate::plan::model::SiteIdentity {
         endpoint: site.identity.clone(),
@@ -233,4 +235,82 @@ pub async fn read_live(site: &Site, config_path: &std::path::Path) -> anyhow::Re
         dates,
         site: identity,
     })
+}
+
+/// Single-integration GETs a planning read keeps in flight at once: enough to hide the round
+/// trip when many declarations set a filter, few enough to leave the client's own request slots
+/// (and the site's rate limit, which the client paces) to everyone else.
+const DETAIL_CONCURRENCY: usize = 8;
+
+/// The live state a plan of `desired` needs: the whole-site read, converted, plus one
+/// single-integration GET of each integration a declaration matches that sets a setting the
+/// site's list does not carry ([`crate::plan::detail_reads`]), merged in
+/// ([`crate::plan::merge_detail`]). A site whose list carries those settings, or a config that
+/// sets none, costs no request beyond the whole-site read.
+///
+/// The GETs run [`DETAIL_CONCURRENCY`] at a time through `api`, so its retries and pacing
+/// apply. An answer that does not describe the integration the list showed (another id,
+/// service or origin, or none: deleted in between) means the site changed between the reads;
+/// like any inconsistent read it is read again, whole, up to
+/// [`crate::api::client::SITE_READS`] times, then refused with [`ApiError::Inconsistent`]:
+/// never planned on.
+pub async fn read_for_plan<A: crate::api::GijApi + Clone + 'static>(
+    api: &A,
+    endpoint: &crate::api::endpoint::Endpoint,
+    desired: &[&crate::model::DesiredState],
+) -> Result<(crate::api::LiveSite, crate::plan::LiveState), ApiError> {
+    let mut reads = 0;
+    loop {
+        reads += 1;
+        let wire = api.read_site().await?;
+        let mut live = crate::plan::from_site(&wire);
+        let ids = crate::plan::detail_reads(desired.iter().copied(), &live);
+        if ids.is_empty() {
+            return Ok((wire, live));
+        }
+        tracing::debug!(
+            "reading {} integration(s) one by one for settings the integration list lacks",
+            ids.len()
+        );
+        let mut answers = Vec::with_capacity(ids.len());
+        let mut pending = ids.into_iter();
+        let mut set = tokio::task::JoinSet::new();
+        loop {
+            while set.len() < DETAIL_CONCURRENCY {
+                let Some(id) = pending.next() else { break };
+                let api = api.clone();
+                set.spawn(async move { (id, api.get_integration(id).await) });
+            }
+            let Some(done) = set.join_next().await else {
+                break;
+            };
+            let (id, answer) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            // The first failure ends the read; dropping the set cancels the GETs in flight.
+            answers.push((id, answer?));
+        }
+        let merged = answers.iter().try_for_each(|(id, answer)| {
+            crate::plan::merge_detail(&mut live, *id, answer.as_ref())
+        });
+        match merged {
+            Ok(()) => return Ok((wire, live)),
+            Err(m) if reads < crate::api::client::SITE_READS => tracing::warn!(
+                "reading the site: integration {}'s own answer disagrees with the list ({}); \
+                 reading again (read {} of {})",
+                m.id,
+                m.problem,
+                reads + 1,
+                crate::api::client::SITE_READS
+            ),
+            Err(m) => {
+                return Err(ApiError::Inconsistent {
+                    method: "GET".into(),
+                    url: endpoint
+                        .url(&format!("rest/gitplugin/1.0/integration/{}", m.id), &[])
+                        .to_string(),
+                    list: "integration".into(),
+                    problem: m.problem,
+                });
+            }
+        }
+    }
 }

@@ -242,7 +242,9 @@ fn integration(
 
 /// The settings `w` does not carry and that plan therefore cannot see: GIJ's documented
 /// integration list has no `tagsFilter`, `apiPath`, `apiFilter`, and no documented answer has
-/// `refSpecCustom` (they are in the single-integration GET, or nowhere). A missing boolean or
+/// `refSpecCustom`. The first three are in the single-integration GET, which a planning
+/// command reads for the integrations that declare them ([`super::detail`], merged by
+/// [`merge_detail`]); `refSpecCustom` stays unknown. A missing boolean or
 /// number is still read as GIJ's default: every documented answer carries those (and a missing
 /// `prHideFilter` means no filter: GIJ's list example shows it only when set).
 pub fn unknown_settings(w: &wire::Integration) -> BTreeSet<Field> {
@@ -255,6 +257,91 @@ pub fn unknown_settings(w: &wire::Integration) -> BTreeSet<Field> {
     .into_iter()
     .filter_map(|(missing, f)| missing.then_some(f))
     .collect()
+}
+
+/// Why a single-integration answer cannot be merged into the state the whole-site read made: it
+/// describes another integration than the list did, or none. Either means the site changed
+/// between the two reads (or answers wrongly), so the caller reads the site again rather than
+/// plan on a mix of two states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailMismatch {
+    /// The integration asked for.
+    pub id: u64,
+    /// What disagrees, in words (server text escaped).
+    pub problem: String,
+}
+
+/// Fills the settings the whole-site read could not see ([`LiveIntegration::unknown`]) of
+/// integration `id` from its single-integration GET (`detail`; `None`: the site says it does
+/// not exist). Only unknown settings are taken, so a value the list did carry is never replaced
+/// by one read later; a setting the detail does not carry either stays unknown.
+///
+/// The detail must describe the integration the list showed: the same id, service and origin
+/// when it sends them (a key it leaves out contradicts nothing). Anything else is a
+/// [`DetailMismatch`] and `live` is left as it was.
+pub fn merge_detail(
+    live: &mut LiveState,
+    id: u64,
+    detail: Option<&wire::Integration>,
+) -> Result<(), DetailMismatch> {
+    let mismatch = |problem: String| DetailMismatch { id, problem };
+    let pos = match live.integrations.binary_search_by_key(&id, |i| i.id) {
+        Ok(p) => Some(p),
+        Err(_) => live.integrations.iter().position(|i| i.id == id),
+    };
+    let Some(l) = pos.and_then(|p| live.integrations.get_mut(p)) else {
+        return Err(mismatch(format!(
+            "integration {id} is not in the integration list that was read"
+        )));
+    };
+    let Some(w) = detail else {
+        return Err(mismatch(format!(
+            "integration {id} is in the integration list, but its own GET says it does not exist"
+        )));
+    };
+    if let Some(other) = w.id.filter(|other| *other != id) {
+        return Err(mismatch(format!(
+            "the GET of integration {id} answered integration {other}"
+        )));
+    }
+    if let Some(t) = w
+        .integration_type
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        if Service::from_wire_type(t) != Some(l.service) {
+            return Err(mismatch(format!(
+                "integration {id} is {} in the integration list but {} in its own GET",
+                l.service.wire_type(),
+                crate::escape::shown(t)
+            )));
+        }
+    }
+    if let Some(o) = w.origin.as_deref().filter(|o| !o.trim().is_empty()) {
+        if normalize_origin(o) != l.origin {
+            return Err(mismatch(format!(
+                "integration {id} has origin {} in the integration list but {} in its own GET",
+                crate::escape::shown(&l.origin),
+                crate::escape::shown(o)
+            )));
+        }
+    }
+    for (field, value, slot) in [
+        (
+            Field::TagsFilter,
+            &w.tags_filter,
+            &mut l.settings.tags_filter,
+        ),
+        (Field::ApiPath, &w.api_path, &mut l.settings.api_path),
+        (Field::ApiFilter, &w.api_filter, &mut l.settings.api_filter),
+    ] {
+        if let Some(v) = value.as_deref().filter(|_| l.unknown.contains(&field)) {
+            // Trimmed as `settings_from_wire` does: live settings stay in canonical form.
+            v.trim().clone_into(slot);
+            l.unknown.remove(&field);
+        }
+    }
+    Ok(())
 }
 
 /// Reads GIJ's settings fields, filling missing ones with GIJ's own defaults. GIJ's default for
@@ -566,6 +653,141 @@ mod tests {
         );
         let full = crate::devserver::state::default_settings();
         assert!(unknown_settings(&full).is_empty());
+    }
+
+    /// A documented-list integration and the documented single GET of it.
+    fn listed_and_detail() -> (LiveState, wire::Integration) {
+        let listed = wire::Integration {
+            id: Some(7),
+            integration_type: Some("GITLAB_SERVER".into()),
+            origin: Some("https://gitlab.acme.internal".into()),
+            group: Some("platform".into()),
+            ..Default::default()
+        };
+        let live = from_site(&LiveSite {
+            integrations: vec![listed.clone()],
+            ..Default::default()
+        });
+        let detail = wire::Integration {
+            origin: Some("HTTPS://GitLab.acme.internal/".into()),
+            tags_filter: Some(" ^v[0-9]+$ ".into()),
+            api_path: Some("/api/v4/groups/platform/projects".into()),
+            api_filter: Some(String::new()),
+            ..listed
+        };
+        (live, detail)
+    }
+
+    /// The detail fills exactly the settings the list lacked, in canonical form, and takes them
+    /// out of `unknown`; refspecs, in no answer, stay unknown.
+    #[test]
+    fn merge_detail_fills_what_the_list_lacked() {
+        let (mut live, detail) = listed_and_detail();
+        let before = live.get(7).unwrap().clone();
+        assert_eq!(before.unknown.len(), 4);
+        merge_detail(&mut live, 7, Some(&detail)).unwrap();
+        let after = live.get(7).unwrap();
+        assert_eq!(after.settings.tags_filter, "^v[0-9]+$");
+        assert_eq!(after.settings.api_path, "/api/v4/groups/platform/projects");
+        assert_eq!(after.settings.api_filter, "");
+        assert_eq!(after.unknown, [Field::FetchRefspecs].into());
+        assert!(matches!(
+            normalized_settings(&after.settings),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // Everything else is the list's.
+        assert_eq!(
+            LiveIntegration {
+                settings: before.settings.clone(),
+                unknown: before.unknown.clone(),
+                ..after.clone()
+            },
+            before
+        );
+        // Every field the merge fills is one plan reads the detail for, and back.
+        assert!(
+            before
+                .unknown
+                .difference(&after.unknown)
+                .eq(super::super::detail::DETAIL_FIELDS
+                    .iter()
+                    .collect::<BTreeSet<_>>())
+        );
+    }
+
+    /// A field the list did carry is kept, and one the detail leaves out stays unknown.
+    #[test]
+    fn merge_detail_never_replaces_a_listed_value() {
+        let (mut live, mut detail) = listed_and_detail();
+        let l = &mut live.integrations[0];
+        l.unknown.remove(&Field::TagsFilter);
+        l.settings.tags_filter = "listed".into();
+        detail.api_filter = None;
+        merge_detail(&mut live, 7, Some(&detail)).unwrap();
+        let l = live.get(7).unwrap();
+        assert_eq!(l.settings.tags_filter, "listed");
+        assert_eq!(l.unknown, [Field::FetchRefspecs, Field::ApiFilter].into());
+    }
+
+    /// An answer about another integration, or none, is refused and changes nothing; keys the
+    /// answer leaves out contradict nothing.
+    #[test]
+    fn merge_detail_refuses_an_answer_that_disagrees_with_the_list() {
+        let (live, detail) = listed_and_detail();
+        let cases = [
+            (
+                wire::Integration {
+                    id: Some(8),
+                    ..detail.clone()
+                },
+                "answered integration 8",
+            ),
+            (
+                wire::Integration {
+                    integration_type: Some("GITHUB".into()),
+                    ..detail.clone()
+                },
+                "GITLAB_SERVER in the integration list but GITHUB",
+            ),
+            (
+                wire::Integration {
+                    integration_type: Some("SVN_THING".into()),
+                    ..detail.clone()
+                },
+                "but SVN_THING",
+            ),
+            (
+                wire::Integration {
+                    origin: Some("https://gitlab.other.internal\u{202e}".into()),
+                    ..detail.clone()
+                },
+                "but https://gitlab.other.internal",
+            ),
+        ];
+        for (answer, want) in cases {
+            let mut l = live.clone();
+            let e = merge_detail(&mut l, 7, Some(&answer)).unwrap_err();
+            assert_eq!(e.id, 7);
+            assert!(e.problem.contains(want), "{e:?} lacks {want:?}");
+            assert!(
+                !e.problem.contains('\u{202e}'),
+                "server text escaped: {e:?}"
+            );
+            assert_eq!(l, live, "nothing merged");
+        }
+        let mut l = live.clone();
+        let gone = merge_detail(&mut l, 7, None).unwrap_err();
+        assert!(gone.problem.contains("does not exist"), "{gone:?}");
+        assert!(merge_detail(&mut l, 99, Some(&detail)).is_err());
+        assert_eq!(l, live);
+
+        let mut l = live.clone();
+        let lean = wire::Integration {
+            tags_filter: Some("x".into()),
+            ..Default::default()
+        };
+        merge_detail(&mut l, 7, Some(&lean)).unwrap();
+        assert_eq!(l.get(7).unwrap().settings.tags_filter, "x");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! - [`live`]: wire JSON to a normalised [`LiveState`].
 //! - [`diff`]: matching and the diff itself ([`plan()`]).
+//! - [`detail`]: which integrations to read one by one for settings the site's list lacks.
 //! - [`order`]: phases, indexing order and the time/API-call estimate.
 //! - [`model`]: the [`Plan`] document (serde, JSON Schema).
 //! - [`fingerprint`]: hashes that make saved plans refuse stale actions.
@@ -13,6 +14,7 @@
 //! - [`keys`]: config keys for live integrations (unmanaged listing and `gijctl import`).
 //! - [`indexing`]: where each live integration's indexing is (plan, drift and `gijctl status`).
 
+pub mod detail;
 pub mod diff;
 pub mod drift;
 pub mod fields;
@@ -46,7 +48,8 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 
 /// Hash set of one planning run (see [`FastMap`]).
 pub(crate) type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
-pub use live::{LiveState, ProjectIndex, from_site};
+pub use detail::detail_reads;
+pub use live::{DetailMismatch, LiveState, ProjectIndex, from_site, merge_detail};
 pub use model::*;
 
 /// Knobs of one planning run that are not in the config.
