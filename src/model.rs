@@ -189,12 +189,17 @@ impl AuthMethod {
         }
     }
 
-    /// Parses the `authMethod` wire value; GIJ omits it for PAT integrations.
-    pub fn from_wire(s: Option<&str>) -> AuthMethod {
-        match s.map(str::to_ascii_uppercase).as_deref() {
-            Some("OAUTH") => AuthMethod::Oauth,
-            _ => AuthMethod::Pat,
-        }
+    /// Parses the `authMethod` wire value. `authMethod` is an extension GIJ's documented
+    /// answers do not carry, so an absent key says nothing: `None`, never a guessed PAT (a
+    /// guess would make an OAuth integration look like one to switch, for ever). Any value
+    /// other than `OAUTH` is a credential-based integration.
+    pub fn from_wire(s: Option<&str>) -> Option<AuthMethod> {
+        let s = s?;
+        Some(if s.eq_ignore_ascii_case("OAUTH") {
+            AuthMethod::Oauth
+        } else {
+            AuthMethod::Pat
+        })
     }
 }
 
@@ -597,8 +602,10 @@ pub struct LiveIntegration {
     pub origin: String,
     /// The owner (GIJ `group`), as the site reports it.
     pub owner: String,
-    /// PAT or OAuth.
-    pub auth: AuthMethod,
+    /// PAT or OAuth; `None` when the site does not say (GIJ's documented answers have no
+    /// `authMethod`): plan then does not compare it and runbook `--check` cannot verify it,
+    /// like the settings in [`LiveIntegration::unknown`].
+    pub auth: Option<AuthMethod>,
     /// Display name.
     pub display_name: String,
     /// Project associations, with ids resolved to keys. Ids Jira no longer knows are kept as

@@ -96,8 +96,8 @@ fn plan_with(
     // Built in the diff loop, while each declaration's key is in cache: at 100,000
     // integrations a later pass over the declarations read every key from memory again.
     let mut unchanged = KeyList::default();
-    // Declared settings that differ from the placeholder of a setting the site did not report.
-    let mut unverified = BTreeSet::new();
+    // Declared values that differ from the placeholder of what the site did not report.
+    let mut unverified = Unverified::default();
     for (i, (d, m)) in desired
         .integrations
         .iter()
@@ -187,7 +187,7 @@ fn plan_with(
             origin: u.origin.clone(),
             owner: u.owner.clone(),
             display_name: u.display_name.clone(),
-            auth: AuthMethod::Pat,
+            auth: Some(AuthMethod::Pat),
             repositories: u.repositories,
             suggested_key: suggested.get(&u.id).cloned().unwrap_or_default(),
         });
@@ -234,19 +234,49 @@ fn plan_with(
     Ok(Ok(plan))
 }
 
-/// The plan's one note for settings it could not compare because the site's answers do not
-/// carry them (see [`LiveIntegration::unknown`]): an unknown live value is not a change, so a
-/// plan converges on such a site, but it cannot verify the value either.
-fn unverified_warning(unverified: &BTreeSet<Field>) -> Option<String> {
-    if unverified.is_empty() {
+/// What a plan could not compare because the site's answers do not carry it: declared values
+/// that differ from the placeholder standing in for the unreported live value.
+#[derive(Debug, Default)]
+struct Unverified {
+    /// Settings (see [`LiveIntegration::unknown`]).
+    settings: BTreeSet<Field>,
+    /// Some integration is declared `auth = "oauth"` on a site that does not report the auth
+    /// method (see [`LiveIntegration::auth`]; GIJ's default, the placeholder, is a PAT).
+    auth: bool,
+}
+
+/// The plan's one note for what it could not compare because the site's answers do not carry
+/// it: an unknown live value is not a change, so a plan converges on such a site, but it
+/// cannot verify the value either.
+fn unverified_warning(unverified: &Unverified) -> Option<String> {
+    if unverified.settings.is_empty() && !unverified.auth {
         return None;
     }
-    let names: Vec<String> = unverified.iter().map(|f| fields::field_name(*f)).collect();
+    let names: Vec<String> = unverified
+        .auth
+        .then(|| "auth".to_owned())
+        .into_iter()
+        .chain(unverified.settings.iter().map(|f| fields::field_name(*f)))
+        .collect();
+    let mut what = Vec::new();
+    if !unverified.settings.is_empty() {
+        what.push(
+            "apply sends the settings when it creates an integration or updates it for another \
+             change",
+        );
+    }
+    if unverified.auth {
+        // Apply sends the auth method only on create, and a switch to OAuth needs a browser.
+        what.push(
+            "an integration declared `auth = \"oauth\"` that is a PAT one on the site must be \
+             switched in GIJ's UI",
+        );
+    }
     Some(format!(
         "this site's integration list does not report {}, so plan cannot verify the declared \
-         values: they are not shown as changes; apply sends them when it creates an integration \
-         or updates it for another change",
-        names.join(", ")
+         values: they are not shown as changes; {}",
+        names.join(", "),
+        what.join("; ")
     ))
 }
 
@@ -1028,7 +1058,7 @@ fn diff_matched(
     same_identity: bool,
     live: &LiveState,
     opts: &PlanOptions,
-    unverified: &mut BTreeSet<Field>,
+    unverified: &mut Unverified,
     errors: &mut Vec<PlanError>,
 ) -> Vec<Pending> {
     let Ok(matcher) = cached_matcher(&d.repositories) else {
@@ -1071,9 +1101,14 @@ fn diff_matched(
         return out;
     }
 
-    // Authentication method and credentials.
+    // Authentication method and credentials. A site that does not report the method cannot
+    // show a switch to make: nothing is proposed, and a declared OAuth (not GIJ's default) is
+    // named as unverified. Rotation needs no live method: it sends the declared credential.
+    if l.auth.is_none() && d.auth == AuthMethod::Oauth {
+        unverified.auth = true;
+    }
     match (l.auth, d.auth) {
-        (AuthMethod::Pat, AuthMethod::Oauth) => {
+        (Some(AuthMethod::Pat), AuthMethod::Oauth) => {
             let kind = ActionKind::Manual {
                 reason: "switching from a PAT to OAuth needs consent in a browser".to_owned(),
                 instructions: vec![
@@ -1089,7 +1124,7 @@ fn diff_matched(
             a.risks = vec![Risk::AuthMethodChange];
             out.push(pending(d, 0, a));
         }
-        (AuthMethod::Oauth, AuthMethod::Pat) => {
+        (Some(AuthMethod::Oauth), AuthMethod::Pat) => {
             let kind = ActionKind::RotateCredential {
                 credential: credential_note(d),
                 switches_to_pat: true,
@@ -1155,7 +1190,7 @@ fn diff_matched(
         }
         // The site did not report this setting: its live value is unknown, not different.
         if l.unknown.contains(&f) {
-            unverified.insert(f);
+            unverified.settings.insert(f);
             continue;
         }
         let change = FieldChange {
@@ -1503,6 +1538,157 @@ mod tests {
         assert!(
             planned > 50 && failed > 50 && replanned > 10,
             "{planned} plans, {failed} errors, {replanned} guesses of a shared key"
+        );
+    }
+}
+
+/// The auth method of a live integration whose site does not report it (`auth: None`).
+#[cfg(test)]
+mod unknown_auth_tests {
+    use super::super::live::LiveState;
+    use super::super::model::{ActionKind, Plan, Risk};
+    use super::super::testkit::{desired, live_from, projects};
+    use super::{PlanOptions, plan};
+    use crate::model::{
+        ApplyPolicy, AuthMethod, DesiredIntegration, DesiredState, Field, LiveIntegration, Service,
+    };
+
+    fn oauth(key: &str, owner: &str, i: usize) -> DesiredIntegration {
+        let mut d = desired(key, Service::Github, owner, i);
+        d.auth = AuthMethod::Oauth;
+        d.credential = None;
+        d
+    }
+
+    /// Plans `ds` against their own live copies, each with `auth` as the site reports it.
+    fn plan_on(
+        ds: &[DesiredIntegration],
+        auth: Option<AuthMethod>,
+        opts: &PlanOptions,
+    ) -> (Plan, Vec<LiveIntegration>) {
+        let live: Vec<LiveIntegration> = ds
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut l = live_from(d, 10 + i as u64, vec![]);
+                l.auth = auth;
+                l
+            })
+            .collect();
+        let state = LiveState {
+            integrations: live.clone(),
+            projects: projects(),
+            ..LiveState::default()
+        };
+        let desired = DesiredState {
+            integrations: ds.to_vec(),
+            policy: ApplyPolicy::default(),
+        };
+        (plan(&desired, &state, opts).unwrap(), live)
+    }
+
+    fn auth_warnings(p: &Plan) -> Vec<&String> {
+        p.warnings
+            .iter()
+            .filter(|w| w.contains("does not report auth"))
+            .collect()
+    }
+
+    /// A declared OAuth integration on a site that does not say how it authenticates is not a
+    /// PAT to switch: no action, no risk, one warning naming `auth` for the whole plan. On a
+    /// site that says PAT, the same declaration is the manual switch.
+    #[test]
+    fn declared_oauth_on_unknown_auth_is_unverified_not_a_switch() {
+        let ds = [oauth("a", "acme", 0), oauth("b", "beta", 1)];
+        let (p, _) = plan_on(&ds, None, &PlanOptions::default());
+        assert!(p.actions.is_empty(), "{:#?}", p.actions);
+        assert_eq!(p.unchanged.len(), 2);
+        let w = auth_warnings(&p);
+        assert_eq!(w.len(), 1, "{:?}", p.warnings);
+        assert!(w[0].contains("auth = \"oauth\""), "{}", w[0]);
+        assert!(!w[0].contains("apply sends the settings"), "{}", w[0]);
+
+        let (p, _) = plan_on(&ds, Some(AuthMethod::Pat), &PlanOptions::default());
+        assert_eq!(p.actions.len(), 2);
+        assert!(
+            p.actions.iter().all(|a| a.risks == [Risk::AuthMethodChange]
+                && matches!(a.kind, ActionKind::Manual { .. }))
+        );
+        assert!(auth_warnings(&p).is_empty(), "{:?}", p.warnings);
+
+        let (p, _) = plan_on(&ds, Some(AuthMethod::Oauth), &PlanOptions::default());
+        assert!(p.actions.is_empty() && p.warnings.is_empty(), "{p:#?}");
+    }
+
+    /// A declared PAT is GIJ's default, the placeholder of an unknown method: nothing to
+    /// verify, nothing to warn about.
+    #[test]
+    fn declared_pat_on_unknown_auth_is_unchanged_without_a_warning() {
+        let ds = [desired("p", Service::Github, "acme", 0)];
+        let (p, _) = plan_on(&ds, None, &PlanOptions::default());
+        assert!(p.actions.is_empty(), "{:#?}", p.actions);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    /// `--rotate` needs no live method: a declared PAT sends its credential, without a
+    /// switch or its risk; a declared OAuth grant is renewed in a browser.
+    #[test]
+    fn rotation_works_on_unknown_auth() {
+        let ds = [
+            desired("p", Service::Github, "acme", 0),
+            oauth("o", "beta", 1),
+        ];
+        let opts = PlanOptions {
+            rotate: ["p".to_owned(), "o".to_owned()].into(),
+            ..PlanOptions::default()
+        };
+        let (p, _) = plan_on(&ds, None, &opts);
+        assert_eq!(p.actions.len(), 2, "{:#?}", p.actions);
+        let by_key = |k: &str| p.actions.iter().find(|a| a.key == k).unwrap();
+        assert!(matches!(
+            by_key("p").kind,
+            ActionKind::RotateCredential {
+                switches_to_pat: false,
+                ..
+            }
+        ));
+        assert!(by_key("p").risks.is_empty());
+        let ActionKind::Manual { reason, .. } = &by_key("o").kind else {
+            panic!("{:?}", by_key("o").kind)
+        };
+        assert!(reason.contains("renewed in a browser"), "{reason}");
+        assert!(by_key("o").risks.is_empty());
+    }
+
+    /// The one warning names the auth method with the settings the site does not report.
+    #[test]
+    fn one_warning_names_auth_and_the_unreported_settings() {
+        let mut d = oauth("a", "acme", 0);
+        d.settings.tags_filter = "^v".into();
+        let live = {
+            let mut l = live_from(&d, 10, vec![]);
+            l.auth = None;
+            l.settings.tags_filter = String::new();
+            l.unknown = [Field::TagsFilter].into();
+            l
+        };
+        let state = LiveState {
+            integrations: vec![live],
+            projects: projects(),
+            ..LiveState::default()
+        };
+        let desired = DesiredState {
+            integrations: vec![d],
+            policy: ApplyPolicy::default(),
+        };
+        let p = plan(&desired, &state, &PlanOptions::default()).unwrap();
+        assert!(p.actions.is_empty(), "{:#?}", p.actions);
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        let w = &p.warnings[0];
+        assert!(w.contains("does not report auth, tags-filter,"), "{w}");
+        assert!(
+            w.contains("apply sends the settings") && w.contains("switched in GIJ's UI"),
+            "{w}"
         );
     }
 }

@@ -66,7 +66,10 @@ struct LiveView<'a> {
     service: Service,
     origin: &'a str,
     owner: String,
-    auth: AuthMethod,
+    /// `null` when the site does not report it: a stable value, so a plan made on such a site
+    /// is not stale on the next read, and distinct from both methods, so a site that starts
+    /// reporting one makes the plan stale.
+    auth: Option<AuthMethod>,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -329,4 +332,51 @@ pub fn stale_actions(plan: &Plan, desired: &DesiredState, live: &LiveState) -> V
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testkit::{desired, live_from, projects};
+    use crate::plan::{PlanOptions, plan};
+
+    /// An auth method the site does not report hashes the same on every read, so a plan made
+    /// on such a site is not stale at apply; a site that starts reporting one moves it.
+    #[test]
+    fn unknown_auth_has_a_stable_fingerprint_of_its_own() {
+        let mut d = desired("a", Service::Github, "acme", 0);
+        let mut l = live_from(&d, 7, vec![]);
+        l.auth = None;
+        d.display_name = "Renamed".into();
+        let live = LiveState {
+            integrations: vec![l.clone()],
+            projects: projects(),
+            ..LiveState::default()
+        };
+        let state = DesiredState {
+            integrations: vec![d],
+            policy: Default::default(),
+        };
+        let p = plan(&state, &live, &PlanOptions::default()).unwrap();
+        assert_eq!(p.actions.len(), 1, "the rename");
+        assert!(stale_actions(&p, &state, &live.clone()).is_empty());
+
+        for scope in [
+            LiveScope::Settings,
+            LiveScope::Repositories,
+            LiveScope::Credential,
+            LiveScope::Whole,
+        ] {
+            let unknown = live_fingerprint(&l, scope);
+            assert_eq!(unknown, live_fingerprint(&l.clone(), scope));
+            for known in [AuthMethod::Pat, AuthMethod::Oauth] {
+                let mut k = l.clone();
+                k.auth = Some(known);
+                assert_ne!(unknown, live_fingerprint(&k, scope), "{scope:?} {known}");
+            }
+        }
+        let mut reported = live.clone();
+        reported.integrations[0].auth = Some(AuthMethod::Pat);
+        assert_eq!(stale_actions(&p, &state, &reported).len(), 1);
+    }
 }

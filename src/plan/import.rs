@@ -4,7 +4,8 @@
 //! Canonical form: integrations sorted by id, keys derived from owners ([`super::keys`]),
 //! credentials as `env:GIJ_<KEY>_TOKEN` references (the value must be provided before the
 //! next create or rotation; GIJ never returns credentials), every boolean and numeric setting
-//! written explicitly so the file does not depend on `[defaults]`.
+//! written explicitly so the file does not depend on `[defaults]`. An integration whose auth
+//! method the site does not report is written as GIJ's default, a PAT, with a comment saying so.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,10 +151,21 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
             );
         }
         match l.auth {
-            AuthMethod::Oauth => {
+            Some(AuthMethod::Oauth) => {
                 let _ = writeln!(out, "auth = \"oauth\"");
             }
-            AuthMethod::Pat => {
+            known => {
+                if known.is_none() {
+                    // Import must write one method, and plan cannot tell it wrong (an unknown
+                    // live method is not a change): GIJ's default, said to be a guess where
+                    // the person editing the file reads it.
+                    let _ = writeln!(
+                        out,
+                        "# The site does not report the auth method: a PAT is assumed (GIJ's \
+                         default). If this is an OAuth integration, replace `credential` with \
+                         `auth = \"oauth\"`."
+                    );
+                }
                 let _ = writeln!(
                     out,
                     "credential = {}",
@@ -296,6 +308,53 @@ mod tests {
         assert_eq!(by_id(first)["owner"].as_str(), Some("acme"));
         assert_eq!(by_id(99)["owner"].as_str(), Some("acme-99"));
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    /// An integration whose auth method the site does not report is written as GIJ's default,
+    /// a PAT reference, with a comment saying how to declare OAuth; a reported method is
+    /// written as it is, without the comment.
+    #[test]
+    fn an_unknown_auth_method_is_written_as_a_pat_with_a_comment() {
+        let (_, mut live) = quickstart();
+        live.integrations.truncate(1);
+        let mut oauth = live.integrations[0].clone();
+        oauth.id = 50;
+        oauth.owner = "beta".into();
+        oauth.auth = Some(AuthMethod::Oauth);
+        live.integrations.push(oauth);
+        let comment = "# The site does not report the auth method";
+
+        live.integrations[0].auth = Some(AuthMethod::Pat);
+        let (text, _) = to_toml(&live);
+        assert!(!text.contains(comment), "{text}");
+
+        live.integrations[0].auth = None;
+        let (text, _) = to_toml(&live);
+        assert_eq!(text.matches(comment).count(), 1, "{text}");
+        assert!(
+            text.contains("replace `credential` with `auth = \"oauth\"`"),
+            "{text}"
+        );
+        let v: toml::Table = toml::from_str(&text).unwrap();
+        let ints = v["integrations"].as_table().unwrap();
+        assert_eq!(
+            ints["acme"]["credential"].as_str(),
+            Some("env:GIJ_ACME_TOKEN")
+        );
+        assert!(ints["acme"].get("auth").is_none());
+        assert_eq!(ints["beta"]["auth"].as_str(), Some("oauth"));
+        assert!(ints["beta"].get("credential").is_none());
+        // The comment sits in acme's table, right above its credential.
+        let at = text.find(comment).unwrap();
+        assert!(text[..at].contains("[integrations.acme]"));
+        assert!(!text[..at].contains("[integrations.beta]"));
+        assert!(
+            text[at..]
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("credential = ")
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Everything GIJ fills in by itself (dates, indexing progress, unknown keys) is either dropped
 //! here or kept out of the comparison, and every missing field is replaced by GIJ's documented
 //! default (except the settings GIJ's documented list does not carry, which are marked unknown:
-//! see [`unknown_settings`]), so that the same site always produces the same [`LiveState`] and a plan right after
-//! an apply is empty.
+//! see [`unknown_settings`], and the `authMethod` extension, which is `None` when absent), so
+//! that the same site always produces the same [`LiveState`] and a plan right after an apply is
+//! empty.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -557,8 +558,9 @@ mod tests {
         );
         assert_eq!(live.repo_commits.get(&3), Some(&2500));
 
+        assert_eq!(gh.auth, None, "no authMethod: unknown, not PAT");
         let lab = live.get(9).unwrap();
-        assert_eq!(lab.auth, AuthMethod::Oauth);
+        assert_eq!(lab.auth, Some(AuthMethod::Oauth));
         assert!(lab.settings.require_user_pat);
         assert_eq!(lab.settings.fetch_refspecs, ["refs/a/*", "refs/b/*"]);
         assert_eq!(
@@ -788,6 +790,23 @@ mod tests {
         };
         merge_detail(&mut l, 7, Some(&lean)).unwrap();
         assert_eq!(l.get(7).unwrap().settings.tags_filter, "x");
+    /// An explicit `authMethod` is read, in any case; an absent one is unknown (GIJ's
+    /// documented answers), never a PAT by default.
+    #[test]
+    fn auth_method_is_read_when_present_and_unknown_when_absent() {
+        let auth = |v: Option<&str>| {
+            let w = wire::Integration {
+                id: Some(1),
+                integration_type: Some("GITHUB".into()),
+                auth_method: v.map(str::to_owned),
+                ..Default::default()
+            };
+            integration(1, Service::Github, &w, &[], &ProjectIndex::default()).auth
+        };
+        assert_eq!(auth(None), None);
+        assert_eq!(auth(Some("PAT")), Some(AuthMethod::Pat));
+        assert_eq!(auth(Some("OAUTH")), Some(AuthMethod::Oauth));
+        assert_eq!(auth(Some("oauth")), Some(AuthMethod::Oauth));
     }
 
     #[test]

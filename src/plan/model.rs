@@ -677,8 +677,9 @@ pub struct UnmanagedIntegration {
     pub owner: String,
     /// The display name.
     pub display_name: String,
-    /// PAT or OAuth.
-    pub auth: AuthMethod,
+    /// PAT or OAuth; absent when the site does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthMethod>,
     /// How many repositories it has.
     pub repositories: usize,
     /// The config key `gijctl import` would give it.

@@ -248,7 +248,7 @@ pub(crate) fn live() -> impl Strategy<Value = LiveState> {
                 l.owner = owner.to_ascii_uppercase();
             }
             if oauth && service != Service::GitlabSelfManaged {
-                l.auth = AuthMethod::Oauth;
+                l.auth = Some(AuthMethod::Oauth);
             }
             if named {
                 l.display_name = format!("Live {owner}");

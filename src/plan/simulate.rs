@@ -104,7 +104,7 @@ pub fn simulate_apply(
                         .iter_mut()
                         .find(|l| Some(l.id) == a.target_id)
                 {
-                    l.auth = crate::model::AuthMethod::Pat;
+                    l.auth = Some(crate::model::AuthMethod::Pat);
                 }
             }
             ActionKind::Manual { .. } => {}
@@ -153,7 +153,7 @@ fn create(
         service: spec.service,
         origin: spec.origin.clone(),
         owner: spec.owner.clone(),
-        auth: spec.auth,
+        auth: Some(spec.auth),
         display_name: spec.display_name.clone(),
         projects: live_projects(&spec.projects),
         indexing: if settings.enabled {

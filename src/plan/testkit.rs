@@ -90,7 +90,7 @@ pub fn live_from(
         service: d.service,
         origin: crate::model::normalize_origin(&d.origin),
         owner: d.owner.clone(),
-        auth: d.auth,
+        auth: Some(d.auth),
         display_name: d.display_name.clone(),
         projects: match &d.projects {
             ProjectScope::All => LiveProjects::All,
@@ -145,7 +145,7 @@ pub fn quickstart() -> (DesiredState, LiveState) {
         service: Service::Github,
         origin: "https://api.github.com".into(),
         owner: "acme".into(),
-        auth: AuthMethod::Pat,
+        auth: Some(AuthMethod::Pat),
         display_name: "GitHub".into(),
         projects: LiveProjects::All,
         settings: Settings {
@@ -171,7 +171,7 @@ pub fn quickstart() -> (DesiredState, LiveState) {
         service: Service::Gitlab,
         origin: "https://gitlab.com".into(),
         owner: "old-team".into(),
-        auth: AuthMethod::Pat,
+        auth: Some(AuthMethod::Pat),
         display_name: "Old team".into(),
         projects: LiveProjects::Keys(["OPS".to_owned()].into()),
         settings: Settings::default(),

@@ -504,9 +504,9 @@ fn rotation_and_auth_changes() {
 
     // Live OAuth, declared PAT: send the PAT (risky). Live PAT, declared OAuth: manual.
     let mut lo_as_pat = lo.clone();
-    lo_as_pat.auth = AuthMethod::Pat;
+    lo_as_pat.auth = Some(AuthMethod::Pat);
     let mut lp_as_oauth = lp;
-    lp_as_oauth.auth = AuthMethod::Oauth;
+    lp_as_oauth.auth = Some(AuthMethod::Oauth);
     let p = plan(
         &state(vec![pat, oauth]),
         &site(vec![lp_as_oauth, lo_as_pat]),

@@ -42,8 +42,15 @@ pub fn holds(e: &Expect, live: &LiveState) -> Option<bool> {
     Some(match e {
         Expect::Confirm => return None,
         Expect::Absent { id } => live.get(*id).is_none(),
-        Expect::Exists { target, auth } => find(target, live).is_some_and(|l| l.auth == *auth),
-        Expect::Auth { target, auth } => find(target, live).is_some_and(|l| l.auth == *auth),
+        Expect::Exists { target, auth } | Expect::Auth { target, auth } => {
+            match find(target, live).map(|l| l.auth) {
+                None => false,
+                // The integration is there, but the site does not report how it authenticates
+                // (GIJ's documented answers): neither done nor open.
+                Some(None) => return None,
+                Some(Some(have)) => have == *auth,
+            }
+        }
         Expect::Indexed { targets } => targets
             .iter()
             .all(|t| find(t, live).is_some_and(|l| l.indexing == IntegrationIndexing::Indexed)),
@@ -114,4 +121,54 @@ pub fn check(runbook: &mut Runbook, live: &LiveState, against: &str) {
         });
     }
     runbook.checked_against = Some(against.to_owned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AuthMethod, Service};
+    use crate::plan::testkit::{desired, live_from, projects};
+
+    /// An auth expectation is seen done or open only where the site reports the method; where
+    /// it does not (GIJ's documented answers) it is to confirm by hand, even when the
+    /// integration exists. A missing integration is open either way.
+    #[test]
+    fn auth_expectations_on_a_site_that_does_not_report_auth() {
+        let d = desired("a", Service::Github, "acme", 0);
+        let target = Target {
+            service: d.service,
+            origin: d.origin.clone(),
+            owner: d.owner.clone(),
+            id: Some(7),
+        };
+        let live = |auth: Option<AuthMethod>| {
+            let mut l = live_from(&d, 7, vec![]);
+            l.auth = auth;
+            LiveState {
+                integrations: vec![l],
+                projects: projects(),
+                ..LiveState::default()
+            }
+        };
+        for (target, auth) in [
+            (target.clone(), AuthMethod::Oauth),
+            (target.clone(), AuthMethod::Pat),
+        ] {
+            let switch = Expect::Auth {
+                target: target.clone(),
+                auth,
+            };
+            let exists = Expect::Exists { target, auth };
+            for e in [&switch, &exists] {
+                assert_eq!(holds(e, &live(None)), None, "{e:?}");
+                assert_eq!(holds(e, &live(Some(auth))), Some(true), "{e:?}");
+                let other = match auth {
+                    AuthMethod::Pat => AuthMethod::Oauth,
+                    AuthMethod::Oauth => AuthMethod::Pat,
+                };
+                assert_eq!(holds(e, &live(Some(other))), Some(false), "{e:?}");
+                assert_eq!(holds(e, &LiveState::default()), Some(false), "{e:?}");
+            }
+        }
+    }
 }

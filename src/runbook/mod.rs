@@ -819,7 +819,7 @@ impl<'a> Builder<'a> {
                 let expect = if d.auth == AuthMethod::Oauth
                     && a.target_id
                         .and_then(|id| self.live.get(id))
-                        .is_some_and(|l| l.auth == AuthMethod::Pat)
+                        .is_some_and(|l| l.auth == Some(AuthMethod::Pat))
                 {
                     vec![Expect::Auth {
                         target: target.clone(),
