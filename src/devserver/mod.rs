@@ -6,15 +6,19 @@
 //! and `plan/apply --dev-server` start it in-process with [`DevServer::start`]; the CLI wraps
 //! the same API. See docs/dev-server.md for the seed format and the indexing model.
 
+mod admin;
 pub mod catalog;
 pub mod documented;
 pub mod faults;
 pub mod generate;
+mod guard;
 pub mod indexing;
 pub mod ratelimit;
 mod routes;
+mod rules;
 pub mod seed;
 pub mod state;
+mod views;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -364,7 +368,7 @@ impl DevServer {
 /// time: what the criterion benchmarks of `plan::from_site` and `plan::plan` start from without
 /// any HTTP in between.
 pub fn live_site(site: &SiteState) -> crate::api::LiveSite {
-    routes::live_site(site, site.virtual_now_ms)
+    views::live_site(site, site.virtual_now_ms)
 }
 
 fn random_token() -> String {
