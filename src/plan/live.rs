@@ -790,6 +790,8 @@ mod tests {
         };
         merge_detail(&mut l, 7, Some(&lean)).unwrap();
         assert_eq!(l.get(7).unwrap().settings.tags_filter, "x");
+    }
+
     /// An explicit `authMethod` is read, in any case; an absent one is unknown (GIJ's
     /// documented answers), never a PAT by default.
     #[test]
