@@ -11,6 +11,8 @@
 //! Snapshots are rendered without colour (`NO_COLOR=1`, and stdout is a pipe). Update them with
 //! `INSTA_UPDATE=always cargo test --test cli_plan` and review the diff.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -985,6 +987,81 @@ fn import_then_plan_is_empty_for_the_examples_extended() {
 fn import_then_plan_is_empty_for_the_examples_documented() {
     import_round_trip(Profile::Documented);
 }
+
+/// A declared OAuth integration that is OAuth on the site converges on both profiles. The org
+/// site's gh-mobile (`globex-mobile`) is OAuth; import writes it as such where the site says
+/// so (extended), and where it does not (documented, no `authMethod`) as GIJ's default, a PAT
+/// reference with a comment on every integration: that import plans empty too. Declaring
+/// gh-mobile `auth = "oauth"`, as the comment says to, plans empty as well: on the documented
+/// profile with the one warning that the auth method cannot be verified, never a switch to
+/// OAuth to make by hand; on the extended profile without a warning.
+fn declared_oauth_that_is_oauth_on_the_site_plans_empty(profile: Profile) {
+    let site = Site::start_seed(root().join("examples/org/seed.json"), profile);
+    let values = [
+        ("globex-platform", "dev-globex-github"),
+        ("infra", "dev-globex-gitlab"),
+        ("globex-finance", "dev-globex-azure"),
+        ("test", "dev-globex-bitbucket"),
+        ("globex-mobile", "unused"),
+    ];
+    let (text, out) = import_validate_plan(&site, &values);
+    assert_eq!(out.code, 0, "{text}\n{}", out.all());
+    let comment = "# The site does not report the auth method";
+    // The imported table of gh-mobile, up to the blank line before the next one.
+    let table = |text: &str| -> String {
+        let start = text
+            .find("[integrations.globex-mobile]\n")
+            .unwrap_or_else(|| panic!("{text}"));
+        let rest = &text[start..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_owned()
+    };
+    let mobile = table(&text);
+    let declared = match profile {
+        Profile::Documented => {
+            assert_eq!(text.matches(comment).count(), 5, "{text}");
+            assert!(mobile.contains(comment), "{mobile}");
+            let cred = mobile
+                .lines()
+                .find(|l| l.starts_with("credential = "))
+                .unwrap_or_else(|| panic!("{mobile}"));
+            text.replacen(&format!("{cred}\n"), "auth = \"oauth\"\n", 1)
+        }
+        Profile::Extended => {
+            assert!(!text.contains(comment), "{text}");
+            assert!(mobile.contains("auth = \"oauth\""), "{mobile}");
+            text.clone()
+        }
+    };
+    assert!(table(&declared).contains("auth = \"oauth\""), "{declared}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs_err::write(tmp.path().join("gij.toml"), &declared).expect("write");
+    let mut c = site.gijctl(tmp.path(), &["plan", "--detailed-exitcode"]);
+    for (k, v) in credentials_for(&env_refs(&declared), &values) {
+        c.env(k, v);
+    }
+    let out = output(c);
+    assert_eq!(out.code, 0, "{declared}\n{}", out.all());
+    assert!(
+        out.stdout
+            .starts_with("Plan: 0 to create, 0 to update, 0 to delete, 0 manual, 5 unchanged\n"),
+        "{}",
+        out.stdout
+    );
+    let all = out.all();
+    assert!(!all.contains("OAuth needs consent"), "{all}");
+    let warning = "does not report auth, so plan cannot verify the declared values";
+    match profile {
+        Profile::Documented => assert_eq!(all.matches(warning).count(), 1, "{all}"),
+        Profile::Extended => assert!(!all.contains("does not report"), "{all}"),
+    }
+    assert_no_secrets(&all, &[]);
+}
+
+both_profiles!(
+    declared_oauth_that_is_oauth_on_the_site_plans_empty,
+    declared_oauth_that_is_oauth_on_the_site_plans_empty_extended,
+    declared_oauth_that_is_oauth_on_the_site_plans_empty_documented
+);
 
 /// Integrations whose owner nothing shows on the documented profile: one whose organisation
 /// has no repository (named the default way, `GitHub · empty-org`), one with a custom name

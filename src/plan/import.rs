@@ -162,8 +162,8 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
                     let _ = writeln!(
                         out,
                         "# The site does not report the auth method: a PAT is assumed (GIJ's \
-                         default). If this is an OAuth integration, replace `credential` with \
-                         `auth = \"oauth\"`."
+                         default).\n# If this is an OAuth integration, replace `credential` \
+                         with `auth = \"oauth\"`."
                     );
                 }
                 let _ = writeln!(
@@ -351,7 +351,7 @@ mod tests {
         assert!(
             text[at..]
                 .lines()
-                .nth(1)
+                .nth(2)
                 .unwrap()
                 .starts_with("credential = ")
         );
