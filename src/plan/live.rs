@@ -308,24 +308,24 @@ pub fn merge_detail(
     if let Some(t) = w
         .integration_type
         .as_deref()
-        .filter(|t| !t.trim().is_empty())
+        .filter(|t| !t.trim().is_empty() && Service::from_wire_type(t) != Some(l.service))
     {
-        if Service::from_wire_type(t) != Some(l.service) {
-            return Err(mismatch(format!(
-                "integration {id} is {} in the integration list but {} in its own GET",
-                l.service.wire_type(),
-                crate::escape::shown(t)
-            )));
-        }
+        return Err(mismatch(format!(
+            "integration {id} is {} in the integration list but {} in its own GET",
+            l.service.wire_type(),
+            crate::escape::shown(t)
+        )));
     }
-    if let Some(o) = w.origin.as_deref().filter(|o| !o.trim().is_empty()) {
-        if normalize_origin(o) != l.origin {
-            return Err(mismatch(format!(
-                "integration {id} has origin {} in the integration list but {} in its own GET",
-                crate::escape::shown(&l.origin),
-                crate::escape::shown(o)
-            )));
-        }
+    if let Some(o) = w
+        .origin
+        .as_deref()
+        .filter(|o| !o.trim().is_empty() && normalize_origin(o) != l.origin)
+    {
+        return Err(mismatch(format!(
+            "integration {id} has origin {} in the integration list but {} in its own GET",
+            crate::escape::shown(&l.origin),
+            crate::escape::shown(o)
+        )));
     }
     for (field, value, slot) in [
         (
