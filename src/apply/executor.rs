@@ -246,37 +246,17 @@ pub const INDEX_PROBE_CONCURRENCY: usize = 4;
 
 /// [`index_errors`] of every id in `ids`, at most [`INDEX_PROBE_CONCURRENCY`] requests at a
 /// time, answers in the order of `ids`: what `gijctl status` asks about a whole site. The
-/// first error stops the remaining requests and is returned.
+/// first error ends the probe (the requests still in flight are dropped) and is returned.
 pub async fn index_errors_of<A: GijApi>(
     api: &A,
     ids: &[u64],
 ) -> Result<Vec<Option<BTreeMap<String, String>>>, ApiError> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let answers: std::sync::Mutex<Vec<Option<BTreeMap<String, String>>>> =
-        std::sync::Mutex::new(vec![None; ids.len()]);
-    let first_error: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
-    let worker = || async {
-        while !stop.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(id) = ids.get(i) else { break };
-            match index_errors(api, *id).await {
-                Ok(a) => lock(&answers)[i] = a,
-                Err(e) => {
-                    stop.store(true, Ordering::Relaxed);
-                    lock(&first_error).get_or_insert(e);
-                }
-            }
-        }
-    };
-    // A fixed pool of workers pulling ids: bounded concurrency without spawning, so `api` may
-    // be borrowed.
-    const _: () = assert!(INDEX_PROBE_CONCURRENCY == 4);
-    tokio::join!(worker(), worker(), worker(), worker());
-    if let Some(e) = lock(&first_error).take() {
-        return Err(e);
-    }
-    Ok(std::mem::take(&mut *lock(&answers)))
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    futures_util::stream::iter(ids)
+        .map(|id| index_errors(api, *id))
+        .buffered(INDEX_PROBE_CONCURRENCY)
+        .try_collect()
+        .await
 }
 
 /// Derives an aggregate status from repositories (for sites without the extension fields).

@@ -254,7 +254,7 @@ const DETAIL_CONCURRENCY: usize = 8;
 /// like any inconsistent read it is read again, whole, up to
 /// [`crate::api::client::SITE_READS`] times, then refused with [`ApiError::Inconsistent`]:
 /// never planned on.
-pub async fn read_for_plan<A: crate::api::GijApi + Clone + 'static>(
+pub async fn read_for_plan<A: crate::api::GijApi>(
     api: &A,
     endpoint: &crate::api::endpoint::Endpoint,
     desired: &[&crate::model::DesiredState],
@@ -272,22 +272,14 @@ pub async fn read_for_plan<A: crate::api::GijApi + Clone + 'static>(
             "reading {} integration(s) one by one for settings the integration list lacks",
             ids.len()
         );
-        let mut answers = Vec::with_capacity(ids.len());
-        let mut pending = ids.into_iter();
-        let mut set = tokio::task::JoinSet::new();
-        loop {
-            while set.len() < DETAIL_CONCURRENCY {
-                let Some(id) = pending.next() else { break };
-                let api = api.clone();
-                set.spawn(async move { (id, api.get_integration(id).await) });
-            }
-            let Some(done) = set.join_next().await else {
-                break;
-            };
-            let (id, answer) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-            // The first failure ends the read; dropping the set cancels the GETs in flight.
-            answers.push((id, answer?));
-        }
+        let answers: Vec<(u64, Option<crate::api::wire::Integration>)> = {
+            use futures_util::{StreamExt as _, TryStreamExt as _};
+            futures_util::stream::iter(ids)
+                .map(|id| async move { Ok::<_, ApiError>((id, api.get_integration(id).await?)) })
+                .buffer_unordered(DETAIL_CONCURRENCY)
+                .try_collect()
+                .await?
+        };
         let merged = answers.iter().try_for_each(|(id, answer)| {
             crate::plan::merge_detail(&mut live, *id, answer.as_ref())
         });
