@@ -1077,3 +1077,32 @@ fn strip_sgr(s: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// GIJ has no snapshot read: an integration created while the two lists are read shows up as a
+/// repository of an integration the (earlier) integration list lacks. That is a site that
+/// changed, not one that lies: gijctl reads the integration list once more and plans from it,
+/// with one extra request and no warning; the site that keeps answering so is refused above.
+#[test]
+fn an_integration_created_between_the_two_lists_is_read_not_refused() {
+    static INTEGRATION_READS: AtomicUsize = AtomicUsize::new(0);
+    let mock = serve_site(|key, _| match key {
+        "integrations" => {
+            if INTEGRATION_READS.fetch_add(1, Ordering::SeqCst) == 0 {
+                serde_json::json!({"success": true, key: [other(2)]})
+            } else {
+                serde_json::json!({"success": true, key: [acme(1), other(2)]})
+            }
+        }
+        _ => serde_json::json!({"success": true, key: [
+            {"id": 100, "displayName": "web", "group": "acme", "trackedFolderId": 1}]}),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_against(dir.path(), &mock, &["plan"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("inconsistent"), "{}", out.stderr);
+    assert!(out.stdout.contains("acme-github"), "{}", out.stdout);
+    // The integration list twice, the repository list once: not a whole second read.
+    assert_eq!(INTEGRATION_READS.load(Ordering::SeqCst), 2);
+    assert_eq!(mock.reads.load(Ordering::SeqCst), 3);
+    assert_eq!(mock.writes.load(Ordering::SeqCst), 0);
+}

@@ -1534,6 +1534,48 @@ impl Client {
         })
     }
 
+    /// Every integration, in pages.
+    async fn list_integrations(&self) -> Result<Vec<wire::Integration>, ApiError> {
+        self.list_all(
+            "rest/gitplugin/1.0/integration",
+            Vec::new(),
+            self.inner.integration_page,
+            |p: wire::Page| p.integrations,
+            |i| i.id,
+        )
+        .await
+    }
+
+    /// Every repository of the site, in pages, as the short [`wire::SiteRepository`].
+    async fn list_repositories(&self) -> Result<Vec<wire::SiteRepository>, ApiError> {
+        self.list_all(
+            "rest/gitplugin/1.0/repository",
+            Vec::new(),
+            self.inner.repository_page,
+            |p: wire::Page<wire::SiteRepository>| p.repositories,
+            |r| Some(r.id),
+        )
+        .await
+    }
+
+    /// `integrations`, or the integration list read again when `repositories` names an
+    /// integration it lacks. GIJ has no snapshot read: an integration created after its list
+    /// was read shows up in a repository list read at the same time or later (an apply's own
+    /// creations do this every few seconds). The list read after the repositories has every
+    /// integration that owned one of them, unless it was deleted in between, which
+    /// [`Self::check_site`] still refuses. One extra request, only when needed.
+    async fn covering(
+        &self,
+        integrations: Vec<wire::Integration>,
+        repositories: &[wire::SiteRepository],
+    ) -> Result<Vec<wire::Integration>, ApiError> {
+        if !consistency::names_unlisted_integration(&integrations, repositories) {
+            return Ok(integrations);
+        }
+        debug!("a repository names an integration created after the list; reading the list again");
+        self.list_integrations().await
+    }
+
     /// Runs a whole read up to [`SITE_READS`] times while it is inconsistent: a list that
     /// changed while it was read (another apply, a person) reads consistently a moment later;
     /// a site that always answers inconsistently is refused after the last read.
@@ -1582,22 +1624,13 @@ impl Client {
             let ans = self.execute(&call).await?;
             self.decode::<wire::ServerInfo>(&call, &ans)
         };
-        let integrations = self.list_all(
-            "rest/gitplugin/1.0/integration",
-            Vec::new(),
-            self.inner.integration_page,
-            |p: wire::Page| p.integrations,
-            |i| i.id,
-        );
-        let repositories = self.list_all(
-            "rest/gitplugin/1.0/repository",
-            Vec::new(),
-            self.inner.repository_page,
-            |p: wire::Page<wire::SiteRepository>| p.repositories,
-            |r| Some(r.id),
-        );
-        let (server, projects, integrations, mut repositories) =
-            tokio::try_join!(server, projects, integrations, repositories)?;
+        let (server, projects, integrations, mut repositories) = tokio::try_join!(
+            server,
+            projects,
+            self.list_integrations(),
+            self.list_repositories()
+        )?;
+        let integrations = self.covering(integrations, &repositories).await?;
         self.check_site(&integrations, &repositories)?;
         repositories.retain(|r| r.tracked_folder_id.is_some());
         Ok(LiveSite {
@@ -1610,31 +1643,17 @@ impl Client {
 
     /// One [`GijApi::read_indexing`], which repeats it while it is inconsistent.
     async fn read_indexing_once(&self) -> Result<LiveSite, ApiError> {
-        let integrations = self
-            .list_all(
-                "rest/gitplugin/1.0/integration",
-                Vec::new(),
-                self.inner.integration_page,
-                |p: wire::Page| p.integrations,
-                |i| i.id,
-            )
-            .await?;
+        let mut integrations = self.list_integrations().await?;
         let derive = integrations
             .iter()
             .any(|i| i.disabled != Some(true) && i.indexing_state.is_none());
         let mut repositories = if derive {
-            self.list_all(
-                "rest/gitplugin/1.0/repository",
-                Vec::new(),
-                self.inner.repository_page,
-                |p: wire::Page<wire::SiteRepository>| p.repositories,
-                |r| Some(r.id),
-            )
-            .await?
+            self.list_repositories().await?
         } else {
             Vec::new()
         };
         if derive {
+            integrations = self.covering(integrations, &repositories).await?;
             self.check_site(&integrations, &repositories)?;
         }
         repositories.retain(|r| r.tracked_folder_id.is_some());

@@ -287,6 +287,20 @@ impl PageJoin {
     }
 }
 
+/// Whether some repository names (by `trackedFolderId`) an integration the list lacks: the
+/// shape of a list read before a create next to a repository list read after it, which reading
+/// the integration list again resolves (and [`check_site`] refuses otherwise).
+pub fn names_unlisted_integration(
+    integrations: &[wire::Integration],
+    repositories: &[wire::SiteRepository],
+) -> bool {
+    let ids: HashSet<u64> = integrations.iter().filter_map(|i| i.id).collect();
+    repositories
+        .iter()
+        .filter_map(|r| r.tracked_folder_id)
+        .any(|parent| !ids.contains(&parent))
+}
+
 /// Checks that the lists of one read agree: integration and repository ids distinct, and every
 /// repository with a `trackedFolderId` pointing at a listed integration.
 pub fn check_site(
