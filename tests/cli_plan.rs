@@ -1006,7 +1006,8 @@ fn declared_oauth_that_is_oauth_on_the_site_plans_empty(profile: Profile) {
     ];
     let (text, out) = import_validate_plan(&site, &values);
     assert_eq!(out.code, 0, "{text}\n{}", out.all());
-    let comment = "# The site does not report the auth method";
+    let comment = "# The site does not report how its integrations authenticate";
+    let mark = "  # PAT assumed";
     // The imported table of gh-mobile, up to the blank line before the next one.
     let table = |text: &str| -> String {
         let start = text
@@ -1018,12 +1019,13 @@ fn declared_oauth_that_is_oauth_on_the_site_plans_empty(profile: Profile) {
     let mobile = table(&text);
     let declared = match profile {
         Profile::Documented => {
-            assert_eq!(text.matches(comment).count(), 5, "{text}");
-            assert!(mobile.contains(comment), "{mobile}");
+            assert_eq!(text.matches(comment).count(), 1, "{text}");
+            assert_eq!(text.matches(mark).count(), 5, "{text}");
             let cred = mobile
                 .lines()
                 .find(|l| l.starts_with("credential = "))
                 .unwrap_or_else(|| panic!("{mobile}"));
+            assert!(cred.ends_with(mark), "{mobile}");
             text.replacen(&format!("{cred}\n"), "auth = \"oauth\"\n", 1)
         }
         Profile::Extended => {

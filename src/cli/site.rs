@@ -266,6 +266,7 @@ pub async fn read_for_plan<A: crate::api::GijApi>(
         let mut live = crate::plan::from_site(&wire);
         let ids = crate::plan::detail_reads(desired.iter().copied(), &live);
         if ids.is_empty() {
+            mark_unseen_failures(api, &wire, &mut live).await?;
             return Ok((wire, live));
         }
         tracing::debug!(
@@ -284,7 +285,10 @@ pub async fn read_for_plan<A: crate::api::GijApi>(
             crate::plan::merge_detail(&mut live, *id, answer.as_ref())
         });
         match merged {
-            Ok(()) => return Ok((wire, live)),
+            Ok(()) => {
+                mark_unseen_failures(api, &wire, &mut live).await?;
+                return Ok((wire, live));
+            }
             Err(m) if reads < crate::api::client::SITE_READS => tracing::warn!(
                 "reading the site: integration {}'s own answer disagrees with the list ({}); \
                  reading again (read {} of {})",
@@ -305,4 +309,31 @@ pub async fn read_for_plan<A: crate::api::GijApi>(
             }
         }
     }
+}
+
+/// Marks ERROR the integrations whose derived status says INDEXING while GIJ's `index.json`
+/// reports a failed repository: on GIJ's documented lists (no `state`) a failed repository
+/// looks like one still waiting, so without asking a plan or drift report would list a failed
+/// integration as "still indexing" for ever. The same probe and decision as `status` and
+/// apply's gate ([`crate::plan::indexing::site_failure_probes`]); one request per such
+/// integration, none on a site with the extension or once everything has indexed once.
+async fn mark_unseen_failures<A: crate::api::GijApi>(
+    api: &A,
+    wire: &crate::api::LiveSite,
+    live: &mut crate::plan::LiveState,
+) -> Result<(), ApiError> {
+    let probes: Vec<(u64, u64)> = crate::plan::indexing::site_failure_probes(wire)
+        .into_iter()
+        .filter(|(id, _)| {
+            live.get(*id)
+                .is_some_and(|l| l.indexing == crate::model::IntegrationIndexing::Indexing)
+        })
+        .collect();
+    if probes.is_empty() {
+        return Ok(());
+    }
+    let asked: Vec<u64> = probes.iter().map(|(_, repo)| *repo).collect();
+    let answers = crate::apply::executor::index_errors_of(api, &asked).await?;
+    crate::status::fold_index_answers(live, &probes, &answers);
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! credentials as `env:GIJ_<KEY>_TOKEN` references (the value must be provided before the
 //! next create or rotation; GIJ never returns credentials), every boolean and numeric setting
 //! written explicitly so the file does not depend on `[defaults]`. An integration whose auth
-//! method the site does not report is written as GIJ's default, a PAT, with a comment saying so.
+//! method the site does not report is written as GIJ's default, a PAT, marked as assumed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,6 +14,9 @@ use super::fields::{SETTINGS_FIELDS, field_name, get, toml_string, toml_value};
 use super::keys::{KeySource, suggest_keys};
 use super::live::{LiveState, normalize_settings};
 use crate::model::{AuthMethod, LiveProjects};
+
+/// The mark on a credential import wrote as a PAT because the site does not report the method.
+const PAT_ASSUMED: &str = "  # PAT assumed";
 
 /// The environment variable name import uses for an integration's credential.
 pub fn token_env_name(key: &str) -> String {
@@ -94,6 +97,14 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
         out,
         "# Credentials are references only: set each `env:` variable before creating or rotating."
     );
+    if live.integrations.iter().any(|l| l.auth.is_none()) {
+        let _ = writeln!(
+            out,
+            "# The site does not report how its integrations authenticate (GIJ's documented \
+             answers do not):\n# a credential marked `PAT assumed` is GIJ's default; for an \
+             OAuth integration replace that line with `auth = \"oauth\"`."
+        );
+    }
     let _ = writeln!(out, "version = 1");
     for l in &live.integrations {
         let key = keys
@@ -155,21 +166,14 @@ pub fn to_toml(live: &LiveState) -> (String, Vec<String>) {
                 let _ = writeln!(out, "auth = \"oauth\"");
             }
             known => {
-                if known.is_none() {
-                    // Import must write one method, and plan cannot tell it wrong (an unknown
-                    // live method is not a change): GIJ's default, said to be a guess where
-                    // the person editing the file reads it.
-                    let _ = writeln!(
-                        out,
-                        "# The site does not report the auth method: a PAT is assumed (GIJ's \
-                         default).\n# If this is an OAuth integration, replace `credential` \
-                         with `auth = \"oauth\"`."
-                    );
-                }
+                // Import must write one method, and plan cannot tell it wrong (an unknown
+                // live method is not a change): GIJ's default, marked as a guess on the line
+                // the person editing the file changes (the header says how).
                 let _ = writeln!(
                     out,
-                    "credential = {}",
-                    toml_string(&format!("env:{}", token_env_name(&key)))
+                    "credential = {}{}",
+                    toml_string(&format!("env:{}", token_env_name(&key))),
+                    if known.is_none() { PAT_ASSUMED } else { "" }
                 );
             }
         }
@@ -322,17 +326,26 @@ mod tests {
         oauth.owner = "beta".into();
         oauth.auth = Some(AuthMethod::Oauth);
         live.integrations.push(oauth);
-        let comment = "# The site does not report the auth method";
+        let header = "# The site does not report how its integrations authenticate";
 
         live.integrations[0].auth = Some(AuthMethod::Pat);
         let (text, _) = to_toml(&live);
-        assert!(!text.contains(comment), "{text}");
+        assert!(!text.contains(header), "{text}");
+        assert!(!text.contains(PAT_ASSUMED), "{text}");
 
         live.integrations[0].auth = None;
         let (text, _) = to_toml(&live);
-        assert_eq!(text.matches(comment).count(), 1, "{text}");
+        assert_eq!(text.matches(header).count(), 1, "{text}");
         assert!(
-            text.contains("replace `credential` with `auth = \"oauth\"`"),
+            text.contains("replace that line with `auth = \"oauth\"`"),
+            "{text}"
+        );
+        // The mark is on acme's credential line, the one to replace, and only there.
+        assert_eq!(text.matches(PAT_ASSUMED).count(), 1, "{text}");
+        assert!(
+            text.contains(&format!(
+                "credential = \"env:GIJ_ACME_TOKEN\"{PAT_ASSUMED}\n"
+            )),
             "{text}"
         );
         let v: toml::Table = toml::from_str(&text).unwrap();
@@ -344,17 +357,6 @@ mod tests {
         assert!(ints["acme"].get("auth").is_none());
         assert_eq!(ints["beta"]["auth"].as_str(), Some("oauth"));
         assert!(ints["beta"].get("credential").is_none());
-        // The comment sits in acme's table, right above its credential.
-        let at = text.find(comment).unwrap();
-        assert!(text[..at].contains("[integrations.acme]"));
-        assert!(!text[..at].contains("[integrations.beta]"));
-        assert!(
-            text[at..]
-                .lines()
-                .nth(2)
-                .unwrap()
-                .starts_with("credential = ")
-        );
     }
 
     #[test]
