@@ -840,6 +840,7 @@ fn declared_tags_filter_and_refspecs_converge(profile: Profile) {
     let snapshot = site.server().state_snapshot();
     let id = *snapshot.integrations.keys().next().unwrap();
     site.edit_integration(id, &json!({"tagsFilter": ".*"}));
+    site.server().reset_stats();
     let o = site.run(&["plan", "-c", cfg.to_str().unwrap(), "--detailed-exitcode"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
@@ -847,4 +848,16 @@ fn declared_tags_filter_and_refspecs_converge(profile: Profile) {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    // The single GET costs one request where the list lacks the filter, none where it has it.
+    let requests = site.server().stats().requests;
+    let single = requests
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /rest/gitplugin/1.0/integration/"))
+        .map(|(_, n)| n)
+        .sum::<u64>();
+    let expected = match profile {
+        Profile::Documented => 1,
+        Profile::Extended => 0,
+    };
+    assert_eq!(single, expected, "{requests:?}");
 }
