@@ -103,6 +103,20 @@ pub struct RepositoryFailure {
     pub error: Option<String>,
 }
 
+/// The (integration, repository) pairs whose failure a list cannot show: integrations whose
+/// derived status is INDEXING, each with the repository to ask `index.json?repoId=` about
+/// ([`crate::plan::indexing::site_failure_probes`]). What plan and drift ask, and the first
+/// half of [`index_probes`]; empty on a site with the `indexingState` extension.
+pub fn unseen_failure_probes(site: &LiveSite, live: &LiveState) -> Vec<(u64, u64)> {
+    crate::plan::indexing::site_failure_probes(site)
+        .into_iter()
+        .filter(|(id, _)| {
+            live.get(*id)
+                .is_some_and(|l| l.indexing == IntegrationIndexing::Indexing)
+        })
+        .collect()
+}
+
 /// What `gijctl status` asks GIJ's `index.json?repoId=` about: per integration, the id to ask.
 /// A repository id where the integration's status is derived from a list that cannot show a
 /// failure ([`crate::plan::indexing::site_failure_probes`], the decision apply's gate and wait
@@ -110,13 +124,7 @@ pub struct RepositoryFailure {
 /// ERROR (the extension's aggregate answer carries the error texts of all its repositories).
 /// One request per integration either way, and none for an integration that is done.
 pub fn index_probes(site: &LiveSite, live: &LiveState) -> Vec<(u64, u64)> {
-    let mut probes: Vec<(u64, u64)> = crate::plan::indexing::site_failure_probes(site)
-        .into_iter()
-        .filter(|(id, _)| {
-            live.get(*id)
-                .is_some_and(|l| l.indexing == IntegrationIndexing::Indexing)
-        })
-        .collect();
+    let mut probes = unseen_failure_probes(site, live);
     probes.extend(
         site.integrations
             .iter()

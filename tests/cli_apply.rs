@@ -131,7 +131,13 @@ fn twenty_integrations_never_exceed_the_indexing_limit(profile: Profile) {
         std::io::Read::read_to_string(&mut { stderr_pipe }, &mut s).unwrap();
         s
     });
+    // A hung apply fails the test instead of hanging CI.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("apply did not finish within 120 s");
+        }
         let state = site.server().state_snapshot();
         let enabled: Vec<_> = state
             .integrations

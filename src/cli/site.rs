@@ -265,26 +265,7 @@ pub async fn read_for_plan<A: crate::api::GijApi>(
         let wire = api.read_site().await?;
         let mut live = crate::plan::from_site(&wire);
         let ids = crate::plan::detail_reads(desired.iter().copied(), &live);
-        if ids.is_empty() {
-            mark_unseen_failures(api, &wire, &mut live).await?;
-            return Ok((wire, live));
-        }
-        tracing::debug!(
-            "reading {} integration(s) one by one for settings the integration list lacks",
-            ids.len()
-        );
-        let answers: Vec<(u64, Option<crate::api::wire::Integration>)> = {
-            use futures_util::{StreamExt as _, TryStreamExt as _};
-            futures_util::stream::iter(ids)
-                .map(|id| async move { Ok::<_, ApiError>((id, api.get_integration(id).await?)) })
-                .buffer_unordered(DETAIL_CONCURRENCY)
-                .try_collect()
-                .await?
-        };
-        let merged = answers.iter().try_for_each(|(id, answer)| {
-            crate::plan::merge_detail(&mut live, *id, answer.as_ref())
-        });
-        match merged {
+        match merge_details(api, &mut live, ids).await? {
             Ok(()) => {
                 mark_unseen_failures(api, &wire, &mut live).await?;
                 return Ok((wire, live));
@@ -311,24 +292,45 @@ pub async fn read_for_plan<A: crate::api::GijApi>(
     }
 }
 
+/// GETs each integration of `ids` ([`DETAIL_CONCURRENCY`] at a time) and merges its answer
+/// into `live`; the inner error is the first answer that disagrees with the list.
+async fn merge_details<A: crate::api::GijApi>(
+    api: &A,
+    live: &mut crate::plan::LiveState,
+    ids: std::collections::BTreeSet<u64>,
+) -> Result<Result<(), crate::plan::DetailMismatch>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Ok(()));
+    }
+    tracing::debug!(
+        "reading {} integration(s) one by one for settings the integration list lacks",
+        ids.len()
+    );
+    let answers: Vec<(u64, Option<crate::api::wire::Integration>)> = {
+        use futures_util::{StreamExt as _, TryStreamExt as _};
+        futures_util::stream::iter(ids)
+            .map(|id| async move { Ok::<_, ApiError>((id, api.get_integration(id).await?)) })
+            .buffer_unordered(DETAIL_CONCURRENCY)
+            .try_collect()
+            .await?
+    };
+    Ok(answers
+        .iter()
+        .try_for_each(|(id, answer)| crate::plan::merge_detail(live, *id, answer.as_ref())))
+}
+
 /// Marks ERROR the integrations whose derived status says INDEXING while GIJ's `index.json`
 /// reports a failed repository: on GIJ's documented lists (no `state`) a failed repository
 /// looks like one still waiting, so without asking a plan or drift report would list a failed
 /// integration as "still indexing" for ever. The same probe and decision as `status` and
-/// apply's gate ([`crate::plan::indexing::site_failure_probes`]); one request per such
+/// apply's gate ([`crate::status::unseen_failure_probes`]); one request per such
 /// integration, none on a site with the extension or once everything has indexed once.
 async fn mark_unseen_failures<A: crate::api::GijApi>(
     api: &A,
     wire: &crate::api::LiveSite,
     live: &mut crate::plan::LiveState,
 ) -> Result<(), ApiError> {
-    let probes: Vec<(u64, u64)> = crate::plan::indexing::site_failure_probes(wire)
-        .into_iter()
-        .filter(|(id, _)| {
-            live.get(*id)
-                .is_some_and(|l| l.indexing == crate::model::IntegrationIndexing::Indexing)
-        })
-        .collect();
+    let probes = crate::status::unseen_failure_probes(wire, live);
     if probes.is_empty() {
         return Ok(());
     }
